@@ -1,0 +1,73 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as hdr from 'hdr-histogram-js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export interface Spawned {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Starts `servers.js <kind>` (or another bench script) in a child process and waits for its port. */
+export async function spawnBenchServer(script: string, args: string[]): Promise<Spawned> {
+  const child: ChildProcess = spawn(process.execPath, [path.join(here, script), ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const match = /port (\d+)/.exec(out);
+      if (match) resolve(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`${script} ${args.join(' ')} exited with ${code}`)));
+  });
+  return {
+    port,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+  };
+}
+
+export interface LoadResult {
+  /** Completed round trips per second. */
+  rate: number;
+  /** Latency percentiles, microseconds. */
+  p50: number;
+  p99: number;
+  count: number;
+}
+
+export function histogram(): hdr.Histogram {
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+    useWebAssembly: false,
+  });
+}
+
+export function summarize(h: hdr.Histogram, count: number, seconds: number): LoadResult {
+  return { rate: count / seconds, p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), count };
+}
+
+export const fmt = {
+  rate: (n: number) => (n >= 10_000 ? `${Math.round(n / 1000)}k` : n.toFixed(0)),
+  us: (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(2)}ms` : `${n.toFixed(0)}µs`),
+  pct: (n: number) => `${Math.round(n * 100)}%`,
+  mbps: (bytesPerSecond: number) => `${(bytesPerSecond / 1e6).toFixed(0)} MB/s`,
+};
+
+/** Prints rows as an aligned plain-text table. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,302 @@
+/**
+ * Issue #2 benchmark: round trips per second and latency of
+ *   (a) a raw Node TCP echo of length-prefixed frames (the ceiling),
+ *   (b) nexo echo over the binary protocol with the nexo client library,
+ *   (c) nexo calc of a small expression,
+ * each at 1 in flight, 64 in flight on one connection, and 16 connections x 16 in flight.
+ */
+import net from 'node:net';
+import { connect } from '../src/client/index.js';
+import { FrameType, HEADER_SIZE, PREFACE } from '../src/protocol/constants.js';
+import { encodeFrame } from '../src/protocol/encoder.js';
+import { packValue } from '../src/protocol/payload.js';
+import { fmt, histogram, type LoadResult, spawnBenchServer, summarize, table } from './harness.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const WARMUP_MS = 700;
+const PAYLOAD = 'hello, nexo bench';
+
+interface Shape {
+  name: string;
+  connections: number;
+  inFlight: number;
+}
+
+export const SHAPES: Shape[] = [
+  { name: '1 in flight', connections: 1, inFlight: 1 },
+  { name: '64 in flight, 1 conn', connections: 1, inFlight: 64 },
+  { name: '16 conns x 16 in flight', connections: 16, inFlight: 16 },
+];
+
+/** Raw client: keeps `inFlight` frames outstanding per socket, one write per batch of replies. */
+async function rawLoad(port: number, shape: Shape): Promise<LoadResult> {
+  const h = histogram();
+  const body = Buffer.from(PAYLOAD);
+  const frame = Buffer.alloc(4 + body.length);
+  frame.writeUInt32BE(body.length, 0);
+  body.copy(frame, 4);
+  let recording = false;
+  let count = 0;
+  let stop = false;
+  const sockets = await Promise.all(
+    Array.from(
+      { length: shape.connections },
+      () =>
+        new Promise<net.Socket>((resolve) => {
+          const s = net.connect({ port, host: '127.0.0.1', noDelay: true }, () => resolve(s));
+        }),
+    ),
+  );
+  for (const socket of sockets) {
+    const sent: number[] = [];
+    let head = 0;
+    let pending: Buffer = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      const data = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      let offset = 0;
+      let replies = 0;
+      const now = performance.now();
+      while (data.length - offset >= 4) {
+        const length = data.readUInt32BE(offset);
+        if (data.length - offset - 4 < length) break;
+        offset += 4 + length;
+        const started = sent[head++]!;
+        if (recording) {
+          h.recordValue(Math.max(1, Math.round((now - started) * 1000)));
+          count++;
+        }
+        replies++;
+      }
+      pending = data.subarray(offset);
+      if (head > 4096) {
+        sent.splice(0, head);
+        head = 0;
+      }
+      if (stop || replies === 0) return;
+      const out = Buffer.allocUnsafe(frame.length * replies);
+      for (let i = 0; i < replies; i++) {
+        frame.copy(out, i * frame.length);
+        sent.push(now);
+      }
+      socket.write(out);
+    });
+    const first = Buffer.allocUnsafe(frame.length * shape.inFlight);
+    const now = performance.now();
+    for (let i = 0; i < shape.inFlight; i++) {
+      frame.copy(first, i * frame.length);
+      sent.push(now);
+    }
+    socket.write(first);
+  }
+  await new Promise((r) => setTimeout(r, WARMUP_MS));
+  recording = true;
+  const started = performance.now();
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  recording = false;
+  const elapsed = (performance.now() - started) / 1000;
+  stop = true;
+  for (const s of sockets) s.destroy();
+  return summarize(h, count, elapsed);
+}
+
+/**
+ * The same lean load generator, speaking nexo: pre-encoded REQUEST frames, replies matched by id and checked
+ * byte for byte against the expected RESPONSE. It measures the server, as rawLoad does for the raw echo.
+ */
+async function nexoLeanLoad(
+  port: number,
+  shape: Shape,
+  request: unknown[],
+  expected: unknown,
+): Promise<LoadResult> {
+  const h = histogram();
+  const payload = packValue(request);
+  const want = Buffer.from(packValue(expected));
+  const frameSize = HEADER_SIZE + payload.length;
+  let recording = false;
+  let count = 0;
+  let stop = false;
+  let failure: Error | undefined;
+  const hello = Buffer.concat([
+    PREFACE,
+    encodeFrame(FrameType.HELLO, 0, 0, packValue({ versions: [1], client: 'bench' })),
+  ]);
+  const sockets = await Promise.all(
+    Array.from(
+      { length: shape.connections },
+      () =>
+        new Promise<net.Socket>((resolve) => {
+          const s = net.connect({ port, host: '127.0.0.1', noDelay: true }, () => resolve(s));
+        }),
+    ),
+  );
+  for (const socket of sockets) {
+    const sentAt = new Float64Array(1 << 16);
+    let nextId = 1;
+    let pending: Buffer = Buffer.alloc(0);
+    let welcomed = false;
+    const fill = (out: Buffer, count: number, now: number) => {
+      for (let i = 0; i < count; i++) {
+        const id = nextId;
+        nextId = nextId === 0xffff ? 1 : nextId + 1;
+        const at = i * frameSize;
+        out.writeUInt32BE(payload.length, at);
+        out[at + 4] = FrameType.REQUEST;
+        out[at + 5] = 0;
+        out.writeUInt32BE(id, at + 6);
+        out.set(payload, at + HEADER_SIZE);
+        sentAt[id] = now;
+      }
+    };
+    socket.on('data', (chunk: Buffer) => {
+      let data = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      if (!welcomed) {
+        const length = data.length < 4 + HEADER_SIZE ? Number.POSITIVE_INFINITY : data.readUInt32BE(4);
+        if (data.length < 4 + HEADER_SIZE + length) {
+          pending = data;
+          return;
+        }
+        data = data.subarray(4 + HEADER_SIZE + length);
+        welcomed = true;
+        const first = Buffer.allocUnsafe(frameSize * shape.inFlight);
+        fill(first, shape.inFlight, performance.now());
+        socket.write(first);
+      }
+      let offset = 0;
+      let replies = 0;
+      const now = performance.now();
+      while (data.length - offset >= HEADER_SIZE) {
+        const length = data.readUInt32BE(offset);
+        if (data.length - offset - HEADER_SIZE < length) break;
+        const type = data[offset + 4];
+        const id = data.readUInt32BE(offset + 6);
+        const body = data.subarray(offset + HEADER_SIZE, offset + HEADER_SIZE + length);
+        if (type !== FrameType.RESPONSE || !body.equals(want))
+          failure ??= new Error(`unexpected reply to ${id}: type ${type}`);
+        offset += HEADER_SIZE + length;
+        if (recording) {
+          h.recordValue(Math.max(1, Math.round((now - sentAt[id]!) * 1000)));
+          count++;
+        }
+        replies++;
+      }
+      pending = data.subarray(offset);
+      if (stop || replies === 0) return;
+      const out = Buffer.allocUnsafe(frameSize * replies);
+      fill(out, replies, now);
+      socket.write(out);
+    });
+    socket.write(hello);
+  }
+  await new Promise((r) => setTimeout(r, WARMUP_MS));
+  recording = true;
+  const started = performance.now();
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  recording = false;
+  const elapsed = (performance.now() - started) / 1000;
+  stop = true;
+  for (const s of sockets) s.destroy();
+  if (failure) throw failure;
+  return summarize(h, count, elapsed);
+}
+
+/** nexo client library: `inFlight` concurrent request loops per connection. */
+async function nexoLoad(
+  port: number,
+  shape: Shape,
+  call: (c: Awaited<ReturnType<typeof connect>>) => Promise<unknown>,
+): Promise<LoadResult> {
+  const h = histogram();
+  const clients = await Promise.all(
+    Array.from({ length: shape.connections }, () => connect({ endpoints: [`127.0.0.1:${port}`] })),
+  );
+  let recording = false;
+  let stop = false;
+  let count = 0;
+  const loops = clients.flatMap((client) =>
+    Array.from({ length: shape.inFlight }, async () => {
+      while (!stop) {
+        const started = performance.now();
+        await call(client);
+        if (recording) {
+          h.recordValue(Math.max(1, Math.round((performance.now() - started) * 1000)));
+          count++;
+        }
+      }
+    }),
+  );
+  await new Promise((r) => setTimeout(r, WARMUP_MS));
+  recording = true;
+  const started = performance.now();
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  recording = false;
+  const elapsed = (performance.now() - started) / 1000;
+  stop = true;
+  await Promise.all(loops);
+  await Promise.all(clients.map((c) => c.close()));
+  return summarize(h, count, elapsed);
+}
+
+export interface ProtocolRow {
+  shape: string;
+  raw: LoadResult;
+  echo: LoadResult;
+  calc: LoadResult;
+  /** The same echo through the nexo client library (end to end, what a TypeScript user gets). */
+  library: LoadResult;
+}
+
+export async function benchProtocol(): Promise<{ rows: ProtocolRow[]; text: string }> {
+  const raw = await spawnBenchServer('servers.js', ['raw']);
+  const nexo = await spawnBenchServer('servers.js', ['nexo']);
+  const rows: ProtocolRow[] = [];
+  try {
+    for (const shape of SHAPES) {
+      rows.push({
+        shape: shape.name,
+        raw: await rawLoad(raw.port, shape),
+        echo: await nexoLeanLoad(nexo.port, shape, ['echo', 'echo', PAYLOAD], PAYLOAD),
+        calc: await nexoLeanLoad(nexo.port, shape, ['calc', 'eval', { expr: '2*(3+4)' }], { value: '14' }),
+        library: await nexoLoad(nexo.port, shape, (c) => c.echo.echo(PAYLOAD)),
+      });
+    }
+  } finally {
+    await raw.stop();
+    await nexo.stop();
+  }
+  const text = table(
+    [
+      'round trips',
+      'raw rt/s',
+      'p50',
+      'p99',
+      'echo rt/s',
+      'p50',
+      'p99',
+      'echo/raw',
+      'calc rt/s',
+      'p50',
+      'p99',
+      'calc/raw',
+      'client lib echo',
+      'p99',
+    ],
+    rows.map((r) => [
+      r.shape,
+      fmt.rate(r.raw.rate),
+      fmt.us(r.raw.p50),
+      fmt.us(r.raw.p99),
+      fmt.rate(r.echo.rate),
+      fmt.us(r.echo.p50),
+      fmt.us(r.echo.p99),
+      fmt.pct(r.echo.rate / r.raw.rate),
+      fmt.rate(r.calc.rate),
+      fmt.us(r.calc.p50),
+      fmt.us(r.calc.p99),
+      fmt.pct(r.calc.rate / r.raw.rate),
+      `${fmt.rate(r.library.rate)} (${fmt.pct(r.library.rate / r.raw.rate)})`,
+      fmt.us(r.library.p99),
+    ]),
+  );
+  return { rows, text };
+}

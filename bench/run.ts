@@ -1,0 +1,24 @@
+/**
+ * `npm run bench`: every capability next to its ceiling, measured in the same run. Select with
+ * `npm run bench -- protocol` (names: protocol). BENCH_SECONDS sets the measuring time per case.
+ */
+import os from 'node:os';
+import { benchProtocol } from './protocol.js';
+
+const suites: Record<string, () => Promise<{ text: string }>> = {
+  protocol: benchProtocol,
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const names = wanted.length > 0 ? wanted : Object.keys(suites);
+console.log(`nexo bench on ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}\n`);
+for (const name of names) {
+  const suite = suites[name];
+  if (suite === undefined) {
+    console.error(`unknown bench '${name}'; choose from ${Object.keys(suites).join(', ')}`);
+    process.exit(2);
+  }
+  console.log(`== ${name}`);
+  const { text } = await suite();
+  console.log(`${text}\n`);
+}

@@ -1,0 +1,36 @@
+import type { Command } from 'commander';
+import { addServerOptions, serverOptionsFrom } from '../server-settings.js';
+
+export function registerServer(program: Command): void {
+  addServerOptions(
+    program
+      .command('server')
+      .description('start a nexo node with every service (embedded defaults, nothing else to install)'),
+  ).action(async (flags: Record<string, unknown>) => {
+    const { input } = serverOptionsFrom(flags);
+    // Loaded here so client commands start without the server's modules.
+    const { NexoNode } = await import('../../server/node.js');
+    const node = new NexoNode(input);
+    // A rejected promise nobody awaited is a bug to log, not a reason to drop every client.
+    process.on('unhandledRejection', (reason) => node.log.error({ err: reason }, 'unhandled rejection'));
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        node.log.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      stopping = true;
+      node.log.info({ signal }, 'stopping (again to force)');
+      node.close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          node.log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    await node.start();
+  });
+}

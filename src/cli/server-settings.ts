@@ -1,0 +1,290 @@
+import { readFileSync } from 'node:fs';
+import { type Command, Option } from 'commander';
+import {
+  OptionsError,
+  resolveOptions,
+  type ServerOptions,
+  type ServerOptionsInput,
+} from '../server/options.js';
+
+/**
+ * `nexo server` settings: each one is a flag, an environment variable and a config-file key. Precedence:
+ * flag > environment > config file > default (the defaults live in server/options.ts).
+ */
+interface Setting {
+  /** Dotted path in the config file / ServerOptionsInput. */
+  readonly path: string;
+  readonly flag: string;
+  readonly env: string;
+  readonly help: string;
+  readonly kind: 'string' | 'int' | 'bool' | 'unit';
+}
+
+export const SERVER_SETTINGS: readonly Setting[] = [
+  {
+    path: 'host',
+    flag: '--host <host>',
+    env: 'NEXO_HOST',
+    help: 'address to listen on (default 0.0.0.0)',
+    kind: 'string',
+  },
+  { path: 'port', flag: '--port <port>', env: 'NEXO_PORT', help: 'TCP port (default 5000)', kind: 'int' },
+  {
+    path: 'nodeId',
+    flag: '--node-id <id>',
+    env: 'NEXO_NODE_ID',
+    help: 'name of this node (default host:port)',
+    kind: 'string',
+  },
+  {
+    path: 'maxClients',
+    flag: '--max-clients <n>',
+    env: 'NEXO_MAX_CLIENTS',
+    help: 'clients served at once, others wait in line; 1 = sequential server (default 0 = no limit)',
+    kind: 'int',
+  },
+  {
+    path: 'maxQueue',
+    flag: '--max-queue <n>',
+    env: 'NEXO_MAX_QUEUE',
+    help: 'clients allowed to wait (default 1024)',
+    kind: 'int',
+  },
+  {
+    path: 'queueTimeout',
+    flag: '--queue-timeout <duration>',
+    env: 'NEXO_QUEUE_TIMEOUT',
+    help: 'longest wait in line (default 0 = none)',
+    kind: 'unit',
+  },
+  {
+    path: 'maxFrame',
+    flag: '--max-frame <size>',
+    env: 'NEXO_MAX_FRAME',
+    help: 'largest frame accepted (default 1MiB)',
+    kind: 'unit',
+  },
+  {
+    path: 'maxInFlight',
+    flag: '--max-in-flight <n>',
+    env: 'NEXO_MAX_IN_FLIGHT',
+    help: 'open requests per connection (default 256)',
+    kind: 'int',
+  },
+  {
+    path: 'maxLine',
+    flag: '--max-line <size>',
+    env: 'NEXO_MAX_LINE',
+    help: 'longest text-mode line (default 8KiB)',
+    kind: 'unit',
+  },
+  {
+    path: 'handshakeTimeout',
+    flag: '--handshake-timeout <duration>',
+    env: 'NEXO_HANDSHAKE_TIMEOUT',
+    help: 'time to say HELLO or type a first line (default 10s)',
+    kind: 'unit',
+  },
+  {
+    path: 'idleTimeout',
+    flag: '--idle-timeout <duration>',
+    env: 'NEXO_IDLE_TIMEOUT',
+    help: 'close connections idle this long (default 5m, 0 = never)',
+    kind: 'unit',
+  },
+  {
+    path: 'heartbeat',
+    flag: '--heartbeat <duration>',
+    env: 'NEXO_HEARTBEAT',
+    help: 'PING quiet peers this often (default 30s, 0 = never)',
+    kind: 'unit',
+  },
+  {
+    path: 'shutdownTimeout',
+    flag: '--shutdown-timeout <duration>',
+    env: 'NEXO_SHUTDOWN_TIMEOUT',
+    help: 'time to finish requests on SIGTERM (default 10s)',
+    kind: 'unit',
+  },
+  {
+    path: 'auth.anonymous',
+    flag: '--no-anonymous',
+    env: 'NEXO_ANONYMOUS',
+    help: 'require a token from every client',
+    kind: 'bool',
+  },
+  {
+    path: 'calc.timeout',
+    flag: '--calc-timeout <duration>',
+    env: 'NEXO_CALC_TIMEOUT',
+    help: 'time limit of one heavy calculation (default 1s)',
+    kind: 'unit',
+  },
+  {
+    path: 'workers.threads',
+    flag: '--workers <n>',
+    env: 'NEXO_WORKERS',
+    help: 'worker threads for heavy work (default cores - 1)',
+    kind: 'int',
+  },
+  {
+    path: 'log.level',
+    flag: '--log-level <level>',
+    env: 'NEXO_LOG_LEVEL',
+    help: 'trace, debug, info, warn, error or silent (default info)',
+    kind: 'string',
+  },
+];
+
+export function addServerOptions(command: Command): Command {
+  command.addOption(
+    new Option('-c, --config <file>', 'JSON config file (keys as in docs/configuration.md)').env(
+      'NEXO_CONFIG',
+    ),
+  );
+  for (const s of SERVER_SETTINGS) command.addOption(new Option(s.flag, s.help));
+  command.addOption(
+    new Option('--token <token=role...>', 'accept this token and give it a role (repeatable)'),
+  );
+  command.addOption(
+    new Option('--log-format <format>', 'pretty or json (default: pretty on a terminal)').choices([
+      'pretty',
+      'json',
+    ]),
+  );
+  return command;
+}
+
+type Flags = Record<string, unknown>;
+
+/**
+ * Builds the node's input from flags, env and the config file, and validates it, naming the source of each
+ * bad value.
+ */
+export function serverOptionsFrom(
+  flags: Flags,
+  env: NodeJS.ProcessEnv = process.env,
+): { input: ServerOptionsInput; options: ServerOptions } {
+  const input: Record<string, unknown> = {};
+  const sources = new Map<string, string>();
+  const configPath = (flags.config as string | undefined) ?? env.NEXO_CONFIG;
+  if (configPath !== undefined) {
+    const file = readConfig(configPath);
+    Object.assign(input, file);
+    for (const key of flatKeys(file)) sources.set(key, `config file ${configPath}`);
+  }
+  for (const s of SERVER_SETTINGS) {
+    const value = env[s.env];
+    if (value !== undefined && value !== '') {
+      setPath(input, s.path, convert(value, s.kind));
+      sources.set(s.path, `env ${s.env}`);
+    }
+  }
+  if (env.NEXO_TOKENS !== undefined && env.NEXO_TOKENS !== '') {
+    setPath(input, 'auth.tokens', { ...getTokens(input), ...parseTokens(env.NEXO_TOKENS.split(',')) });
+    sources.set('auth.tokens', 'env NEXO_TOKENS');
+  }
+  for (const s of SERVER_SETTINGS) {
+    const key = camel(s.flag);
+    const value = flags[key];
+    if (value === undefined) continue;
+    if (s.kind === 'bool' && s.flag.startsWith('--no-')) {
+      if (value === false) setPath(input, s.path, false);
+      else continue;
+    } else setPath(input, s.path, convert(String(value), s.kind));
+    sources.set(s.path, `flag ${s.flag.split(' ')[0]}`);
+  }
+  if (Array.isArray(flags.token)) {
+    setPath(input, 'auth.tokens', { ...getTokens(input), ...parseTokens(flags.token as string[]) });
+    sources.set('auth.tokens', 'flag --token');
+  }
+  if (flags.logFormat !== undefined) setPath(input, 'log.pretty', flags.logFormat === 'pretty');
+  else if (getPath(input, 'log.pretty') === undefined)
+    setPath(input, 'log.pretty', process.stdout.isTTY === true);
+  try {
+    return { input: input as ServerOptionsInput, options: resolveOptions(input) };
+  } catch (err) {
+    if (!(err instanceof OptionsError)) throw err;
+    throw new OptionsError(
+      err.problems.map((p) => {
+        const path = p.slice(0, p.indexOf(':'));
+        const source = [...sources].find(([k]) => path === k || path.startsWith(`${k}.`))?.[1];
+        return source === undefined ? p : `${p} [from ${source}]`;
+      }),
+    );
+  }
+}
+
+function readConfig(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new OptionsError([`config: cannot read ${path}: ${(err as Error).message}`]);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new OptionsError([`config: ${path} is not valid JSON: ${(err as Error).message}`]);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new OptionsError([`config: ${path} must hold a JSON object`]);
+  }
+  return value as Record<string, unknown>;
+}
+
+function convert(value: string, kind: Setting['kind']): unknown {
+  if (kind === 'int') return /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+  if (kind === 'bool')
+    return value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
+  if (kind === 'unit') return /^\d+$/.test(value.trim()) ? Number(value) : value;
+  return value;
+}
+
+function parseTokens(pairs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.lastIndexOf('=');
+    if (at <= 0) throw new OptionsError([`auth.tokens: '${pair.slice(0, 20)}...' must be token=role`]);
+    out[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return out;
+}
+
+function getTokens(input: Record<string, unknown>): Record<string, string> {
+  return (getPath(input, 'auth.tokens') as Record<string, string> | undefined) ?? {};
+}
+
+function camel(flag: string): string {
+  const name = flag.split(' ')[0]!.replace(/^--(no-)?/, '');
+  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key];
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys.at(-1)!] = value;
+}
+
+function getPath(target: Record<string, unknown>, path: string): unknown {
+  let node: unknown = target;
+  for (const key of path.split('.')) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+function flatKeys(value: Record<string, unknown>, prefix = ''): string[] {
+  return Object.entries(value).flatMap(([k, v]) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) && k !== 'tokens'
+      ? flatKeys(v as Record<string, unknown>, `${prefix}${k}.`)
+      : [`${prefix}${k}`],
+  );
+}

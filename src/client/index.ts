@@ -1,0 +1,49 @@
+/** The nexo client for Node (TCP). Browsers use the same NexoClient with a WebSocket socket factory. */
+import { type ClientOptions, NexoClient } from './client.js';
+import type { Endpoint, SocketFactory } from './socket.js';
+import { DEFAULT_PORT } from './socket.js';
+import { tcpSocketFactory } from './tcp.js';
+
+export interface ConnectOptions extends Omit<ClientOptions, 'endpoints' | 'socketFactory'> {
+  /** Default: $NEXO_SERVER (comma-separated), else 127.0.0.1:5000. */
+  endpoints?: readonly (string | Endpoint)[];
+  socketFactory?: SocketFactory;
+}
+
+/** The endpoints from $NEXO_SERVER, else the local default. */
+export function defaultEndpoints(): string[] {
+  const env = typeof process === 'undefined' ? undefined : process.env.NEXO_SERVER;
+  if (env !== undefined && env.trim() !== '')
+    return env
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  return [`127.0.0.1:${DEFAULT_PORT}`];
+}
+
+/** Creates a client and connects it (tries each endpoint once; see NexoClient for reconnects). */
+export async function connect(options: ConnectOptions = {}): Promise<NexoClient> {
+  const client = new NexoClient({
+    ...options,
+    endpoints: options.endpoints ?? defaultEndpoints(),
+    socketFactory: options.socketFactory ?? tcpSocketFactory,
+  });
+  await client.connect();
+  return client;
+}
+
+export type { BackoffOptions } from './backoff.js';
+export type {
+  CallHandle,
+  CallOptions,
+  ClientEvents,
+  ClientOptions,
+  ClientState,
+  RequestOptions,
+} from './client.js';
+export { NexoClient } from './client.js';
+export type { CallHandlers } from './connection.js';
+export type { CalcBatchItem, CalcValue, GreetLanguage, Requester } from './services.js';
+export type { ClientSocket, Endpoint, SocketFactory } from './socket.js';
+export { formatEndpoint, parseEndpoint } from './socket.js';
+export { tcpSocketFactory } from './tcp.js';

@@ -1,0 +1,203 @@
+/**
+ * The one registry of nexo error codes. Protocol ERROR frames, text-mode error lines, CLI messages and
+ * HTTP error bodies all use these codes, so a code means the same thing wherever a user meets it.
+ *
+ * Codes are stable: never rename or reuse one. `docs/protocol.md` lists every code; a test fails when
+ * the two disagree.
+ */
+
+export interface ErrorSpec {
+  /** HTTP status used by the HTTP gateway. */
+  readonly status: number;
+  /** The connection is closed after this error (sent with id 0). */
+  readonly fatal?: boolean;
+  /** Sending the same request again (possibly to another node) may succeed. */
+  readonly retryable?: boolean;
+  /** One line for the docs and for `nexo` users. */
+  readonly summary: string;
+}
+
+export const ERRORS = {
+  // Connection and framing (spec §4, §5)
+  PROTOCOL_ERROR: {
+    status: 400,
+    fatal: true,
+    summary: 'The peer broke a rule of the protocol (bad frame, wrong state).',
+  },
+  NOT_NEXO: { status: 502, fatal: true, summary: 'The other side does not speak the nexo protocol.' },
+  UNSUPPORTED_VERSION: {
+    status: 400,
+    fatal: true,
+    summary: 'No protocol version in HELLO is spoken by this server.',
+  },
+  AUTH_FAILED: {
+    status: 401,
+    fatal: true,
+    summary: 'The token in HELLO is unknown, or a token is required.',
+  },
+  HANDSHAKE_TIMEOUT: {
+    status: 408,
+    fatal: true,
+    summary: 'The client did not complete the handshake in time.',
+  },
+  IDLE_TIMEOUT: {
+    status: 408,
+    fatal: true,
+    retryable: true,
+    summary: 'The connection had no requests for too long.',
+  },
+  HEARTBEAT_TIMEOUT: {
+    status: 408,
+    fatal: true,
+    retryable: true,
+    summary: 'The peer stopped answering PING.',
+  },
+  FRAME_TOO_LARGE: { status: 413, summary: 'A frame is longer than the limit announced in WELCOME.' },
+  LINE_TOO_LONG: { status: 413, summary: 'A text-mode line is longer than the limit.' },
+  SLOW_CONSUMER: {
+    status: 503,
+    fatal: true,
+    retryable: true,
+    summary: 'The peer did not read its replies fast enough.',
+  },
+  SERVER_BUSY: {
+    status: 503,
+    fatal: true,
+    retryable: true,
+    summary: 'All client slots are taken and the wait queue is full or timed out.',
+  },
+  SHUTTING_DOWN: {
+    status: 503,
+    fatal: true,
+    retryable: true,
+    summary: 'The node is shutting down; reconnect to another node.',
+  },
+  GOING_AWAY: {
+    status: 503,
+    retryable: true,
+    summary: 'A request arrived after GOAWAY; send it on a new connection.',
+  },
+
+  // Requests (spec §6)
+  BAD_REQUEST: { status: 400, summary: 'A REQUEST payload is not [service, method, args].' },
+  UNKNOWN_SERVICE: { status: 404, summary: 'No service with that name runs on this node.' },
+  UNKNOWN_METHOD: { status: 404, summary: 'The service has no method with that name.' },
+  UNKNOWN_COMMAND: { status: 404, summary: 'A text-mode line starts with a word that is not a command.' },
+  INVALID_ARGS: { status: 400, summary: 'The arguments do not match the method schema.' },
+  FORBIDDEN: { status: 403, summary: "The session's role may not call this method." },
+  CANCELLED: { status: 499, summary: 'The request was cancelled by the client.' },
+  TIMEOUT: { status: 504, retryable: true, summary: 'The request did not complete in time.' },
+  TOO_MANY_IN_FLIGHT: {
+    status: 429,
+    retryable: true,
+    summary: 'More requests are open on the connection than WELCOME.limits.maxInFlight.',
+  },
+  RATE_LIMITED: { status: 429, retryable: true, summary: 'Too many requests; slow down.' },
+  INTERNAL_ERROR: { status: 500, summary: 'The server failed unexpectedly; the message says where.' },
+
+  // Client side (never sent on the wire)
+  CONNECTION_REFUSED: {
+    status: 503,
+    retryable: true,
+    summary: 'No nexo server is listening at that address.',
+  },
+  CONNECTION_LOST: {
+    status: 503,
+    retryable: true,
+    summary: 'The connection closed before the reply arrived.',
+  },
+
+  // calc service
+  CALC_SYNTAX: { status: 400, summary: 'The expression is not valid; the message names the column.' },
+  CALC_DIVISION_BY_ZERO: { status: 400, summary: 'Division or modulo by zero.' },
+  CALC_UNKNOWN_FUNCTION: { status: 400, summary: 'The expression calls a function that does not exist.' },
+  CALC_UNKNOWN_VARIABLE: { status: 400, summary: 'The expression uses a variable that was never assigned.' },
+  CALC_ARITY: { status: 400, summary: 'A function was called with the wrong number of arguments.' },
+  CALC_DOMAIN: { status: 400, summary: 'A function argument is outside its domain (sqrt(-1), ln(0)).' },
+  CALC_OVERFLOW: { status: 400, summary: 'The result is too large or too small to represent.' },
+  CALC_TOO_COMPLEX: {
+    status: 400,
+    summary: 'The expression is too long, too deep or too costly to evaluate.',
+  },
+  CALC_TIMEOUT: { status: 400, summary: 'The calculation ran past its time limit and was stopped.' },
+  CALC_BAD_ASSIGNMENT: {
+    status: 400,
+    summary: 'A variable name is invalid, reserved, or the session has too many.',
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** A code from this registry, or one sent by a newer peer that this build does not know. */
+export type AnyErrorCode = ErrorCode | (string & {});
+
+/** The error body carried by ERROR frames, text-mode lines and HTTP error responses. */
+export interface ErrorPayload {
+  code: AnyErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERRORS, code);
+}
+
+export function errorSpec(code: AnyErrorCode): ErrorSpec {
+  return isErrorCode(code) ? ERRORS[code] : { status: 500, summary: 'Unknown error code.' };
+}
+
+export class NexoError extends Error {
+  override readonly name = 'NexoError';
+  readonly code: AnyErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(
+    code: AnyErrorCode,
+    message: string,
+    details?: Record<string, unknown>,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.code = code;
+    this.details = details;
+  }
+
+  get status(): number {
+    return errorSpec(this.code).status;
+  }
+
+  get retryable(): boolean {
+    return errorSpec(this.code).retryable === true;
+  }
+
+  get fatal(): boolean {
+    return errorSpec(this.code).fatal === true;
+  }
+
+  toPayload(): ErrorPayload {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+
+  static fromPayload(payload: unknown): NexoError {
+    if (payload !== null && typeof payload === 'object') {
+      const p = payload as Record<string, unknown>;
+      if (typeof p.code === 'string' && typeof p.message === 'string') {
+        const details =
+          p.details !== null && typeof p.details === 'object'
+            ? (p.details as Record<string, unknown>)
+            : undefined;
+        return new NexoError(p.code, p.message, details);
+      }
+    }
+    return new NexoError('PROTOCOL_ERROR', 'malformed ERROR payload');
+  }
+}
+
+/** Wrap anything thrown by a handler into a NexoError without leaking internals to the peer. */
+export function toNexoError(err: unknown): NexoError {
+  if (err instanceof NexoError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new NexoError('INTERNAL_ERROR', `internal error: ${message}`, undefined, { cause: err });
+}

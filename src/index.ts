@@ -1,0 +1,45 @@
+/**
+ * nexo: the public entry. Everything a user or an extension needs is exported here by name; anything else is
+ * internal and may change.
+ */
+
+// Client
+export * from './client/index.js';
+
+// Errors: one registry for protocol, CLI and HTTP
+export {
+  type AnyErrorCode,
+  ERRORS,
+  type ErrorCode,
+  type ErrorPayload,
+  type ErrorSpec,
+  NexoError,
+} from './errors.js';
+
+// Protocol (for other implementations and tools)
+export * as protocol from './protocol/index.js';
+
+// Server
+export { type CloseOptions, NexoNode, type NodeExtras } from './server/node.js';
+export {
+  DEFAULTS,
+  OptionsError,
+  resolveOptions,
+  type ServerOptions,
+  type ServerOptionsInput,
+} from './server/options.js';
+export type { Session } from './server/session.js';
+
+// Services
+export { builtinServices, calcService, echoService, greetService } from './services/index.js';
+export {
+  type Access,
+  type CallContext,
+  type ChunkSource,
+  defineMethod,
+  type MethodDefinition,
+  type ServiceDefinition,
+  type ServiceFactory,
+  type ServiceHost,
+  type TextCommand,
+} from './services/types.js';

@@ -1,0 +1,117 @@
+import { HEADER_SIZE, PREFACE } from './constants.js';
+
+const EMPTY = new Uint8Array(0);
+
+/** §4.1 Writes a frame header at `offset`. */
+export function writeHeader(
+  target: Uint8Array,
+  offset: number,
+  type: number,
+  flags: number,
+  id: number,
+  length: number,
+): void {
+  target[offset] = length >>> 24;
+  target[offset + 1] = length >>> 16;
+  target[offset + 2] = length >>> 8;
+  target[offset + 3] = length;
+  target[offset + 4] = type;
+  target[offset + 5] = flags;
+  target[offset + 6] = id >>> 24;
+  target[offset + 7] = id >>> 16;
+  target[offset + 8] = id >>> 8;
+  target[offset + 9] = id;
+}
+
+/** One frame as a fresh byte array. */
+export function encodeFrame(
+  type: number,
+  flags: number,
+  id: number,
+  payload: Uint8Array = EMPTY,
+): Uint8Array {
+  const out = new Uint8Array(HEADER_SIZE + payload.length);
+  writeHeader(out, 0, type, flags, id, payload.length);
+  out.set(payload, HEADER_SIZE);
+  return out;
+}
+
+export function encodePreface(): Uint8Array {
+  return PREFACE.slice();
+}
+
+const SLAB_SIZE = 64 * 1024;
+/** Payloads at least this big are not copied into the slab; they are written as their own part. */
+const COPY_LIMIT = 16 * 1024;
+
+/**
+ * Collects outgoing frames so that a burst of replies leaves in one write instead of one write each.
+ * Pure: it only arranges bytes. Small frames are copied back to back into a slab, so a typical batch is one
+ * contiguous array; big payloads (file chunks) are kept as their own part to avoid copying them.
+ */
+export class FrameBatch {
+  #slab = new Uint8Array(SLAB_SIZE);
+  #start = 0; // first slab byte not yet handed out by take()
+  #used = 0; // slab bytes written
+  #parts: Uint8Array[] = [];
+  #bytes = 0;
+
+  /** Bytes added since the last take(). */
+  get byteLength(): number {
+    return this.#bytes;
+  }
+
+  get isEmpty(): boolean {
+    return this.#bytes === 0;
+  }
+
+  add(type: number, flags: number, id: number, payload: Uint8Array = EMPTY): void {
+    const length = payload.length;
+    const copy = length < COPY_LIMIT;
+    const need = HEADER_SIZE + (copy ? length : 0);
+    if (this.#used + need > this.#slab.length) this.#newSlab(need);
+    writeHeader(this.#slab, this.#used, type, flags, id, length);
+    this.#used += HEADER_SIZE;
+    if (copy) {
+      this.#slab.set(payload, this.#used);
+      this.#used += length;
+    } else {
+      this.#cut();
+      this.#parts.push(payload);
+    }
+    this.#bytes += HEADER_SIZE + length;
+  }
+
+  /** Adds bytes that are already encoded (the preface). */
+  addRaw(bytes: Uint8Array): void {
+    if (this.#used + bytes.length > this.#slab.length) this.#newSlab(bytes.length);
+    this.#slab.set(bytes, this.#used);
+    this.#used += bytes.length;
+    this.#bytes += bytes.length;
+  }
+
+  /** Hands out everything added so far, in order, and starts a new batch. */
+  take(): Uint8Array[] {
+    this.#cut();
+    const parts = this.#parts;
+    this.#parts = [];
+    this.#bytes = 0;
+    return parts;
+  }
+
+  /** Ends the current slab part so that what follows is written after it. */
+  #cut(): void {
+    if (this.#used > this.#start) {
+      this.#parts.push(this.#slab.subarray(this.#start, this.#used));
+      this.#start = this.#used;
+    }
+  }
+
+  #newSlab(need: number): void {
+    this.#cut();
+    // Parts already handed out keep referencing the old slab; it is never written again.
+    this.#slab = new Uint8Array(Math.max(SLAB_SIZE, need));
+    this.#start = 0;
+    this.#used = 0;
+  }
+}

@@ -1,0 +1,185 @@
+import { Packr } from 'msgpackr';
+import { type ErrorPayload, NexoError } from '../errors.js';
+import type { Frame } from './frame.js';
+
+/**
+ * §4.5 Structured payloads are MessagePack. These options keep the encoding to the portable core of the
+ * format: no msgpackr records or extensions, maps decode to plain objects, undefined encodes as nil.
+ */
+const packr = new Packr({
+  useRecords: false,
+  moreTypes: false,
+  mapsAsObjects: true,
+  variableMapSize: true,
+  encodeUndefinedAsNil: true,
+  int64AsType: 'number',
+  largeBigIntToString: true,
+});
+
+export function packValue(value: unknown): Uint8Array {
+  return packr.pack(value);
+}
+
+/** Decodes one MessagePack value; throws a NexoError with `code` when the bytes are not exactly one value. */
+export function unpackValue(bytes: Uint8Array, code: DecodeErrorCode = 'PROTOCOL_ERROR'): unknown {
+  return unpackRange(bytes, 0, bytes.length, code);
+}
+
+/** Decodes the payload of a frame where it lies, without making a view of it first. */
+export function unpackFrame(frame: Frame, code: DecodeErrorCode = 'PROTOCOL_ERROR'): unknown {
+  return unpackRange(frame.source, frame.offset, frame.offset + frame.length, code);
+}
+
+type DecodeErrorCode = 'PROTOCOL_ERROR' | 'BAD_REQUEST';
+
+function unpackRange(source: Uint8Array, start: number, end: number, code: DecodeErrorCode): unknown {
+  if (end === start) return undefined;
+  try {
+    // msgpackr keeps a DataView on the source object, so all frames of one received chunk share it.
+    return packr.unpack(source, { start, end });
+  } catch (err) {
+    throw new NexoError(code, `payload is not valid MessagePack: ${(err as Error).message}`);
+  }
+}
+
+/** §5.1 */
+export interface Hello {
+  versions: number[];
+  client?: string;
+  token?: string;
+}
+
+/** §5.2 Limits the server announces and enforces. */
+export interface Limits {
+  /** Largest frame payload the server accepts, in bytes. */
+  maxFrame: number;
+  /** Requests a client may have open at once; the server stops reading beyond it. */
+  maxInFlight: number;
+  /** The server sends PING after this long without a frame from the client (0: never). */
+  heartbeatMs: number;
+  /** The server closes a connection with no open request for this long (0: never). */
+  idleTimeoutMs: number;
+}
+
+/** §5.2 */
+export interface Welcome {
+  version: number;
+  node: string;
+  server: string;
+  role: string;
+  limits: Limits;
+  services: Record<string, string[]>;
+}
+
+/** §7.3 */
+export interface GoAway {
+  code: string;
+  message: string;
+  /** Suggested wait before reconnecting to this node, if it will come back. */
+  reconnectMs?: number;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return (
+    value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Uint8Array)
+  );
+}
+
+const SHORT_TEXT = 256;
+const TOKEN_TEXT = 4096;
+
+export function parseHello(frame: Frame): Hello {
+  const value = unpackFrame(frame);
+  if (!isRecord(value)) throw new NexoError('PROTOCOL_ERROR', 'HELLO payload must be a map');
+  const { versions, client, token } = value;
+  if (!Array.isArray(versions) || versions.length === 0 || versions.length > 32) {
+    throw new NexoError('PROTOCOL_ERROR', 'HELLO.versions must be a non-empty array of at most 32 integers');
+  }
+  if (!versions.every((v) => Number.isInteger(v) && v > 0 && v < 65536)) {
+    throw new NexoError('PROTOCOL_ERROR', 'HELLO.versions must hold integers from 1 to 65535');
+  }
+  if (client !== undefined && client !== null && (typeof client !== 'string' || client.length > SHORT_TEXT)) {
+    throw new NexoError(
+      'PROTOCOL_ERROR',
+      `HELLO.client must be a string of at most ${SHORT_TEXT} characters`,
+    );
+  }
+  if (token !== undefined && token !== null && (typeof token !== 'string' || token.length > TOKEN_TEXT)) {
+    throw new NexoError('PROTOCOL_ERROR', `HELLO.token must be a string of at most ${TOKEN_TEXT} characters`);
+  }
+  const hello: Hello = { versions: versions as number[] };
+  if (typeof client === 'string') hello.client = client;
+  if (typeof token === 'string') hello.token = token;
+  return hello;
+}
+
+export function parseWelcome(frame: Frame): Welcome {
+  const value = unpackFrame(frame);
+  if (!isRecord(value) || typeof value.version !== 'number' || typeof value.node !== 'string') {
+    throw new NexoError('PROTOCOL_ERROR', 'WELCOME payload is malformed');
+  }
+  const limits = isRecord(value.limits) ? value.limits : {};
+  const num = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
+  const services: Record<string, string[]> = {};
+  if (isRecord(value.services)) {
+    for (const [name, methods] of Object.entries(value.services)) {
+      if (Array.isArray(methods)) services[name] = methods.filter((m): m is string => typeof m === 'string');
+    }
+  }
+  return {
+    version: value.version,
+    node: value.node,
+    server: typeof value.server === 'string' ? value.server : '',
+    role: typeof value.role === 'string' ? value.role : 'anonymous',
+    limits: {
+      maxFrame: num(limits.maxFrame, 1 << 20),
+      maxInFlight: num(limits.maxInFlight, 256),
+      heartbeatMs: num(limits.heartbeatMs, 0),
+      idleTimeoutMs: num(limits.idleTimeoutMs, 0),
+    },
+    services,
+  };
+}
+
+/** §6.1 A REQUEST payload is [service, method, args]. Throws BAD_REQUEST (answered, not fatal). */
+export function parseRequest(frame: Frame): [service: string, method: string, args: unknown] {
+  const value = unpackFrame(frame, 'BAD_REQUEST');
+  if (!Array.isArray(value) || value.length < 2 || value.length > 3) {
+    throw new NexoError('BAD_REQUEST', 'REQUEST payload must be an array [service, method, args]');
+  }
+  if (typeof value[0] !== 'string' || typeof value[1] !== 'string') {
+    throw new NexoError('BAD_REQUEST', 'REQUEST service and method must be strings');
+  }
+  // The decoded array is ours: normalise it in place instead of building another object per request.
+  if (value.length === 2) value.push(null);
+  else value[2] ??= null;
+  return value as [string, string, unknown];
+}
+
+export function parseErrorPayload(frame: Frame): NexoError {
+  try {
+    return NexoError.fromPayload(unpackFrame(frame));
+  } catch {
+    return new NexoError('PROTOCOL_ERROR', 'malformed ERROR payload');
+  }
+}
+
+export function parseGoAway(frame: Frame): GoAway {
+  let value: unknown;
+  try {
+    value = unpackFrame(frame);
+  } catch {
+    value = undefined;
+  }
+  if (!isRecord(value)) return { code: 'SHUTTING_DOWN', message: 'the peer is going away' };
+  const goAway: GoAway = {
+    code: typeof value.code === 'string' ? value.code : 'SHUTTING_DOWN',
+    message: typeof value.message === 'string' ? value.message : 'the peer is going away',
+  };
+  if (typeof value.reconnectMs === 'number') goAway.reconnectMs = value.reconnectMs;
+  return goAway;
+}
+
+export function packError(error: ErrorPayload): Uint8Array {
+  return packValue(error);
+}

@@ -1,0 +1,541 @@
+import { NexoError, toNexoError } from '../errors.js';
+import {
+  Flags,
+  FrameType,
+  frameTypeName,
+  HANDSHAKE_MAX_PAYLOAD,
+  MAX_PING_PAYLOAD,
+  PREFACE,
+  PROTOCOL_VERSIONS,
+} from '../protocol/constants.js';
+import { FrameDecoder } from '../protocol/decoder.js';
+import { FrameBatch } from '../protocol/encoder.js';
+import type { DecodedFrame, Frame, OversizeFrame } from '../protocol/frame.js';
+import { packValue, parseHello, parseRequest, type Welcome } from '../protocol/payload.js';
+import type { Conduit } from '../transport/types.js';
+import { Call, type CallSink } from './call-context.js';
+import { ChunkQueue } from './chunk-queue.js';
+import type { ConnectionHost } from './host.js';
+import { PeerConnection, Phase } from './peer-connection.js';
+
+const SERVER_NAME = 'nexo/0.1.0';
+
+/**
+ * One binary-mode client: the connection state machine of spec §7. Frames come from the pure decoder; each
+ * REQUEST is resolved by the dispatcher and run; replies leave through one batch per turn of the event loop.
+ *
+ * Reading stops (the socket is paused, nothing more is decoded) while any of these hold (§7.4):
+ * - `maxInFlight` handlers are running;
+ * - the peer is not reading our replies (write() returned false);
+ * - an upload's handler has not consumed its buffered chunks.
+ */
+export class BinaryConnection extends PeerConnection implements CallSink {
+  readonly #decoder: FrameDecoder;
+  readonly #batch = new FrameBatch();
+  readonly #calls = new Map<number, Call>();
+  #busy = 0;
+  #inputsFull = 0;
+  #pumping = false;
+  #flushScheduled = false;
+  #prefaceSent = false;
+  #lastFrameAt = 0;
+  #lastRequestAt = 0;
+  #pingSentAt = 0;
+  #peerEnded = false;
+  /** The last pump stopped because no complete frame was left (not because of backpressure). */
+  #starved = false;
+  /** An oversize payload was refused: the rest of the stream can no longer be parsed (§4.4.3). */
+  #readStopped = false;
+
+  constructor(conduit: Conduit, firstBytes: Uint8Array, host: ConnectionHost, id: number) {
+    super(conduit, 'binary', host, id);
+    this.#decoder = new FrameDecoder({ maxPayload: HANDSHAKE_MAX_PAYLOAD, preface: true });
+    this.#decoder.push(firstBytes);
+    this.stream.on('data', (chunk: Buffer) => {
+      this.host.stats.bytesIn += chunk.length;
+      if (this.phase >= Phase.Closing || this.#readStopped) return; // nothing more is read
+      this.#lastFrameAt = this.host.now();
+      try {
+        this.#decoder.push(chunk);
+      } catch (err) {
+        this.#fatal(toNexoError(err));
+        return;
+      }
+      this.#pump();
+    });
+    this.stream.on('end', () => this.#onPeerEnd());
+  }
+
+  get idle(): boolean {
+    return this.#calls.size === 0;
+  }
+
+  // ---- lifecycle (called by the node) -------------------------------------------------------------
+
+  queued(position: number): void {
+    this.#sendPreface();
+    this.#batch.add(
+      FrameType.EVENT,
+      0,
+      0,
+      packValue({
+        type: 'queued',
+        position,
+        message: `all client slots are busy; you are number ${position} in line`,
+      }),
+    );
+    this.#flush();
+  }
+
+  admit(): void {
+    if (this.phase !== Phase.Queued) return;
+    this.phase = Phase.Handshake;
+    const now = this.host.now();
+    this.deadline = now + this.host.options.handshakeTimeoutMs;
+    this.#lastFrameAt = now;
+    this.#pump();
+  }
+
+  refuse(error: NexoError): void {
+    this.#fatal(error);
+  }
+
+  goAway(error: NexoError): void {
+    if (this.phase === Phase.Handshake || this.phase === Phase.Queued) {
+      this.#fatal(error);
+      return;
+    }
+    if (this.phase !== Phase.Open && this.phase !== Phase.Draining) return;
+    if (this.phase === Phase.Open) {
+      this.phase = Phase.Draining;
+      this.#batch.add(FrameType.GOAWAY, 0, 0, packValue(error.toPayload()));
+    }
+    // Subscriptions never end on their own: end them now so the connection can close (§7.3).
+    for (const call of this.#calls.values()) {
+      if (call.longLived) this.#finishWithError(call, error);
+    }
+    this.#closeIfDone();
+    this.#flush();
+  }
+
+  protected tickMode(now: number): void {
+    const o = this.host.options;
+    if (this.phase === Phase.Handshake) {
+      if (now > this.deadline) {
+        this.#fatal(new NexoError('HANDSHAKE_TIMEOUT', `no HELLO within ${o.handshakeTimeoutMs} ms`));
+      }
+      return;
+    }
+    if (this.phase !== Phase.Open && this.phase !== Phase.Draining) return;
+    if (o.heartbeatMs > 0 && now - this.#lastFrameAt > o.heartbeatMs) {
+      if (this.#pingSentAt === 0) {
+        this.#pingSentAt = now;
+        this.#batch.add(FrameType.PING, 0, 0);
+        this.#flush();
+      } else if (now - this.#pingSentAt > o.heartbeatMs) {
+        this.log.info('no PONG: closing');
+        this.destroy();
+        return;
+      }
+    }
+    if (o.idleTimeoutMs > 0 && this.phase === Phase.Open && this.#calls.size === 0) {
+      if (now - Math.max(this.#lastRequestAt, this.session.openedAt) > o.idleTimeoutMs) {
+        this.goAway(new NexoError('IDLE_TIMEOUT', `no requests for ${o.idleTimeoutMs} ms`));
+      }
+    }
+  }
+
+  protected cleanup(): void {
+    const lost = new NexoError('CONNECTION_LOST', 'the connection closed');
+    for (const call of this.#calls.values()) call.abort(lost);
+    this.#calls.clear();
+    this.log.info(
+      {
+        peer: this.session.peer.address,
+        mode: 'binary',
+        ms: this.lifetime(),
+        client: this.session.clientName,
+      },
+      'disconnected',
+    );
+  }
+
+  protected override onWritable(): void {
+    this.#pump();
+  }
+
+  protected override readsWhileClosing(): boolean {
+    return !this.#readStopped;
+  }
+
+  // ---- reading ----------------------------------------------------------------------------------
+
+  #canDecode(): boolean {
+    return (
+      !this.#readStopped &&
+      this.phase >= Phase.Handshake &&
+      this.phase <= Phase.Draining &&
+      this.#busy < this.host.options.maxInFlight &&
+      this.#inputsFull === 0 &&
+      !this.writeBlocked
+    );
+  }
+
+  #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    this.#starved = false;
+    try {
+      while (this.#canDecode()) {
+        const frame = this.#decoder.next();
+        if (frame === undefined) {
+          this.#starved = true;
+          break;
+        }
+        this.#onFrame(frame);
+      }
+    } catch (err) {
+      this.#fatal(toNexoError(err));
+    } finally {
+      this.#pumping = false;
+    }
+    if (this.phase === Phase.Closed) return;
+    if (this.#canDecode() && !this.#peerEnded) this.stream.resume();
+    else this.stream.pause();
+    this.#flush();
+  }
+
+  #onFrame(frame: DecodedFrame): void {
+    if (frame.payload === null) {
+      this.#onOversize(frame);
+      return;
+    }
+    if (this.phase === Phase.Handshake) {
+      if (frame.type !== FrameType.HELLO) {
+        throw new NexoError('PROTOCOL_ERROR', `expected HELLO, got ${frameTypeName(frame.type)}`);
+      }
+      this.#onHello(frame);
+      return;
+    }
+    switch (frame.type) {
+      case FrameType.REQUEST:
+        this.#onRequest(frame);
+        return;
+      case FrameType.CHUNK:
+        this.#onChunk(frame);
+        return;
+      case FrameType.CANCEL:
+        this.#onCancel(frame.id);
+        return;
+      case FrameType.PING:
+        if (frame.payload.length > MAX_PING_PAYLOAD) {
+          throw new NexoError('PROTOCOL_ERROR', `PING payload longer than ${MAX_PING_PAYLOAD} bytes`);
+        }
+        this.#batch.add(FrameType.PONG, 0, 0, frame.payload);
+        return;
+      case FrameType.PONG:
+        this.#pingSentAt = 0;
+        return;
+      case FrameType.GOAWAY:
+        this.#onPeerGoAway();
+        return;
+      case FrameType.ERROR:
+        this.log.info({ id: frame.id }, 'client reported an error; closing');
+        this.endGracefully();
+        return;
+      default:
+        throw new NexoError('PROTOCOL_ERROR', `a client may not send ${frameTypeName(frame.type)}`);
+    }
+  }
+
+  #onOversize(frame: OversizeFrame): void {
+    const limit = this.#decoder.maxPayload;
+    const error = new NexoError(
+      'FRAME_TOO_LARGE',
+      `${frameTypeName(frame.type)} frame of ${frame.length} bytes exceeds the limit of ${limit} bytes`,
+      { limit, length: frame.length },
+    );
+    // §4.4.3 Outside an open request this ends the connection.
+    if (
+      this.phase !== Phase.Open ||
+      frame.id === 0 ||
+      (frame.type !== FrameType.REQUEST && frame.type !== FrameType.CHUNK)
+    ) {
+      throw error;
+    }
+    // The payload is never read, so nothing after it can be: fail this request, then GOAWAY. Requests read
+    // before it still finish (§7.3); those after it were never processed and may be sent again.
+    const call = this.#calls.get(frame.id);
+    if (call !== undefined) this.#finishWithError(call, error);
+    else if (frame.type === FrameType.REQUEST) this.#sendError(frame.id, error);
+    this.#readStopped = true;
+    this.goAway(
+      new NexoError('FRAME_TOO_LARGE', `a frame exceeded ${limit} bytes; open a new connection`, { limit }),
+    );
+  }
+
+  #onHello(frame: Frame): void {
+    const hello = parseHello(frame);
+    const version = Math.max(...hello.versions.filter((v) => PROTOCOL_VERSIONS.includes(v)));
+    if (!Number.isFinite(version)) {
+      throw new NexoError(
+        'UNSUPPORTED_VERSION',
+        `this server speaks protocol versions ${PROTOCOL_VERSIONS.join(', ')}; the client offered ${hello.versions.join(', ')}`,
+        { supported: [...PROTOCOL_VERSIONS] },
+      );
+    }
+    this.session.role = this.host.auth.authenticate(hello.token);
+    this.session.clientName = hello.client;
+    const o = this.host.options;
+    this.#decoder.maxPayload = o.maxFrame;
+    const welcome: Welcome = {
+      version,
+      node: this.host.nodeId(),
+      server: SERVER_NAME,
+      role: this.session.role,
+      limits: {
+        maxFrame: o.maxFrame,
+        maxInFlight: o.maxInFlight,
+        heartbeatMs: o.heartbeatMs,
+        idleTimeoutMs: o.idleTimeoutMs,
+      },
+      services: this.host.dispatcher.catalog(),
+    };
+    this.#sendPreface();
+    this.#batch.add(FrameType.WELCOME, 0, 0, packValue(welcome));
+    this.phase = Phase.Open;
+    this.#lastRequestAt = this.host.now();
+    this.log.info(
+      {
+        peer: this.session.peer.address,
+        transport: this.session.peer.transport,
+        client: hello.client,
+        role: this.session.role,
+      },
+      'connected',
+    );
+  }
+
+  #onRequest(frame: Frame): void {
+    const id = frame.id;
+    if (id === 0) throw new NexoError('PROTOCOL_ERROR', 'REQUEST id 0 is reserved for the connection');
+    if (this.#calls.has(id)) throw new NexoError('PROTOCOL_ERROR', `request id ${id} is already open`);
+    this.host.stats.requests++;
+    this.#lastRequestAt = this.#lastFrameAt; // set per received chunk; precise enough for the idle timeout
+    if (this.phase !== Phase.Open) {
+      this.#sendError(
+        id,
+        new NexoError('GOING_AWAY', 'this connection is closing; send the request on a new one'),
+      );
+      return;
+    }
+    if (this.#calls.size >= this.host.options.maxInFlight) {
+      this.#sendError(
+        id,
+        new NexoError(
+          'TOO_MANY_IN_FLIGHT',
+          `more than ${this.host.options.maxInFlight} requests open on one connection`,
+        ),
+      );
+      return;
+    }
+    let call: Call;
+    let args: unknown;
+    try {
+      const request = parseRequest(frame);
+      const method = this.host.dispatcher.resolve(request[0], request[1], this.session);
+      args = request[2];
+      this.host.dispatcher.validate(method, args);
+      const input =
+        method.definition.input === 'chunks'
+          ? new ChunkQueue(Math.max(4 * this.host.options.maxFrame, 1 << 20), () => this.#inputDrained())
+          : undefined;
+      call = new Call(id, method, this.session, this, input);
+    } catch (err) {
+      this.#sendError(id, toNexoError(err));
+      return;
+    }
+    this.#calls.set(id, call);
+    if (call.busy) this.#busy++;
+    let result: unknown;
+    try {
+      result = call.method.definition.handler(args as never, call);
+    } catch (err) {
+      this.#settle(call, false, err);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (value) => this.#settle(call, true, value),
+        (err) => this.#settle(call, false, err),
+      );
+    } else {
+      this.#settle(call, true, result);
+    }
+  }
+
+  #settle(call: Call, ok: boolean, value: unknown): void {
+    call.settled = true;
+    if (call.busy) this.#busy--;
+    if (call.input?.full === true && !call.input.ended) this.#inputDrained(); // handler quit without reading
+    if (!call.final) {
+      call.final = true;
+      this.#calls.delete(call.id);
+      if (ok) this.#sendResponse(call.id, value, 0);
+      else {
+        const error = toNexoError(value);
+        if (error.code === 'INTERNAL_ERROR')
+          this.log.error({ err: value, method: call.method.name }, 'handler failed');
+        this.#sendError(call.id, error);
+      }
+    }
+    if (this.#pumping) return; // the pump loop flushes and resumes reading itself
+    this.#pump(); // first: requests held back by backpressure may be waiting
+    this.#closeIfDone();
+  }
+
+  #onChunk(frame: Frame): void {
+    const call = this.#calls.get(frame.id);
+    // §6.4: chunks for a request that is over (failed, cancelled) or unknown are dropped: they may have been
+    // in flight when the request ended.
+    if (call === undefined || call.input === undefined || call.input.ended) return;
+    const wasFull = call.input.full;
+    if (frame.payload.length > 0) call.input.push(frame.payload);
+    if ((frame.flags & Flags.END) !== 0) call.input.end();
+    if (!wasFull && call.input.full) this.#inputsFull++;
+  }
+
+  #inputDrained(): void {
+    this.#inputsFull = 0;
+    for (const call of this.#calls.values()) if (call.input?.full === true) this.#inputsFull++;
+    if (!this.#pumping) this.#pump();
+  }
+
+  #onCancel(id: number): void {
+    const call = this.#calls.get(id);
+    if (call === undefined) return;
+    this.#finishWithError(call, new NexoError('CANCELLED', 'cancelled by the client'));
+  }
+
+  #finishWithError(call: Call, error: NexoError): void {
+    if (call.final) return;
+    const wasFull = call.input?.full === true;
+    call.abort(error);
+    this.#calls.delete(call.id);
+    this.#sendError(call.id, error);
+    if (wasFull) this.#inputDrained();
+  }
+
+  #onPeerGoAway(): void {
+    if (this.phase === Phase.Open) this.phase = Phase.Draining;
+    this.#closeIfDone();
+  }
+
+  /** The peer half-closed: answer what it already sent, then close (§7.3). */
+  #onPeerEnd(): void {
+    this.#peerEnded = true;
+    if (this.phase === Phase.Queued) {
+      this.endGracefully();
+      return;
+    }
+    this.#pump();
+    if (this.phase === Phase.Open) this.phase = Phase.Draining;
+    if (this.phase === Phase.Draining) this.#closeIfDone();
+    else this.endGracefully();
+  }
+
+  /**
+   * Draining ends once no request is open. After a half-close we also wait until every complete frame
+   * already received was read. Requests never read were never processed, so a client may send them again
+   * elsewhere (§7.3).
+   */
+  #closeIfDone(): void {
+    if (this.phase !== Phase.Draining || this.#calls.size > 0) return;
+    if (this.#peerEnded && !this.#starved && !this.#readStopped) return;
+    this.#flush();
+    this.endGracefully();
+  }
+
+  // ---- writing ----------------------------------------------------------------------------------
+
+  progress(id: number, value: unknown): void {
+    this.#sendResponse(id, value, Flags.MORE);
+    this.#scheduleFlush();
+  }
+
+  event(id: number, value: unknown): void {
+    if (this.phase >= Phase.Closing) return;
+    this.#batch.add(FrameType.EVENT, 0, id, packValue(value));
+    this.#scheduleFlush();
+  }
+
+  chunk(id: number, bytes: Uint8Array, end: boolean): Promise<void> {
+    if (this.phase >= Phase.Closing)
+      return Promise.reject(new NexoError('CONNECTION_LOST', 'the connection closed'));
+    this.#batch.add(FrameType.CHUNK, end ? Flags.END : 0, id, bytes);
+    this.#flush();
+    return this.whenWritable();
+  }
+
+  #sendResponse(id: number, value: unknown, flags: number): void {
+    let payload: Uint8Array;
+    try {
+      payload = packValue(value);
+    } catch (err) {
+      this.#sendError(
+        id,
+        new NexoError('INTERNAL_ERROR', `result could not be encoded: ${(err as Error).message}`),
+      );
+      return;
+    }
+    if (payload.length > this.host.options.maxFrame) {
+      this.#sendError(
+        id,
+        new NexoError('FRAME_TOO_LARGE', `the result (${payload.length} bytes) exceeds maxFrame`),
+      );
+      return;
+    }
+    this.#batch.add(FrameType.RESPONSE, flags, id, payload);
+  }
+
+  #sendError(id: number, error: NexoError): void {
+    this.host.stats.errors++;
+    this.#batch.add(FrameType.ERROR, 0, id, packValue(error.toPayload()));
+  }
+
+  #sendPreface(): void {
+    if (this.#prefaceSent) return;
+    this.#prefaceSent = true;
+    this.#batch.addRaw(PREFACE);
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || this.#pumping) return;
+    this.#flushScheduled = true;
+    // One write for every reply produced in this turn of the event loop (the batch, §7.4).
+    process.nextTick(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    if (this.#batch.isEmpty) return;
+    this.writeParts(this.#batch.take());
+  }
+
+  /** Sends ERROR(0) and closes (§7.5). */
+  #fatal(error: NexoError): void {
+    if (this.phase >= Phase.Closing) return;
+    this.log.info(
+      { peer: this.session.peer.address, code: error.code, reason: error.message },
+      'closing connection',
+    );
+    this.#sendPreface();
+    this.#batch.add(FrameType.ERROR, 0, 0, packValue(error.toPayload()));
+    for (const call of this.#calls.values()) call.abort(error);
+    this.#calls.clear();
+    this.#flush();
+    this.endGracefully();
+  }
+}

@@ -1,0 +1,279 @@
+import os from 'node:os';
+import type { Logger } from 'pino';
+import { NexoError } from '../errors.js';
+import { PREFACE_FIRST_BYTE } from '../protocol/constants.js';
+import { builtinServices } from '../services/index.js';
+import type { ServiceDefinition, ServiceFactory, ServiceHost } from '../services/types.js';
+import { listenTcp } from '../transport/tcp.js';
+import type { Conduit, TransportKind, TransportListener } from '../transport/types.js';
+import { Admission } from './admission.js';
+import { Authenticator } from './auth.js';
+import { BinaryConnection } from './binary-connection.js';
+import { Dispatcher } from './dispatcher.js';
+import type { ConnectionHost, NodeStats } from './host.js';
+import { createLogger } from './logger.js';
+import { resolveOptions, type ServerOptions, type ServerOptionsInput } from './options.js';
+import type { PeerConnection } from './peer-connection.js';
+import { TextSession } from './text-session.js';
+import { WorkerPool } from './worker-pool.js';
+
+export interface NodeExtras {
+  /** Services to run; default: the built-in ones. */
+  services?: ServiceFactory[];
+  /** Use this logger instead of creating one from options.log. */
+  logger?: Logger;
+}
+
+export interface CloseOptions {
+  /** How long in-flight requests may take before connections are cut; default options.shutdownTimeout. */
+  timeoutMs?: number;
+}
+
+/**
+ * A nexo server node: listeners hand it conduits; it tells binary clients from people typing (§3.2), gives
+ * each connection a slot or a place in line (§7.1), sweeps timeouts, and drains gracefully on close (§7.3).
+ */
+export class NexoNode {
+  readonly options: ServerOptions;
+  readonly log: Logger;
+  readonly stats: NodeStats = { requests: 0, errors: 0, connectionsTotal: 0, bytesIn: 0, bytesOut: 0 };
+  readonly dispatcher = new Dispatcher();
+  readonly pool: WorkerPool;
+  readonly startedAt = Date.now();
+  readonly #connectionHost: ConnectionHost;
+  readonly #admission: Admission<PeerConnection>;
+  readonly #connections = new Map<number, PeerConnection>();
+  readonly #sniffing = new Set<Conduit>();
+  readonly #listeners: TransportListener[] = [];
+  readonly #services: ServiceDefinition[] = [];
+  #nodeId: string;
+  #nextId = 1;
+  #clock = Date.now();
+  #sweeper: NodeJS.Timeout | undefined;
+  #state: 'new' | 'running' | 'draining' | 'closed' = 'new';
+  #closing: Promise<void> | undefined;
+
+  constructor(input: ServerOptionsInput = {}, extras: NodeExtras = {}) {
+    this.options = resolveOptions(input);
+    this.log = extras.logger ?? createLogger(this.options.log);
+    this.#nodeId = this.options.nodeId ?? `${os.hostname()}:${this.options.port}`;
+    this.#connectionHost = {
+      options: this.options,
+      dispatcher: this.dispatcher,
+      auth: new Authenticator(this.options.auth.tokens, this.options.auth.anonymous),
+      log: this.log,
+      stats: this.stats,
+      nodeId: () => this.#nodeId,
+      now: () => this.#clock,
+      closed: (connection) => this.#closed(connection.session.id),
+    };
+    this.#admission = new Admission(this.options.maxClients, this.options.maxQueue);
+    this.pool = new WorkerPool(this.options.workers);
+    const host: ServiceHost = {
+      options: this.options,
+      log: this.log,
+      pool: this.pool,
+      nodeId: () => this.#nodeId,
+    };
+    for (const factory of extras.services ?? builtinServices()) {
+      const service = factory(host);
+      this.dispatcher.register(service);
+      this.#services.push(service);
+    }
+  }
+
+  get nodeId(): string {
+    return this.#nodeId;
+  }
+
+  get draining(): boolean {
+    return this.#state === 'draining' || this.#state === 'closed';
+  }
+
+  /** Starts services, then listens on TCP host:port. Resolves with the bound address. */
+  async start(): Promise<{ host: string; port: number }> {
+    if (this.#state !== 'new') throw new Error('node already started');
+    this.#state = 'running';
+    for (const service of this.#services) await service.start?.();
+    const tcp = await listenTcp({ host: this.options.host, port: this.options.port }, (c) => this.accept(c));
+    this.#listeners.push(tcp);
+    const address = tcp.address();
+    if (this.options.nodeId === undefined) this.#nodeId = `${os.hostname()}:${address.port}`;
+    this.#sweeper = setInterval(() => this.#sweep(), sweepInterval(this.options));
+    this.#sweeper.unref();
+    this.log.info({ node: this.#nodeId, address: `${address.host}:${address.port}` }, 'nexo node listening');
+    return address;
+  }
+
+  /** The TCP address, once started. */
+  address(): { host: string; port: number } {
+    const tcp = this.#listeners.find((l) => l.kind === 'tcp');
+    if (tcp === undefined) throw new Error('node is not listening');
+    return tcp.address();
+  }
+
+  /** Adds another listener's conduits (WebSocket, TLS) to this node. */
+  addListener(listener: TransportListener): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Entry of every transport: a new byte stream with its peer. */
+  accept(conduit: Conduit): void {
+    const { stream } = conduit;
+    if (this.#state !== 'running') {
+      stream.destroy();
+      return;
+    }
+    this.stats.connectionsTotal++;
+    this.#sniffing.add(conduit);
+    // §3.2 The first byte decides the mode. Nothing is written before it arrives.
+    const timer = setTimeout(() => finish(undefined), this.options.handshakeTimeoutMs);
+    const onData = (chunk: Buffer) => finish(chunk);
+    const onGone = () => finish(undefined);
+    const finish = (chunk: Buffer | undefined) => {
+      clearTimeout(timer);
+      stream.off('data', onData);
+      stream.off('end', onGone);
+      stream.off('close', onGone);
+      this.#sniffing.delete(conduit);
+      if (chunk === undefined || this.#state !== 'running') {
+        if (chunk === undefined && !stream.destroyed && this.#state === 'running') {
+          // A person who connected and typed nothing still deserves a word before the door closes.
+          stream.end(`nexo: no input within ${this.options.handshakeTimeoutMs} ms; closing\n`);
+          setTimeout(() => stream.destroy(), 1000).unref();
+        } else stream.destroy();
+        return;
+      }
+      stream.pause();
+      this.#start(conduit, chunk);
+    };
+    stream.on('data', onData);
+    stream.once('end', onGone);
+    stream.once('close', onGone);
+  }
+
+  #start(conduit: Conduit, first: Buffer): void {
+    const id = this.#nextId++;
+    const host = this.#connectionHost;
+    const connection =
+      first[0] === PREFACE_FIRST_BYTE
+        ? new BinaryConnection(conduit, first, host, id)
+        : new TextSession(conduit, first, host, id);
+    this.stats.bytesIn += first.length;
+    this.#connections.set(id, connection);
+    if (this.#admission.tryEnter()) {
+      connection.admit();
+      return;
+    }
+    const position = this.#admission.enqueue(connection, this.#clock);
+    if (position === 0) {
+      connection.refuse(
+        new NexoError(
+          'SERVER_BUSY',
+          `all ${this.options.maxClients} client slots and the wait queue are full; try later`,
+        ),
+      );
+      return;
+    }
+    this.log.info({ conn: id, position }, 'client queued');
+    connection.queued(position);
+  }
+
+  #closed(id: number): void {
+    const connection = this.#connections.get(id);
+    if (connection === undefined) return;
+    this.#connections.delete(id);
+    if (this.#admission.remove(connection)) return; // it never had a slot
+    const next = this.#admission.leave();
+    if (next === undefined) return;
+    if (next.open) {
+      this.log.info({ conn: next.session.id }, 'queued client admitted');
+      next.admit();
+    } else {
+      this.#closed(next.session.id); // it is closing already: pass the slot on
+    }
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    this.#clock = now;
+    for (const connection of this.#connections.values()) connection.tick(now);
+    for (const late of this.#admission.expired(now, this.options.queueTimeoutMs)) {
+      late.refuse(
+        new NexoError('SERVER_BUSY', `no client slot became free within ${this.options.queueTimeoutMs} ms`),
+      );
+    }
+  }
+
+  /** Open connections, by transport (binary and text alike). */
+  connectionsByTransport(): Record<TransportKind, number> {
+    const counts: Record<TransportKind, number> = { tcp: 0, tls: 0, ws: 0, udp: 0 };
+    for (const connection of this.#connections.values()) counts[connection.session.peer.transport]++;
+    return counts;
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /**
+   * Graceful shutdown (§7.3): stop accepting, tell every client it is going away, let in-flight requests
+   * finish, then close. Connections still open at the deadline are cut.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    this.#closing ??= this.#close(options.timeoutMs ?? this.options.shutdownTimeoutMs);
+    return this.#closing;
+  }
+
+  async #close(timeoutMs: number): Promise<void> {
+    if (this.#state === 'new') {
+      this.#state = 'closed';
+      await this.pool.close();
+      return;
+    }
+    this.#state = 'draining';
+    const started = Date.now();
+    this.log.info({ connections: this.#connections.size, timeoutMs }, 'shutting down');
+    const listenersClosed = Promise.all(this.#listeners.map((l) => l.close()));
+    for (const conduit of this.#sniffing) conduit.stream.destroy();
+    const going = new NexoError('SHUTTING_DOWN', 'the node is shutting down', { node: this.#nodeId });
+    for (const waiting of this.#admission.drain()) waiting.refuse(going);
+    for (const connection of this.#connections.values()) connection.goAway(going);
+    while (this.#connections.size > 0 && Date.now() - started < timeoutMs) {
+      this.#sweep();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    if (this.#connections.size > 0) {
+      this.log.warn(
+        { connections: this.#connections.size },
+        'shutdown deadline reached; cutting connections',
+      );
+      for (const connection of this.#connections.values()) connection.destroy();
+    }
+    clearInterval(this.#sweeper);
+    await listenersClosed;
+    for (const service of this.#services) {
+      try {
+        await service.stop?.();
+      } catch (err) {
+        this.log.error({ err, service: service.name }, 'service failed to stop');
+      }
+    }
+    await this.pool.close();
+    this.#state = 'closed';
+    this.log.info({ ms: Date.now() - started }, 'node stopped');
+  }
+}
+
+/** Often enough to honour the shortest timeout within a quarter of it, never more than 100 times a second. */
+function sweepInterval(o: ServerOptions): number {
+  const timeouts = [
+    o.handshakeTimeoutMs,
+    o.idleTimeoutMs,
+    o.heartbeatMs,
+    o.slowPeerTimeoutMs,
+    o.queueTimeoutMs,
+  ];
+  const shortest = Math.min(...timeouts.filter((t) => t > 0));
+  return Math.min(1000, Math.max(10, Math.floor(shortest / 4)));
+}

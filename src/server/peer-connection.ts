@@ -1,0 +1,178 @@
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { NexoError } from '../errors.js';
+import type { Conduit } from '../transport/types.js';
+import type { ConnectionHost } from './host.js';
+import { Session, type SessionMode } from './session.js';
+
+export enum Phase {
+  /** Waiting for a client slot (--max-clients). Not reading. */
+  Queued,
+  /** Admitted; binary: waiting for HELLO. */
+  Handshake,
+  Open,
+  /** No new requests: the node is draining or the peer said GOAWAY / half-closed. */
+  Draining,
+  /** Our side ended; waiting for the stream to close. */
+  Closing,
+  Closed,
+}
+
+/** How long a closing connection may take to flush before it is destroyed. */
+const CLOSING_GRACE_MS = 2000;
+
+/**
+ * What binary and text connections share: the one write path with its backpressure and slow-consumer rules
+ * (spec §7.4), admission, the sweeper's timeouts, and teardown.
+ */
+export abstract class PeerConnection {
+  readonly session: Session;
+  readonly stream: Duplex;
+  protected phase = Phase.Queued;
+  protected readonly log: Logger;
+  #writeBlockedSince = 0;
+  #drainWaiters: (() => void)[] = [];
+  #closingSince = 0;
+  protected deadline = 0; // handshake deadline, set on admission
+
+  constructor(
+    conduit: Conduit,
+    mode: SessionMode,
+    protected readonly host: ConnectionHost,
+    id: number,
+  ) {
+    this.stream = conduit.stream;
+    this.session = new Session(id, conduit.peer, mode);
+    this.log = host.log.child({ conn: id });
+    this.stream.on('error', (err) => this.log.debug({ err: err.message }, 'stream error'));
+    this.stream.on('close', () => this.#closed());
+    this.stream.on('drain', () => this.#drained());
+  }
+
+  get open(): boolean {
+    return this.phase < Phase.Closing;
+  }
+
+  /** True when nothing is in progress, so a draining node may close it now. */
+  abstract get idle(): boolean;
+
+  /** The node gave it a slot: start the handshake and read. */
+  abstract admit(): void;
+  /** No slot yet: tell the peer it waits at `position` (1 = next). */
+  abstract queued(position: number): void;
+  /** Ends the connection before admission (queue full, queue timeout, node stopping). */
+  abstract refuse(error: NexoError): void;
+  /** The node is draining: stop taking requests, finish what is open, then close (spec §7.3). */
+  abstract goAway(error: NexoError): void;
+  /** Periodic check of this mode's timeouts. */
+  protected abstract tickMode(now: number): void;
+  /** Called once when the stream is gone. */
+  protected abstract cleanup(): void;
+
+  tick(now: number): void {
+    if (this.phase === Phase.Closed) return;
+    if (
+      this.#writeBlockedSince !== 0 &&
+      now - this.#writeBlockedSince > this.host.options.slowPeerTimeoutMs
+    ) {
+      this.slowConsumer(`replies unread for ${now - this.#writeBlockedSince} ms`);
+      return;
+    }
+    if (this.phase === Phase.Closing) {
+      if (now - this.#closingSince > CLOSING_GRACE_MS) this.stream.destroy();
+      return;
+    }
+    this.tickMode(now);
+  }
+
+  get writeBlocked(): boolean {
+    return this.#writeBlockedSince !== 0;
+  }
+
+  /** The one write path. Returns false when the peer is not keeping up (stop producing). */
+  protected writeParts(parts: Uint8Array[]): boolean {
+    if (parts.length === 0 || this.phase === Phase.Closed || this.stream.destroyed) return true;
+    const stream = this.stream;
+    let ok = true;
+    let bytes = 0;
+    if (parts.length === 1) {
+      ok = stream.write(parts[0]!);
+      bytes = parts[0]!.length;
+    } else {
+      stream.cork();
+      for (const part of parts) {
+        ok = stream.write(part);
+        bytes += part.length;
+      }
+      stream.uncork();
+    }
+    this.host.stats.bytesOut += bytes;
+    if (stream.writableLength > this.host.options.maxOutbound) {
+      this.slowConsumer(`${stream.writableLength} bytes of replies unread`);
+      return false;
+    }
+    if (!ok && this.#writeBlockedSince === 0) this.#writeBlockedSince = this.host.now() || Date.now();
+    return ok;
+  }
+
+  /** Resolves when the peer has read enough for more writes. */
+  whenWritable(): Promise<void> {
+    if (this.#writeBlockedSince === 0 || this.phase === Phase.Closed) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /** Hook for subclasses: writes may go on. */
+  protected onWritable(): void {}
+
+  /** Stops reading or writing more: flush what is queued and half-close. */
+  protected endGracefully(): void {
+    if (this.phase >= Phase.Closing) return;
+    this.phase = Phase.Closing;
+    this.#closingSince = this.host.now() || Date.now();
+    this.stream.end();
+    // Keep reading (subclasses drop what arrives) so the peer's FIN is seen at once, not at the grace
+    // timeout, unless the input is refused outright (an oversize frame): then nothing more is read at all.
+    if (this.readsWhileClosing()) this.stream.resume();
+  }
+
+  /** Whether bytes arriving after our close should still be read (and dropped). */
+  protected readsWhileClosing(): boolean {
+    return true;
+  }
+
+  protected slowConsumer(reason: string): void {
+    this.log.warn({ peer: this.session.peer.address, reason }, 'dropping slow consumer');
+    this.destroy();
+  }
+
+  destroy(): void {
+    if (this.phase === Phase.Closed) return;
+    this.stream.destroy();
+  }
+
+  #drained(): void {
+    this.#writeBlockedSince = 0;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const resolve of waiters) resolve();
+    this.onWritable();
+  }
+
+  #closed(): void {
+    if (this.phase === Phase.Closed) return;
+    this.phase = Phase.Closed;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const resolve of waiters) resolve();
+    try {
+      this.cleanup();
+    } finally {
+      this.session.close();
+      this.host.closed(this);
+    }
+  }
+
+  protected lifetime(): number {
+    return Date.now() - this.session.openedAt;
+  }
+}

@@ -1,0 +1,48 @@
+import type { PeerInfo } from '../transport/types.js';
+
+export type SessionMode = 'binary' | 'text';
+
+/**
+ * What services may know about the connection a call came from. The same shape for binary and text mode,
+ * whatever the transport.
+ */
+export class Session {
+  /** Per-session role from the handshake (`anonymous` without a token). */
+  role = 'anonymous';
+  /** Name the client gave in HELLO. */
+  clientName: string | undefined;
+  readonly openedAt = Date.now();
+  #closeHooks: (() => void)[] = [];
+  #closed = false;
+
+  constructor(
+    readonly id: number,
+    readonly peer: PeerInfo,
+    readonly mode: SessionMode,
+  ) {}
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Runs `hook` once when the connection ends (a chat service leaves its rooms, say). */
+  onClose(hook: () => void): void {
+    if (this.#closed) hook();
+    else this.#closeHooks.push(hook);
+  }
+
+  /** Called by the connection when it ends. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const hooks = this.#closeHooks;
+    this.#closeHooks = [];
+    for (const hook of hooks) {
+      try {
+        hook();
+      } catch {
+        // A failing hook must not keep the others from running.
+      }
+    }
+  }
+}

@@ -1,0 +1,306 @@
+import { NexoError, toNexoError } from '../errors.js';
+import { LineSplitter, type SplitLine } from '../protocol/line-splitter.js';
+import { QUIT_WORDS } from '../protocol/text-mode.js';
+import type { Conduit } from '../transport/types.js';
+import { Call, type CallSink } from './call-context.js';
+import type { ConnectionHost } from './host.js';
+import { PeerConnection, Phase } from './peer-connection.js';
+
+/** Lines read ahead of the one being answered; beyond it the socket is paused. */
+const MAX_PENDING_LINES = 64;
+
+const encoder = new TextEncoder();
+
+/**
+ * Text mode (spec §8): one command per line, one or more reply lines, for people using `nc` or `telnet`.
+ * Lines run one after another so replies come back in order; the same dispatcher and handlers as binary
+ * mode do the work. An error is one line and the session goes on.
+ */
+export class TextSession extends PeerConnection implements CallSink {
+  readonly #splitter: LineSplitter;
+  readonly #pending: string[] = [];
+  #running = false;
+  /** A long-lived call (a subscription) printing events until the next line. */
+  #live: Call | undefined;
+  #lastLineAt = 0;
+  #out: string[] = [];
+  #flushScheduled = false;
+  #peerEnded = false;
+  #lastLineTaken = false;
+
+  constructor(conduit: Conduit, firstBytes: Uint8Array, host: ConnectionHost, id: number) {
+    super(conduit, 'text', host, id);
+    this.#splitter = new LineSplitter(host.options.maxLine);
+    this.#splitter.push(firstBytes);
+    this.stream.on('data', (chunk: Buffer) => {
+      this.host.stats.bytesIn += chunk.length;
+      if (this.phase >= Phase.Closing) return; // closing: nothing more is read
+      this.#splitter.push(chunk);
+      this.#readLines();
+    });
+    this.stream.on('end', () => {
+      this.#peerEnded = true;
+      this.#readLines();
+      this.#endIfDone();
+    });
+  }
+
+  get idle(): boolean {
+    return !this.#running && this.#pending.length === 0;
+  }
+
+  queued(position: number): void {
+    this.#say(
+      `nexo: all client slots are busy; you are number ${position} in line. Your input will be answered when a slot frees.`,
+    );
+  }
+
+  admit(): void {
+    if (this.phase !== Phase.Queued) return;
+    this.phase = Phase.Open;
+    this.#lastLineAt = this.host.now();
+    this.log.info(
+      { peer: this.session.peer.address, transport: this.session.peer.transport, mode: 'text' },
+      'connected',
+    );
+    this.#readLines();
+  }
+
+  refuse(error: NexoError): void {
+    this.#sayError(error);
+    this.#flush();
+    this.endGracefully();
+  }
+
+  goAway(error: NexoError): void {
+    if (this.phase === Phase.Queued) {
+      this.refuse(error);
+      return;
+    }
+    if (this.phase !== Phase.Open) return;
+    this.phase = Phase.Draining;
+    this.#pending.length = 0;
+    this.#stopLive(error);
+    this.#say(`nexo: ${error.message}; closing the connection`);
+    this.#endIfDone();
+  }
+
+  protected tickMode(now: number): void {
+    const idle = this.host.options.idleTimeoutMs;
+    if (
+      this.phase === Phase.Open &&
+      idle > 0 &&
+      this.idle &&
+      this.#live === undefined &&
+      now - this.#lastLineAt > idle
+    ) {
+      this.goAway(new NexoError('IDLE_TIMEOUT', `no input for ${Math.round(idle / 1000)} s`));
+    }
+  }
+
+  protected cleanup(): void {
+    this.#live?.abort(new NexoError('CONNECTION_LOST', 'the connection closed'));
+    this.#live = undefined;
+    this.log.info({ peer: this.session.peer.address, mode: 'text', ms: this.lifetime() }, 'disconnected');
+  }
+
+  protected override onWritable(): void {
+    this.#readLines();
+    void this.#runNext();
+  }
+
+  // ---- lines in -----------------------------------------------------------------------------------
+
+  #readLines(): void {
+    if (this.phase !== Phase.Open && this.phase !== Phase.Draining) return;
+    while (this.#pending.length < MAX_PENDING_LINES) {
+      const next = this.#splitter.next() ?? this.#lastLine();
+      if (next === undefined) break;
+      if ('tooLong' in next) {
+        this.#sayError(
+          new NexoError(
+            'LINE_TOO_LONG',
+            `line of ${next.tooLong}+ bytes is longer than ${this.host.options.maxLine}`,
+          ),
+        );
+        continue;
+      }
+      this.#pending.push(next.line);
+    }
+    if (this.#pending.length >= MAX_PENDING_LINES || this.writeBlocked || this.#peerEnded)
+      this.stream.pause();
+    else this.stream.resume();
+    void this.#runNext();
+    this.#flush();
+  }
+
+  /** At end of input, a final line without LF still counts (§8.4). */
+  #lastLine(): SplitLine | undefined {
+    if (!this.#peerEnded || this.#lastLineTaken) return undefined;
+    this.#lastLineTaken = true;
+    return this.#splitter.end();
+  }
+
+  async #runNext(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    try {
+      while (this.#pending.length > 0 && this.phase === Phase.Open && !this.writeBlocked) {
+        const line = this.#pending.shift()!;
+        this.#lastLineAt = this.host.now();
+        await this.#runLine(line);
+        this.#readLines();
+      }
+    } finally {
+      this.#running = false;
+    }
+    this.#flush();
+    this.#endIfDone();
+  }
+
+  async #runLine(raw: string): Promise<void> {
+    const line = raw.trim();
+    // Any line stops a running subscription; an empty line does nothing else.
+    if (this.#live !== undefined) this.#stopLive(new NexoError('CANCELLED', 'stopped'));
+    if (line === '') return;
+    const space = line.search(/\s/);
+    const word = (space === -1 ? line : line.slice(0, space)).toLowerCase();
+    const rest = space === -1 ? '' : line.slice(space + 1).trim();
+    this.host.stats.requests++;
+    try {
+      if (QUIT_WORDS.has(word)) {
+        // Close without a word: `printf 'calc 1+1\nfim\n' | nc host 5000` prints only the answer.
+        this.#pending.length = 0;
+        this.phase = Phase.Draining;
+        return;
+      }
+      if (word === 'help' || word === '?') return this.#help();
+      if (word === 'ping') return this.#say('pong');
+      if (word === 'auth') {
+        this.session.role = this.host.auth.authenticate(rest);
+        return this.#say(`ok: role ${this.session.role}`);
+      }
+      await this.#runCommand(word, rest);
+    } catch (err) {
+      this.host.stats.errors++;
+      const error = toNexoError(err);
+      if (error.code === 'INTERNAL_ERROR') this.log.error({ err }, 'text command failed');
+      this.#sayError(error);
+    }
+  }
+
+  async #runCommand(word: string, rest: string): Promise<void> {
+    const resolved = this.host.dispatcher.command(word);
+    if (resolved === undefined) {
+      throw new NexoError(
+        'UNKNOWN_COMMAND',
+        `unknown command '${word.slice(0, 32)}' (type help for the list)`,
+      );
+    }
+    const { command } = resolved;
+    const { method: methodName, args } = command.parse(rest);
+    const method = this.host.dispatcher.resolve(resolved.service, methodName, this.session);
+    if (method.definition.input === 'chunks') {
+      throw new NexoError('BAD_REQUEST', `${command.name} needs binary mode (use the nexo client)`);
+    }
+    this.host.dispatcher.validate(method, args);
+    const call = new Call(0, method, this.session, this, undefined);
+    if (call.longLived) {
+      this.#live = call;
+      // Runs in the background; events print as they come until the next line stops it.
+      Promise.resolve()
+        .then(() => method.definition.handler(args as never, call))
+        .then(
+          (result) => this.#endLive(call, result, undefined),
+          (err) => this.#endLive(call, undefined, err),
+        );
+      return;
+    }
+    const result = await method.definition.handler(args as never, call);
+    this.#sayLines(command.format(result));
+  }
+
+  #endLive(call: Call, result: unknown, err: unknown): void {
+    if (this.#live !== call) return;
+    this.#live = undefined;
+    if (err !== undefined) this.#sayError(toNexoError(err));
+    else if (result !== undefined && !call.final) {
+      const command = this.host.dispatcher.commands().find((c) => c.service === call.method.service);
+      if (command) this.#sayLines(command.command.format(result));
+    }
+    this.#flush();
+  }
+
+  #stopLive(reason: NexoError): void {
+    const live = this.#live;
+    if (live === undefined) return;
+    this.#live = undefined;
+    live.abort(reason);
+  }
+
+  #help(): void {
+    const rows: [string, string][] = [];
+    for (const { command } of this.host.dispatcher.commands()) rows.push([command.usage, command.summary]);
+    rows.push(['ping', 'check the server answers']);
+    rows.push(['auth <token>', 'take the role of a token']);
+    rows.push(['help', 'this list']);
+    rows.push(['quit | exit | fim | salir', 'close the connection']);
+    const width = Math.max(...rows.map(([usage]) => usage.length));
+    this.#sayLines([
+      `nexo ${this.host.nodeId()} text mode. Commands:`,
+      ...rows.map(([u, s]) => `  ${u.padEnd(width)}  ${s}`),
+    ]);
+  }
+
+  // ---- lines out ----------------------------------------------------------------------------------
+
+  progress(): void {
+    // Progress of a call has no line of its own in text mode.
+  }
+
+  event(_id: number, value: unknown): void {
+    const live = this.#live;
+    if (live === undefined) return;
+    const command = this.host.dispatcher.commands().find((c) => c.service === live.method.service);
+    this.#say(command?.command.formatEvent?.(value) ?? JSON.stringify(value));
+  }
+
+  chunk(): Promise<void> {
+    return Promise.reject(new NexoError('BAD_REQUEST', 'chunk streams need binary mode'));
+  }
+
+  #sayError(error: NexoError): void {
+    this.#say(`error: ${error.message} (${error.code})`);
+  }
+
+  #sayLines(lines: string | string[]): void {
+    if (typeof lines === 'string') this.#say(lines);
+    else for (const line of lines) this.#say(line);
+  }
+
+  #say(line: string): void {
+    if (this.phase >= Phase.Closing) return;
+    // One reply line per line: a result must not be able to forge extra lines.
+    this.#out.push(line.replace(/[\r\n]+/g, ' '));
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      process.nextTick(() => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#out.length === 0) return;
+    const text = `${this.#out.join('\n')}\n`;
+    this.#out = [];
+    this.writeParts([encoder.encode(text)]);
+  }
+
+  #endIfDone(): void {
+    if (this.phase >= Phase.Closing || this.#running || this.#live !== undefined) return;
+    const finished = this.phase === Phase.Draining || (this.#peerEnded && this.#pending.length === 0);
+    if (!finished) return;
+    this.#flush();
+    this.endGracefully();
+  }
+}

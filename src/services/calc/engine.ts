@@ -1,0 +1,120 @@
+/**
+ * The calc engine: a pure function from an expression and the session's variables to a decimal string.
+ * See docs/calc.md for the language, the limits and the inline/worker cost model.
+ */
+import { NexoError } from '../../errors.js';
+import { INLINE_BUDGET_US, Meter, NeedsWorker } from './cost.js';
+import { type CalcContext, CONSTANT_DIGITS, contextFor, recover } from './decimal.js';
+import { type Evaluation, evaluate } from './evaluate.js';
+import { calcError } from './fail.js';
+import { formatResult } from './format.js';
+import { type CalcLimits, DEFAULT_CALC_LIMITS, limitsProblem } from './limits.js';
+import { parse } from './parser.js';
+import { Op, type Program } from './program.js';
+import { warmUp } from './warmup.js';
+
+export { NeedsWorker } from './cost.js';
+export { type CalcLimits, checkCalcLimits, DEFAULT_CALC_LIMITS } from './limits.js';
+
+export type Budget = 'inline' | 'worker';
+
+export interface CalcResult {
+  value: string;
+  /** The variable to store `value` in, for `name = expression`. */
+  assigned?: string;
+}
+
+/**
+ * Evaluates `expr`. Throws only NexoError with a CALC_* code, or NeedsWorker in 'inline' mode when the
+ * expression is estimated too costly for the event loop (run it again with 'worker' off the loop).
+ */
+export function calculate(
+  expr: string,
+  vars: ReadonlyMap<string, string>,
+  limits: CalcLimits,
+  budget: Budget,
+): CalcResult {
+  return run(expr, vars, limits, new Meter(budget === 'inline'));
+}
+
+/**
+ * Evaluates in 'worker' mode and also returns the cost model's estimate in microseconds; for calibration
+ * and tests, which check that estimates stay above measured times.
+ */
+export function calculateWithEstimate(
+  expr: string,
+  vars: ReadonlyMap<string, string>,
+  limits: CalcLimits,
+): { result: CalcResult; estimatedUs: number } {
+  const meter = new Meter(false);
+  const result = run(expr, vars, limits, meter);
+  return { result, estimatedUs: meter.total };
+}
+
+function run(expr: string, vars: ReadonlyMap<string, string>, limits: CalcLimits, meter: Meter): CalcResult {
+  if (expr.length > limits.maxLength) {
+    throw new NexoError(
+      'CALC_TOO_COMPLEX',
+      `expression too long: ${expr.length} characters (the limit is ${limits.maxLength})`,
+      { length: expr.length, limit: limits.maxLength },
+    );
+  }
+  const problem = limitsProblem(limits);
+  if (problem !== undefined) throw new NexoError('CALC_TOO_COMPLEX', `invalid calc limits: ${problem}`);
+  const ctx = contextFor(limits.precision);
+  const state: Evaluation = { column: 1 };
+  try {
+    meter.charge(ctx.cost.base + expr.length * ctx.cost.parsePerChar, 1, 'parsing');
+    const program = parse(expr, limits);
+    // Each instruction costs at least this much; skip evaluating what would surely run out of budget.
+    if (meter.inline && floorCost(program, ctx) > INLINE_BUDGET_US) {
+      throw new NeedsWorker(`an expression of ${program.code.length} nodes is too costly to evaluate inline`);
+    }
+    const value = formatResult(evaluate(program, vars, ctx, meter, state));
+    return program.assign === undefined ? { value } : { value, assigned: program.assign };
+  } catch (err) {
+    throw foreign(err, ctx, state.column);
+  }
+}
+
+function floorCost(program: Program, ctx: CalcContext): number {
+  const { node, add } = ctx.cost;
+  let sum = 0;
+  for (const ins of program.code) sum += ins.op <= Op.Neg ? node : add;
+  return sum;
+}
+
+/** Turns whatever else was thrown (decimal.js, the VM) into a CALC_* error. */
+function foreign(err: unknown, ctx: CalcContext, column: number): NexoError | NeedsWorker {
+  if (err instanceof NexoError || err instanceof NeedsWorker) return err;
+  recover(ctx);
+  const message = err instanceof Error ? err.message : String(err);
+  if (message.includes('Precision limit exceeded')) {
+    return new NexoError(
+      'CALC_TOO_COMPLEX',
+      `too costly to evaluate at column ${column}: this needs more than the ${CONSTANT_DIGITS} digits of pi and ln(10) available at precision ${ctx.precision}`,
+      { column },
+      { cause: err },
+    );
+  }
+  if (message.startsWith('[DecimalError]')) {
+    const error = calcError('CALC_DOMAIN', 'domain error', column, message.slice('[DecimalError] '.length));
+    return new NexoError(error.code, error.message, error.details, { cause: err });
+  }
+  // Stack or memory exhaustion, in practice.
+  return new NexoError(
+    'CALC_TOO_COMPLEX',
+    `too costly to evaluate at column ${column}: ${message}`,
+    { column },
+    { cause: err },
+  );
+}
+
+/**
+ * Compiles decimal.js's hot paths before the first client arrives. The calc service calls it when the node
+ * starts (not at import, so CLI commands that never serve do not pay for it); worker threads do not need it,
+ * they have a whole second per expression.
+ */
+export function warmUpEngine(limits: CalcLimits = DEFAULT_CALC_LIMITS): void {
+  warmUp(calculate, limits);
+}

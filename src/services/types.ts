@@ -1,0 +1,86 @@
+import type { Static, TSchema } from '@sinclair/typebox';
+import type { Logger } from 'pino';
+import type { ServerOptions } from '../server/options.js';
+import type { Session } from '../server/session.js';
+import type { WorkerPool } from '../server/worker-pool.js';
+
+/** Who may call a method: everybody, or sessions whose role is in the list. */
+export type Access = 'anyone' | readonly string[];
+
+/** Client-to-server chunks of one request (an upload), in order. Ends after the chunk flagged END. */
+export interface ChunkSource extends AsyncIterable<Uint8Array> {
+  /** Bytes received and not yet consumed. */
+  readonly bufferedBytes: number;
+}
+
+/** Everything a handler may do besides returning its result. */
+export interface CallContext {
+  readonly session: Session;
+  /** Aborted when the client cancels, disconnects, or the node stops a long-lived request while draining. */
+  readonly signal: AbortSignal;
+  /** Sends a non-final RESPONSE (flag MORE), e.g. "subscribed" or "send from offset N" (spec §6.3). */
+  progress(value: unknown): void;
+  /** Pushes an EVENT for this request (subscriptions, spec §6.5). */
+  emit(value: unknown): void;
+  /** Chunks the client streams after the request; only for methods declared with `input: 'chunks'`. */
+  readonly input: ChunkSource | undefined;
+  /** Streams a CHUNK to the client (spec §6.4); resolves when the connection can take more. */
+  sendChunk(bytes: Uint8Array, end?: boolean): Promise<void>;
+}
+
+export interface MethodDefinition<S extends TSchema = TSchema, R = unknown> {
+  readonly description: string;
+  /** Schema of the args; checked before the handler runs (INVALID_ARGS otherwise). */
+  readonly args: S;
+  readonly access: Access;
+  /** The client streams CHUNK frames after the request. */
+  readonly input?: 'chunks';
+  /** A subscription: open until cancelled; ended with SHUTTING_DOWN when the node drains. */
+  readonly longLived?: boolean;
+  // Method syntax keeps parameters bivariant, so specific methods fit MethodDefinition<TSchema>.
+  handler(args: Static<S>, ctx: CallContext): R | Promise<R>;
+}
+
+/** A line-mode command such as `calc 2*(3+4)` (spec §8). */
+export interface TextCommand {
+  readonly name: string;
+  readonly aliases?: readonly string[];
+  /** `calc <expression>` */
+  readonly usage: string;
+  readonly summary: string;
+  /** Turns the rest of the line into a call; throws NexoError INVALID_ARGS with the usage when it cannot. */
+  parse(rest: string): { method: string; args: unknown };
+  /** The reply lines for a result. */
+  format(result: unknown): string | string[];
+  /** The line printed for each EVENT of a long-lived call. */
+  formatEvent?(event: unknown): string;
+}
+
+/** What the node gives a service when it builds it. */
+export interface ServiceHost {
+  readonly options: ServerOptions;
+  readonly log: Logger;
+  readonly pool: WorkerPool;
+  /** The node's id; final once the node listens. */
+  nodeId(): string;
+}
+
+export interface ServiceDefinition {
+  readonly name: string;
+  readonly description: string;
+  readonly methods: Readonly<Record<string, MethodDefinition>>;
+  readonly text?: readonly TextCommand[];
+  /** Runs once before the node accepts connections (open stores, start timers). */
+  start?(): void | Promise<void>;
+  /** Runs once after the last connection closed. */
+  stop?(): void | Promise<void>;
+}
+
+export type ServiceFactory = (host: ServiceHost) => ServiceDefinition;
+
+/** Identity function that lets TypeScript infer a method's arg and result types from its schema. */
+export function defineMethod<S extends TSchema, R>(
+  definition: MethodDefinition<S, R>,
+): MethodDefinition<S, R> {
+  return definition;
+}

@@ -1,0 +1,129 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { NexoClient } from '../../src/client/client.js';
+import { connect } from '../../src/client/index.js';
+import { tcpSocketFactory } from '../../src/client/tcp.js';
+import { NexoError } from '../../src/errors.js';
+import type { NexoNode } from '../../src/server/node.js';
+import { builtinServices } from '../../src/services/index.js';
+import { freePort, startNode } from '../helpers/node.js';
+import { slowService } from '../helpers/slow-service.js';
+
+const nodes: NexoNode[] = [];
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map((n) => n.close({ timeoutMs: 500 })));
+});
+
+async function node(options: Parameters<typeof startNode>[0] = {}) {
+  const n = await startNode(options, { services: [...builtinServices(), slowService] });
+  nodes.push(n);
+  return n;
+}
+
+describe('client library', () => {
+  it('says plainly that nothing listens, and how to start a server', async () => {
+    const port = await freePort();
+    const err = await connect({ endpoints: [`127.0.0.1:${port}`] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NexoError);
+    expect(err).toMatchObject({ code: 'CONNECTION_REFUSED' });
+    expect((err as Error).message).toBe(
+      `no nexo server is listening at 127.0.0.1:${port} (start one with: nexo server --port ${port})`,
+    );
+  });
+
+  it('fails over to the next endpoint when the first is down', async () => {
+    const dead = await freePort();
+    const live = await node({ nodeId: 'live' });
+    const client = await connect({ endpoints: [`127.0.0.1:${dead}`, `127.0.0.1:${live.port}`] });
+    expect(client.welcome?.node).toBe('live');
+    expect(await client.calc.eval('1+1')).toEqual({ value: '2' });
+    await client.close();
+  });
+
+  it('moves to another node on GOAWAY without losing requests', async () => {
+    const a = await node({ nodeId: 'a' });
+    const b = await node({ nodeId: 'b' });
+    const client = await connect({ endpoints: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`] });
+    const goaways: string[] = [];
+    client.on('goaway', (g) => goaways.push(g.code));
+    const before = client.greet.hello(['x']);
+    const closing = a.close({ timeoutMs: 2000 });
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => client.calc.eval(`${i}+1`)));
+    expect(results.map((r) => r.value)).toEqual(Array.from({ length: 50 }, (_, i) => String(i + 1)));
+    expect((await before).greetings).toEqual(['¡Hola, x!']);
+    await closing;
+    expect(goaways).toEqual(['SHUTTING_DOWN']);
+    expect((await client.greet.hello(['y'])).node).toBe('b');
+    await client.close();
+  });
+
+  it('reconnects with backoff after the server restarts on the same port', async () => {
+    const first = await node();
+    const port = first.port;
+    const client = await connect({
+      endpoints: [`127.0.0.1:${port}`],
+      reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
+    });
+    const states: string[] = [];
+    client.on('reconnecting', () => states.push('reconnecting'));
+    client.on('connect', () => states.push('connect'));
+    await first.close({ timeoutMs: 500 });
+    const pending = client.echo.echo('after restart', { timeout: 5000 });
+    await new Promise((r) => setTimeout(r, 150));
+    await node({ port });
+    expect(await pending).toBe('after restart');
+    expect(states).toContain('reconnecting');
+    expect(states.at(-1)).toBe('connect');
+    await client.close();
+  });
+
+  it('times out a request with TIMEOUT and cancels one with an AbortSignal', async () => {
+    const n = await node();
+    const client = await connect({ endpoints: [`127.0.0.1:${n.port}`] });
+    const slow = client
+      .request('slow', 'sleep', { ms: 2000 }, { timeout: 100 })
+      .catch((e: NexoError) => e.code);
+    expect(await slow).toBe('TIMEOUT');
+    const controller = new AbortController();
+    const cancelled = client
+      .request('slow', 'sleep', { ms: 2000 }, { signal: controller.signal })
+      .catch((e: NexoError) => e.code);
+    setTimeout(() => controller.abort(), 20);
+    expect(await cancelled).toBe('CANCELLED');
+    expect(await client.echo.echo(1)).toBe(1);
+    await client.close();
+  });
+
+  it('queues beyond maxInFlight locally instead of overrunning the server', async () => {
+    const n = await node({ maxInFlight: 4 });
+    const client = await connect({ endpoints: [`127.0.0.1:${n.port}`] });
+    const values = await Promise.all(Array.from({ length: 500 }, (_, i) => client.echo.echo(i)));
+    expect(values).toEqual(Array.from({ length: 500 }, (_, i) => i));
+    await client.close();
+  });
+
+  it('refuses a bad token once, without a reconnect loop', async () => {
+    const n = await node({ auth: { anonymous: false, tokens: { 'good-token-123': 'user' } } });
+    const err = await connect({ endpoints: [`127.0.0.1:${n.port}`], token: 'bad-token-000' }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'AUTH_FAILED' });
+    const none = await connect({ endpoints: [`127.0.0.1:${n.port}`] }).catch((e) => e);
+    expect(none).toMatchObject({ code: 'AUTH_FAILED' });
+    const ok = await connect({ endpoints: [`127.0.0.1:${n.port}`], token: 'good-token-123' });
+    expect(ok.welcome?.role).toBe('user');
+    await ok.close();
+  });
+
+  it('tells a server that is not nexo from one that is', async () => {
+    const { createServer } = await import('node:net');
+    const http = createServer((s) => s.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
+    const port = (http.address() as { port: number }).port;
+    const client = new NexoClient({
+      endpoints: [`127.0.0.1:${port}`],
+      socketFactory: tcpSocketFactory,
+      reconnect: false,
+    });
+    const err = await client.connect().catch((e) => e);
+    expect(err).toMatchObject({ code: 'NOT_NEXO' });
+    http.close();
+  });
+});

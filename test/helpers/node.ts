@@ -1,0 +1,112 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NexoNode, type NodeExtras } from '../../src/server/node.js';
+import type { ServerOptionsInput } from '../../src/server/options.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const CLI = path.join(ROOT, 'dist/cli/main.js');
+
+/** An in-process node on a free loopback port with logs off (unless NEXO_TEST_LOG is set). */
+export async function startNode(
+  options: ServerOptionsInput = {},
+  extras: NodeExtras = {},
+): Promise<NexoNode & { port: number }> {
+  const node = new NexoNode(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      log: { level: (process.env.NEXO_TEST_LOG as 'info') ?? 'silent' },
+      ...options,
+    },
+    extras,
+  );
+  const { port } = await node.start();
+  return Object.assign(node, { port });
+}
+
+export interface ServerProcess {
+  child: ChildProcess;
+  port: number;
+  output: () => string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** The real `nexo server` in a child process (the built CLI), for signals and isolation from the test's loop. */
+export async function spawnServer(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [CLI, 'server', '--host', '127.0.0.1', '--port', String(port), '--log-format', 'json', ...args],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  child.stdout!.on('data', (d) => {
+    output += d;
+  });
+  child.stderr!.on('data', (d) => {
+    output += d;
+  });
+  const deadline = Date.now() + 15_000;
+  while (!output.includes('nexo node listening')) {
+    if (child.exitCode !== null) throw new Error(`server exited early (${child.exitCode}):\n${output}`);
+    if (Date.now() > deadline) throw new Error(`server did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    child,
+    port,
+    output: () => output,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill(signal);
+      const [code] = await once(child, 'exit');
+      return code as number | null;
+    },
+  };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.once('error', reject);
+  });
+}
+
+/** Reads from a plain TCP socket until it closes or `until` matches. */
+export function textSession(
+  port: number,
+  input: string,
+  options: { until?: RegExp; timeoutMs?: number } = {},
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: '127.0.0.1' }, () => socket.write(input));
+    let out = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`text session timed out; got: ${JSON.stringify(out)}`));
+    }, options.timeoutMs ?? 5000);
+    socket.on('data', (d) => {
+      out += d;
+      if (options.until?.test(out)) {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(out);
+      }
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+  });
+}

@@ -1,0 +1,86 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NexoNode } from '../../src/server/node.js';
+import { startNode, textSession } from '../helpers/node.js';
+
+let node: NexoNode & { port: number };
+
+beforeAll(async () => {
+  node = await startNode({ maxLine: 256 });
+});
+afterAll(() => node.close({ timeoutMs: 2000 }));
+
+describe('text mode (spec §8)', () => {
+  it('calc, greet, echo, and fim closes', async () => {
+    const out = await textSession(
+      node.port,
+      'calc 2*(3+4)\ngreet Ana Bob\ngreet --lang pt João\necho hola mundo\nfim\n',
+    );
+    expect(out).toBe('14\n¡Hola, Ana!\n¡Hola, Bob!\nOlá, João!\nhola mundo\n');
+  });
+
+  it('keeps per-session variables and ans', async () => {
+    const out = await textSession(node.port, 'calc x = 0.1 + 0.2\ncalc x * 10\ncalc ans + 1\nvars\nquit\n');
+    expect(out).toBe('x = 0.3\n3\n4\nx = 0.3\nans = 4\n');
+  });
+
+  it('answers errors in one readable line and stays usable', async () => {
+    const out = await textSession(node.port, 'calc 2*(3+\ncalc 1/0\nfrobnicate\ngreet\ncalc 1+1\nexit\n');
+    const lines = out.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^error: syntax error at column \d+: .* \(CALC_SYNTAX\)$/);
+    expect(lines[1]).toMatch(/\(CALC_DIVISION_BY_ZERO\)$/);
+    expect(lines[2]).toBe("error: unknown command 'frobnicate' (type help for the list) (UNKNOWN_COMMAND)");
+    expect(lines[3]).toMatch(/^error: usage: greet/);
+    expect(lines.slice(4)).toEqual(['2']);
+  });
+
+  it('rejects an over-long line without buffering it and goes on', async () => {
+    const out = await textSession(node.port, `calc ${'1+'.repeat(5000)}1\ncalc 3*3\nfim\n`);
+    expect(out).toMatch(/^error: line of \d+\+? bytes is longer than 256 \(LINE_TOO_LONG\)\n9\n$/);
+  });
+
+  it('answers help and ping with CRLF line ends', async () => {
+    expect(await textSession(node.port, 'ping\r\nhelp\r\nsalir\r\n')).toMatch(
+      /^pong\nnexo .* text mode\. Commands:\n[\s\S]*calc <expression>[\s\S]*close the connection\n$/,
+    );
+  });
+
+  it('answers lines sent before a half-close (printf | nc), even a last line without newline', async () => {
+    const out = await new Promise<string>((resolve) => {
+      const socket = net.connect({ port: node.port, host: '127.0.0.1' }, () =>
+        socket.end('calc 6*7\ncalc 1+1'),
+      );
+      let data = '';
+      socket.on('data', (d) => (data += d));
+      socket.on('close', () => resolve(data));
+    });
+    expect(out).toBe('42\n2\n');
+  });
+
+  it('does not let a result forge extra lines', async () => {
+    const out = await textSession(node.port, 'echo a\u2028b\nfim\n');
+    expect(out.split('\n')).toHaveLength(2);
+  });
+
+  const nc = ['/usr/bin/nc', '/bin/nc'].find((p) => existsSync(p));
+  const needNc = nc === undefined && process.env.CI !== 'true';
+  it.skipIf(needNc)(
+    'acceptance: printf "calc 2*(3+4)\\nfim\\n" | nc 127.0.0.1 PORT prints 14 and closes',
+    async () => {
+      if (nc === undefined) throw new Error('nc is required in CI (apt-get install netcat-openbsd)');
+      const { stdout } = await promisify(execFile)(
+        'sh',
+        ['-c', `printf 'calc 2*(3+4)\\nfim\\n' | ${nc} 127.0.0.1 ${node.port}`],
+        {
+          timeout: 5000,
+        },
+      );
+      expect(stdout).toBe('14\n');
+    },
+  );
+  if (needNc)
+    console.warn('skipping the nc acceptance test: nc is not installed (apt-get install netcat-openbsd)');
+});
