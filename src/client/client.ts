@@ -1,9 +1,11 @@
 import { NexoError } from '../errors.js';
 import type { GoAway, Welcome } from '../protocol/payload.js';
+import { calcApi } from './api/calc.js';
+import { echoApi } from './api/echo.js';
+import { greetApi } from './api/greet.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { type CallHandlers, ClientConnection, type Pending } from './connection.js';
 import { Emitter } from './emitter.js';
-import { calcApi, echoApi, greetApi } from './services.js';
 import { type Endpoint, formatEndpoint, parseEndpoint, type SocketFactory } from './socket.js';
 
 export interface ClientOptions {

@@ -32,6 +32,9 @@ export async function connect(options: ConnectOptions = {}): Promise<NexoClient>
   return client;
 }
 
+export type { CalcBatchItem, CalcValue } from './api/calc.js';
+export type { GreetLanguage } from './api/greet.js';
+export type { Requester } from './api/requester.js';
 export type { BackoffOptions } from './backoff.js';
 export type {
   CallHandle,
@@ -43,7 +46,6 @@ export type {
 } from './client.js';
 export { NexoClient } from './client.js';
 export type { CallHandlers } from './connection.js';
-export type { CalcBatchItem, CalcValue, GreetLanguage, Requester } from './services.js';
 export type { ClientSocket, Endpoint, SocketFactory } from './socket.js';
 export { formatEndpoint, parseEndpoint } from './socket.js';
 export { tcpSocketFactory } from './tcp.js';

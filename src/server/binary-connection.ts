@@ -463,10 +463,11 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     this.#scheduleFlush();
   }
 
-  event(id: number, value: unknown): void {
-    if (this.phase >= Phase.Closing) return;
+  event(id: number, value: unknown): boolean {
+    if (this.phase >= Phase.Closing) return false;
     this.#batch.add(FrameType.EVENT, 0, id, packValue(value));
     this.#scheduleFlush();
+    return !this.writeBlocked;
   }
 
   chunk(id: number, bytes: Uint8Array, end: boolean): Promise<void> {

@@ -7,8 +7,10 @@ import type { Session } from './session.js';
 /** What a connection (binary or text) offers the calls running on it. */
 export interface CallSink {
   progress(id: number, value: unknown): void;
-  event(id: number, value: unknown): void;
+  /** Returns false when the peer is behind (see CallContext.emit). */
+  event(id: number, value: unknown): boolean;
   chunk(id: number, bytes: Uint8Array, end: boolean): Promise<void>;
+  whenWritable(): Promise<void>;
 }
 
 /**
@@ -56,8 +58,12 @@ export class Call implements CallContext {
     if (!this.final) this.sink.progress(this.id, value);
   }
 
-  emit(value: unknown): void {
-    if (!this.final) this.sink.event(this.id, value);
+  emit(value: unknown): boolean {
+    return this.final ? false : this.sink.event(this.id, value);
+  }
+
+  whenWritable(): Promise<void> {
+    return this.sink.whenWritable();
   }
 
   sendChunk(bytes: Uint8Array, end = false): Promise<void> {

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import path from 'node:path';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { ValueErrorType } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
@@ -21,6 +22,7 @@ export const ServerOptionsSchema = Type.Object(
     host: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
     port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
     nodeId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$' })),
+    dataDir: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
     maxClients: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
     maxQueue: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
     queueTimeout: Type.Optional(Duration),
@@ -94,6 +96,8 @@ export interface ServerOptions {
   port: number;
   /** Names this node in WELCOME, logs and HTTP headers. Default: `<hostname>:<port>`. */
   nodeId: string | undefined;
+  /** Where services keep their embedded stores (SQLite files, uploaded files). Resolved to an absolute path. */
+  dataDir: string;
   /** Connections served at once; 0 = no limit. 1 gives the seeds' sequential server. */
   maxClients: number;
   /** Connections allowed to wait for a slot; beyond it they get SERVER_BUSY. */
@@ -121,6 +125,7 @@ export const DEFAULT_PORT = 5000;
 export const DEFAULTS = {
   host: '0.0.0.0',
   port: DEFAULT_PORT,
+  dataDir: './nexo-data',
   maxClients: 0,
   maxQueue: 1024,
   queueTimeout: 0,
@@ -178,6 +183,7 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
     host: o.host ?? DEFAULTS.host,
     port: o.port ?? DEFAULTS.port,
     nodeId: o.nodeId,
+    dataDir: path.resolve(o.dataDir ?? DEFAULTS.dataDir),
     maxClients: o.maxClients ?? DEFAULTS.maxClients,
     maxQueue: o.maxQueue ?? DEFAULTS.maxQueue,
     queueTimeoutMs: unit('queueTimeout', parseDuration, o.queueTimeout ?? DEFAULTS.queueTimeout),

@@ -258,11 +258,12 @@ export class TextSession extends PeerConnection implements CallSink {
     // Progress of a call has no line of its own in text mode.
   }
 
-  event(_id: number, value: unknown): void {
+  event(_id: number, value: unknown): boolean {
     const live = this.#live;
-    if (live === undefined) return;
+    if (live === undefined) return false;
     const command = this.host.dispatcher.commands().find((c) => c.service === live.method.service);
     this.#say(command?.command.formatEvent?.(value) ?? JSON.stringify(value));
+    return !this.writeBlocked;
   }
 
   chunk(): Promise<void> {

@@ -20,8 +20,15 @@ export interface CallContext {
   readonly signal: AbortSignal;
   /** Sends a non-final RESPONSE (flag MORE), e.g. "subscribed" or "send from offset N" (spec §6.3). */
   progress(value: unknown): void;
-  /** Pushes an EVENT for this request (subscriptions, spec §6.5). */
-  emit(value: unknown): void;
+  /**
+   * Pushes an EVENT for this request (subscriptions, spec §6.5). Returns false when the client is not keeping
+   * up (its replies are backing up): the event was still queued, but a service that can afford to should drop
+   * further events for this client until `whenWritable()` resolves. A client that stays behind is dropped by
+   * the connection (§7.4) whatever the service does.
+   */
+  emit(value: unknown): boolean;
+  /** Resolves when the client has read enough for more to be sent. */
+  whenWritable(): Promise<void>;
   /** Chunks the client streams after the request; only for methods declared with `input: 'chunks'`. */
   readonly input: ChunkSource | undefined;
   /** Streams a CHUNK to the client (spec §6.4); resolves when the connection can take more. */

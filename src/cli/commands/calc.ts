@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import type { CalcValue } from '../../client/services.js';
+import type { CalcValue } from '../../client/api/calc.js';
 import { addClientOptions, type ClientFlags, connectFromFlags } from '../client-options.js';
 import { EXIT } from '../exit-codes.js';
 import { printJson, reportError } from '../output.js';

@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import type { GreetLanguage } from '../../client/services.js';
+import type { GreetLanguage } from '../../client/api/greet.js';
 import { addClientOptions, type ClientFlags, connectFromFlags } from '../client-options.js';
 import { printJson, reportError } from '../output.js';
 
