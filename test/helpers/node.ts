@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NexoNode, type NodeExtras } from '../../src/server/node.js';
@@ -9,7 +11,15 @@ import type { ServerOptionsInput } from '../../src/server/options.js';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(ROOT, 'dist/cli/main.js');
 
-/** An in-process node on a free loopback port with logs off (unless NEXO_TEST_LOG is set). */
+/** A fresh empty directory for a node's stores. */
+export function tempDataDir(): string {
+  return mkdtempSync(path.join(os.tmpdir(), 'nexo-test-'));
+}
+
+/**
+ * An in-process node on a free loopback port, with its own temporary data directory and logs off (unless
+ * NEXO_TEST_LOG is set).
+ */
 export async function startNode(
   options: ServerOptionsInput = {},
   extras: NodeExtras = {},
@@ -18,6 +28,7 @@ export async function startNode(
     {
       host: '127.0.0.1',
       port: 0,
+      dataDir: tempDataDir(),
       log: { level: (process.env.NEXO_TEST_LOG as 'info') ?? 'silent' },
       ...options,
     },
@@ -34,9 +45,13 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** The real `nexo server` in a child process (the built CLI), for signals and isolation from the test's loop. */
+/**
+ * The real `nexo server` in a child process (the built CLI), for signals and isolation from the test's loop.
+ * It gets a temporary data directory unless `args` names one.
+ */
 export async function spawnServer(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
   const port = await freePort();
+  if (!args.includes('--data-dir')) args = ['--data-dir', tempDataDir(), ...args];
   const child = spawn(
     process.execPath,
     [CLI, 'server', '--host', '127.0.0.1', '--port', String(port), '--log-format', 'json', ...args],
