@@ -30,6 +30,13 @@ export const SERVER_SETTINGS: readonly Setting[] = [
   },
   { path: 'port', flag: '--port <port>', env: 'NEXO_PORT', help: 'TCP port (default 5000)', kind: 'int' },
   {
+    path: 'dataDir',
+    flag: '--data-dir <dir>',
+    env: 'NEXO_DATA_DIR',
+    help: 'where embedded stores live (default ./nexo-data)',
+    kind: 'string',
+  },
+  {
     path: 'nodeId',
     flag: '--node-id <id>',
     env: 'NEXO_NODE_ID',

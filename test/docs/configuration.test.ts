@@ -26,3 +26,14 @@ describe('docs/configuration.md', () => {
     }
   });
 });
+
+describe('nexo server --help', () => {
+  it('offers every flag that docs/configuration.md documents', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { CLI } = await import('../helpers/node.js');
+    const help = execFileSync(process.execPath, [CLI, 'server', '--help'], { encoding: 'utf8' });
+    const documented = [...doc.matchAll(/\| `[a-zA-Z.]+` \| `(--[a-z-]+)/g)].map((m) => m[1]!);
+    expect(documented.length).toBeGreaterThan(15);
+    for (const flag of documented) expect(help, flag).toContain(flag);
+  });
+});
