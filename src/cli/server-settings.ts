@@ -107,6 +107,20 @@ export const SERVER_SETTINGS: readonly Setting[] = [
     kind: 'unit',
   },
   {
+    path: 'slowPeerTimeout',
+    flag: '--slow-peer-timeout <duration>',
+    env: 'NEXO_SLOW_PEER_TIMEOUT',
+    help: 'drop a client that leaves replies unread this long (default 15s)',
+    kind: 'unit',
+  },
+  {
+    path: 'maxOutbound',
+    flag: '--max-outbound <size>',
+    env: 'NEXO_MAX_OUTBOUND',
+    help: 'drop a client with this much unread (default 8MiB)',
+    kind: 'unit',
+  },
+  {
     path: 'shutdownTimeout',
     flag: '--shutdown-timeout <duration>',
     env: 'NEXO_SHUTDOWN_TIMEOUT',
