@@ -74,6 +74,9 @@ export class ClientConnection {
   #drainWaiters: (() => void)[] = [];
   #writable = true;
   #sweeper: ReturnType<typeof setInterval> | undefined;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #lastReceivedAt = Date.now();
+  #heartbeatPingAt = 0;
   events: ConnectionEvents | undefined;
 
   constructor(socket: ClientSocket) {
@@ -248,6 +251,8 @@ export class ClientConnection {
   // ---- incoming ---------------------------------------------------------------------------------
 
   #onData(bytes: Uint8Array): void {
+    this.#lastReceivedAt = Date.now();
+    this.#heartbeatPingAt = 0;
     try {
       this.#decoder.push(bytes);
       for (let frame = this.#decoder.next(); frame !== undefined; frame = this.#decoder.next()) {
@@ -311,6 +316,7 @@ export class ClientConnection {
         if (this.#welcome !== undefined) throw new NexoError('PROTOCOL_ERROR', 'second WELCOME');
         this.#welcome = parseWelcome(frame);
         this.#decoder.maxPayload = Math.max(this.#decoder.maxPayload, this.#welcome.limits.maxFrame);
+        this.#startHeartbeat(this.#welcome.limits.heartbeatMs);
         this.#handshake?.resolve(this.#welcome);
         this.#handshake = undefined;
         return;
@@ -341,6 +347,7 @@ export class ClientConnection {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#sweeper);
+    clearInterval(this.#heartbeat);
     const error =
       this.#closeError ??
       (socketError
@@ -395,6 +402,33 @@ export class ClientConnection {
     for (const part of this.#batch.take()) {
       if (!this.#socket.write(part)) this.#writable = false;
     }
+  }
+
+  /**
+   * §7.2.3 A server we hear nothing from for heartbeatMs gets a PING; if still nothing arrives within another
+   * heartbeatMs the connection is dead (a crashed host, a cut cable): fail it so the client reconnects,
+   * instead of waiting for TCP to notice, which can take many minutes.
+   */
+  #startHeartbeat(heartbeatMs: number): void {
+    if (heartbeatMs <= 0) return;
+    this.#heartbeat = setInterval(
+      () => {
+        const now = Date.now();
+        if (this.#heartbeatPingAt !== 0) {
+          if (now - this.#heartbeatPingAt > heartbeatMs) {
+            this.#fail(
+              new NexoError('HEARTBEAT_TIMEOUT', `the server did not answer a PING within ${heartbeatMs} ms`),
+            );
+          }
+        } else if (now - this.#lastReceivedAt > heartbeatMs) {
+          this.#heartbeatPingAt = now;
+          this.#batch.add(FrameType.PING, 0, 0);
+          this.#flush();
+        }
+      },
+      Math.max(10, Math.floor(heartbeatMs / 4)),
+    );
+    (this.#heartbeat as { unref?: () => void }).unref?.();
   }
 
   #startSweeper(): void {

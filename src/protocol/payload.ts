@@ -1,4 +1,4 @@
-import { Packr } from 'msgpackr';
+import { Packr } from 'msgpackr/pack'; // the pure-JS build: for small frames it beats the native string extractor
 import { type ErrorPayload, NexoError } from '../errors.js';
 import type { Frame } from './frame.js';
 

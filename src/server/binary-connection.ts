@@ -355,7 +355,6 @@ export class BinaryConnection extends PeerConnection implements CallSink {
       this.#sendError(id, toNexoError(err));
       return;
     }
-    this.#calls.set(id, call);
     if (call.busy) this.#busy++;
     let result: unknown;
     try {
@@ -365,6 +364,9 @@ export class BinaryConnection extends PeerConnection implements CallSink {
       return;
     }
     if (result instanceof Promise) {
+      // Only calls that outlive this turn are open: CANCEL and CHUNK frames find them here. A synchronous
+      // call has already finished before the next frame is read, so it never needs an entry.
+      this.#calls.set(id, call);
       result.then(
         (value) => this.#settle(call, true, value),
         (err) => this.#settle(call, false, err),

@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -149,4 +149,48 @@ describe('nexo CLI', () => {
     expect(JSON.parse(stdout)).toMatchObject({ node: 'from-file' });
     expect(await server.stop('SIGINT')).toBe(0);
   });
+});
+
+describe('nexo calc, interactive', () => {
+  const hasScript = ['/usr/bin/script', '/bin/script'].some((p) => existsSync(p));
+  if (!hasScript) console.warn('skipping the REPL test: `script` (util-linux) is not installed');
+  it.skipIf(!hasScript && process.env.CI !== 'true')(
+    'runs a calculator with variables on a terminal (pty via script)',
+    async () => {
+      const home = mkdtempSync(path.join(os.tmpdir(), 'nexo-home-'));
+      const command = `${process.execPath} ${CLI} calc --port ${node.port}`;
+      const child = spawn('script', ['-qfec', command, '/dev/null'], {
+        env: {
+          ...process.env,
+          NO_COLOR: '1',
+          HOME: home,
+          NEXO_HISTORY: path.join(home, 'history'),
+          TERM: 'dumb',
+        },
+      });
+      const closed = new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      const send = async (line: string) => {
+        child.stdin.write(`${line}\n`);
+        await new Promise((r) => setTimeout(r, 150));
+      };
+      await new Promise((r) => setTimeout(r, 600));
+      await send('x = 2');
+      await send('x * 21');
+      await send('sqr(4)');
+      await send(':vars');
+      await send('quit');
+      child.stdin.end(); // script(1) keeps reading its stdin until EOF, even after the calculator quit
+      const code = await closed;
+      const text = out.replace(/\r/g, '');
+      expect(code).toBe(0);
+      expect(text).toMatch(/connected to .*Type an expression/);
+      expect(text).toMatch(/x = 2\n/);
+      expect(text).toMatch(/\n42\n/);
+      expect(text).toMatch(/unknown function 'sqr'.*did you mean sqrt/);
+      expect(text).toMatch(/ans = 42/);
+      expect(readFileSync(path.join(home, 'history'), 'utf8')).toContain('x * 21');
+    },
+  );
 });

@@ -127,3 +127,49 @@ describe('client library', () => {
     http.close();
   });
 });
+
+describe('client heartbeat (§7.2.3)', () => {
+  it('fails a connection to a server that stopped answering, and says why', async () => {
+    const { createServer } = await import('node:net');
+    const { encodeFrame } = await import('../../src/protocol/encoder.js');
+    const { packValue } = await import('../../src/protocol/payload.js');
+    const { FrameType, PREFACE } = await import('../../src/protocol/constants.js');
+    // A server that completes the handshake and then goes silent (a hung host).
+    const mute = createServer((s) => {
+      s.once('data', () =>
+        s.write(
+          Buffer.concat([
+            PREFACE,
+            encodeFrame(
+              FrameType.WELCOME,
+              0,
+              0,
+              packValue({
+                version: 1,
+                node: 'mute',
+                server: 'test',
+                role: 'anonymous',
+                limits: { maxFrame: 65536, maxInFlight: 8, heartbeatMs: 100, idleTimeoutMs: 0 },
+                services: {},
+              }),
+            ),
+          ]),
+        ),
+      );
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', () => r()));
+    const port = (mute.address() as { port: number }).port;
+    const client = new NexoClient({
+      endpoints: [`127.0.0.1:${port}`],
+      socketFactory: tcpSocketFactory,
+      reconnect: false,
+    });
+    await client.connect();
+    const started = Date.now();
+    const pending = client.echo.echo('anyone?').catch((e: NexoError) => e.code);
+    expect(await pending).toBe('HEARTBEAT_TIMEOUT');
+    expect(Date.now() - started).toBeLessThan(1000);
+    mute.close();
+  });
+});

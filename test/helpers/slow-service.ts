@@ -24,6 +24,12 @@ export function slowService(): ServiceDefinition {
             });
           }),
       }),
+      admin: defineMethod({
+        description: 'Only the admin role may call it.',
+        args: Type.Null(),
+        access: ['admin'],
+        handler: (_args, ctx) => ({ role: ctx.session.role }),
+      }),
       watch: defineMethod({
         description: 'A subscription: emits {n} every `every` ms until cancelled.',
         args: Type.Object({ every: Type.Integer({ minimum: 1 }) }),
@@ -41,5 +47,14 @@ export function slowService(): ServiceDefinition {
           }),
       }),
     },
+    text: [
+      {
+        name: 'admin-only',
+        usage: 'admin-only',
+        summary: 'test command that needs the admin role',
+        parse: () => ({ method: 'admin', args: null }),
+        format: (result) => `hello ${(result as { role: string }).role}`,
+      },
+    ],
   };
 }

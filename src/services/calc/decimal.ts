@@ -47,6 +47,8 @@ export interface CalcContext {
   readonly e: Decimal;
   readonly cost: CostTable;
   readonly memo: Memo;
+  /** Parsed literals by their text: Decimals are immutable, and short literals repeat constantly. */
+  readonly literals: Map<string, Decimal>;
 }
 
 function config(precision: number) {
@@ -85,6 +87,7 @@ export function contextFor(precision: number): CalcContext {
       e: new D(eDigits()).toSignificantDigits(precision),
       cost: costTable(precision),
       memo: new Memo(MEMO_ENTRIES),
+      literals: new Map(),
     };
     contexts.set(precision, ctx);
   }
@@ -147,6 +150,22 @@ export function finite(r: Decimal, column: number): Decimal {
 
 /** Reads a literal the lexer accepted; rounds it to the precision (decimal.js keeps every digit given). */
 export function parseLiteral(ctx: CalcContext, text: string, column: number): Decimal {
+  if (text.length <= LITERAL_CACHE_TEXT) {
+    const cached = ctx.literals.get(text);
+    if (cached !== undefined) return cached;
+    const x = parseUncached(ctx, text, column);
+    // Bounded: a client sending endless distinct literals only ever costs a few hundred KB.
+    if (ctx.literals.size >= LITERAL_CACHE_ENTRIES) ctx.literals.clear();
+    ctx.literals.set(text, x);
+    return x;
+  }
+  return parseUncached(ctx, text, column);
+}
+
+const LITERAL_CACHE_TEXT = 24;
+const LITERAL_CACHE_ENTRIES = 4096;
+
+function parseUncached(ctx: CalcContext, text: string, column: number): Decimal {
   let x = new ctx.D(text);
   if (text.length > ctx.precision) x = x.toSignificantDigits(ctx.precision);
   if (!x.isFinite()) overflowError(column);
