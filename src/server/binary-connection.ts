@@ -13,6 +13,7 @@ import { FrameBatch } from '../protocol/encoder.js';
 import type { DecodedFrame, Frame, OversizeFrame } from '../protocol/frame.js';
 import { packValue, parseHello, parseRequest, type Welcome } from '../protocol/payload.js';
 import type { Conduit } from '../transport/types.js';
+import { formatDuration } from '../util/units.js';
 import { Call, type CallSink } from './call-context.js';
 import { ChunkQueue } from './chunk-queue.js';
 import type { ConnectionHost } from './host.js';
@@ -140,7 +141,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     }
     if (o.idleTimeoutMs > 0 && this.phase === Phase.Open && this.#calls.size === 0) {
       if (now - Math.max(this.#lastRequestAt, this.session.openedAt) > o.idleTimeoutMs) {
-        this.goAway(new NexoError('IDLE_TIMEOUT', `no requests for ${o.idleTimeoutMs} ms`));
+        this.goAway(new NexoError('IDLE_TIMEOUT', `no requests for ${formatDuration(o.idleTimeoutMs)}`));
       }
     }
   }

@@ -2,6 +2,7 @@ import { NexoError, toNexoError } from '../errors.js';
 import { LineSplitter, type SplitLine } from '../protocol/line-splitter.js';
 import { QUIT_WORDS } from '../protocol/text-mode.js';
 import type { Conduit } from '../transport/types.js';
+import { formatDuration } from '../util/units.js';
 import { Call, type CallSink } from './call-context.js';
 import type { ConnectionHost } from './host.js';
 import { PeerConnection, Phase } from './peer-connection.js';
@@ -94,7 +95,7 @@ export class TextSession extends PeerConnection implements CallSink {
       this.#live === undefined &&
       now - this.#lastLineAt > idle
     ) {
-      this.goAway(new NexoError('IDLE_TIMEOUT', `no input for ${Math.round(idle / 1000)} s`));
+      this.goAway(new NexoError('IDLE_TIMEOUT', `no input for ${formatDuration(idle)}`));
     }
   }
 

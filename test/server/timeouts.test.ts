@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FrameType } from '../../src/protocol/constants.js';
+import { unpackValue } from '../../src/protocol/payload.js';
+import type { NexoNode } from '../../src/server/node.js';
+import { startNode, textSession } from '../helpers/node.js';
+import { RawPeer } from '../helpers/raw-peer.js';
+
+let node: NexoNode & { port: number };
+
+beforeAll(async () => {
+  node = await startNode({ idleTimeout: 300, heartbeat: 150 });
+});
+afterAll(() => node.close({ timeoutMs: 500 }));
+
+describe('idle timeout and heartbeat (spec §7.2, §7.3.3)', () => {
+  it('sends GOAWAY IDLE_TIMEOUT to a binary client with nothing open, then closes; PONGs do not count', async () => {
+    const peer = await RawPeer.open(node.port);
+    const started = Date.now();
+    // Answer every PING so the heartbeat is satisfied: only requests count as activity.
+    const answering = setInterval(() => {
+      for (const f of peer.frames.splice(0)) {
+        if (f.type === FrameType.PING) peer.send(FrameType.PONG, 0, 0, f.payload!);
+        else peer.frames.push(f);
+      }
+    }, 10);
+    const frames = await peer.closedByServer(3000);
+    clearInterval(answering);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    const goAway = frames.find((f) => f.type === FrameType.GOAWAY);
+    expect(goAway).toBeDefined();
+    expect(unpackValue(goAway!.payload!)).toMatchObject({ code: 'IDLE_TIMEOUT' });
+  });
+
+  it('keeps a connection with a request in flight open past the idle timeout', async () => {
+    const peer = await RawPeer.open(node.port);
+    const answering = setInterval(() => {
+      const i = peer.frames.findIndex((f) => f.type === FrameType.PING);
+      if (i !== -1) peer.send(FrameType.PONG, 0, 0, peer.frames.splice(i, 1)[0]!.payload ?? undefined);
+    }, 10);
+    const started = Date.now();
+    const id = peer.request('calc', 'batch', {
+      exprs: Array.from({ length: 400 }, (_, k) => `sin(1e${100 + k})`),
+    });
+    const reply = await peer.reply(id, 10_000);
+    clearInterval(answering);
+    expect(reply.type).toBe(FrameType.RESPONSE);
+    expect(Date.now() - started).toBeGreaterThan(300); // it really outlived the idle timeout
+    peer.close();
+  });
+
+  it('PINGs a quiet client and drops it when it never answers', async () => {
+    const peer = await RawPeer.open(node.port);
+    const frames = await peer.closedByServer(3000);
+    expect(frames.some((f) => f.type === FrameType.PING)).toBe(true);
+  });
+
+  it('tells a quiet text-mode user why the connection closes', async () => {
+    const out = await textSession(node.port, 'calc 1+1\n', { timeoutMs: 3000 });
+    expect(out).toBe('2\nnexo: no input for 300 ms; closing the connection\n');
+  });
+});
