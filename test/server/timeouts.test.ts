@@ -2,8 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FrameType } from '../../src/protocol/constants.js';
 import { unpackValue } from '../../src/protocol/payload.js';
 import type { NexoNode } from '../../src/server/node.js';
+import { builtinServices } from '../../src/services/index.js';
 import { startNode, textSession } from '../helpers/node.js';
 import { RawPeer } from '../helpers/raw-peer.js';
+import { slowService } from '../helpers/slow-service.js';
 
 let node: NexoNode & { port: number };
 
@@ -32,20 +34,20 @@ describe('idle timeout and heartbeat (spec §7.2, §7.3.3)', () => {
   });
 
   it('keeps a connection with a request in flight open past the idle timeout', async () => {
-    const peer = await RawPeer.open(node.port);
-    const answering = setInterval(() => {
-      const i = peer.frames.findIndex((f) => f.type === FrameType.PING);
-      if (i !== -1) peer.send(FrameType.PONG, 0, 0, peer.frames.splice(i, 1)[0]!.payload ?? undefined);
-    }, 10);
-    const started = Date.now();
-    const id = peer.request('calc', 'batch', {
-      exprs: Array.from({ length: 400 }, (_, k) => `sin(1e${100 + k})`),
+    // Heartbeat off: this is about the idle timeout only, and must not depend on the test's own timing.
+    const busy = await startNode(
+      { idleTimeout: 300, heartbeat: 0 },
+      { services: [...builtinServices(), slowService] },
+    );
+    const peer = await RawPeer.open(busy.port);
+    const id = peer.request('slow', 'sleep', { ms: 600 });
+    expect(await peer.reply(id, 5000)).toMatchObject({ type: FrameType.RESPONSE, value: { slept: 600 } });
+    // Now nothing is open: the idle timeout applies again.
+    const frames = await peer.closedByServer(3000);
+    expect(unpackValue(frames.find((f) => f.type === FrameType.GOAWAY)!.payload!)).toMatchObject({
+      code: 'IDLE_TIMEOUT',
     });
-    const reply = await peer.reply(id, 10_000);
-    clearInterval(answering);
-    expect(reply.type).toBe(FrameType.RESPONSE);
-    expect(Date.now() - started).toBeGreaterThan(300); // it really outlived the idle timeout
-    peer.close();
+    await busy.close({ timeoutMs: 500 });
   });
 
   it('PINGs a quiet client and drops it when it never answers', async () => {
