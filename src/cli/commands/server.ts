@@ -13,6 +13,12 @@ export function registerServer(program: Command): void {
     const node = new NexoNode(input);
     // A rejected promise nobody awaited is a bug to log, not a reason to drop every client.
     process.on('unhandledRejection', (reason) => node.log.error({ err: reason }, 'unhandled rejection'));
+    // An exception nobody caught means state may be broken: say so in the log, then exit for a supervisor
+    // to restart the node (acked data is durable by design).
+    process.on('uncaughtException', (err) => {
+      node.log.fatal({ err }, 'uncaught exception; exiting');
+      process.exit(70);
+    });
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) {
