@@ -30,7 +30,13 @@ function rawEchoServer(): Promise<number> {
 }
 
 async function nexoServer(): Promise<number> {
-  const node = new NexoNode({ host: '127.0.0.1', port: 0, log: { level: 'warn' }, maxClients: 0 });
+  const node = new NexoNode({
+    host: '127.0.0.1',
+    port: 0,
+    log: { level: 'warn' },
+    maxClients: 0,
+    http: { enabled: false },
+  });
   const { port } = await node.start();
   return port;
 }
