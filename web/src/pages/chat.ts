@@ -69,6 +69,8 @@ export const chatPage: Page = {
     replace(root, h('div', { class: 'chat-page' }, joinForm, roomView));
 
     let membership: ChatMembership | undefined;
+    /** Our nickname in the room as the room spells it (from its `joined` event). */
+    let me: string | undefined;
     let stop: (() => void) | undefined;
     const present = new Map<string, HTMLElement>();
 
@@ -95,6 +97,7 @@ export const chatPage: Page = {
         case 'joined':
           // A (re)join starts the room afresh: the history that follows redraws it.
           replace(messages);
+          me = event.nick;
           setMembers(event.members);
           notice(`You joined #${event.room} as ${event.nick}.`);
           return;
@@ -113,7 +116,7 @@ export const chatPage: Page = {
           return;
         case 'join':
           addMember(event.nick);
-          if (event.nick !== membership?.nick) notice(`${event.nick} joined`);
+          if (event.nick !== me) notice(`${event.nick} joined`);
           return;
         case 'leave':
           present.get(event.nick)?.remove();

@@ -72,9 +72,11 @@ export const nodePage: Page = {
         connection.status === 'open' ? `live · updated ${age}s ago` : `last update ${age}s ago`;
     };
     const timer = setInterval(tick, 1000);
+    const offStatus = connection.onChange(tick); // "live" turns into "last update …" at once when the link drops
     const stop = keepSubscribed(connection, () => connection.client.node.watch(show, { intervalMs: 1000 }));
     return () => {
       clearInterval(timer);
+      offStatus();
       stop();
     };
   },
