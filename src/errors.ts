@@ -103,6 +103,12 @@ export const ERRORS = {
       'The HTTP verb is wrong for the path, or the method streams and needs the protocol (/ws or TCP).',
   },
   PAYLOAD_TOO_LARGE: { status: 413, summary: 'The HTTP request body is larger than the limit.' },
+  HEADERS_TOO_LARGE: { status: 431, summary: 'The HTTP request headers are larger than the limit.' },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    retryable: true,
+    summary: 'The HTTP request did not arrive completely in time.',
+  },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
     summary: 'The HTTP request body is not of a type the route accepts.',

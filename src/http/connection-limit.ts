@@ -1,4 +1,6 @@
 import type { Server, Socket } from 'node:net';
+import { NexoError } from '../errors.js';
+import { rawErrorResponse } from './errors.js';
 
 /**
  * Caps the TCP connections one client address holds open on the HTTP port (plain HTTP and WebSocket alike),
@@ -60,23 +62,14 @@ export class ConnectionLimit {
 }
 
 function refuse(socket: Socket, limit: number, node: string): void {
-  const body = JSON.stringify({
-    error: {
-      code: 'TOO_MANY_CONNECTIONS',
-      message: `this address already has ${limit} connections open to the node; close some and retry`,
-      details: { limit },
-    },
-  });
+  const error = new NexoError(
+    'TOO_MANY_CONNECTIONS',
+    `this address already has ${limit} connections open to the node; close some and retry`,
+    { limit },
+  );
   socket.on('error', () => {});
   // Nothing of the request is parsed: the answer goes out at once, what the client sent is discarded.
   socket.resume();
-  socket.end(
-    'HTTP/1.1 429 Too Many Requests\r\n' +
-      'content-type: application/json; charset=utf-8\r\n' +
-      `x-nexo-node: ${node.replace(/[^\x21-\x7e]/g, '')}\r\n` +
-      'retry-after: 1\r\n' +
-      'connection: close\r\n' +
-      `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
+  socket.end(rawErrorResponse(error, node));
   setTimeout(() => socket.destroy(), 1000).unref();
 }

@@ -4,7 +4,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { NexoError } from '../errors.js';
 import { ConnectionLimit } from './connection-limit.js';
-import { fromFrameworkError, sendError } from './errors.js';
+import { clientError, fromFrameworkError, rawErrorResponse, sendError } from './errors.js';
 import { registerApi } from './routes/api.js';
 import { registerHealth } from './routes/health.js';
 import { BUILTIN_REST_MODULES } from './routes/index.js';
@@ -60,6 +60,12 @@ export async function startHttpGateway(
     bodyLimit: o.bodyLimit,
     logger: false,
     return503OnClosing: true,
+    // Requests too slow or too malformed to parse still get the usual JSON error, with the node's name.
+    clientErrorHandler: (err, socket) => {
+      if ((err as { code?: string }).code === 'ECONNRESET' || socket.destroyed) return;
+      if (socket.writable) socket.write(rawErrorResponse(clientError(err, o.requestTimeoutMs), node.nodeId));
+      socket.destroy();
+    },
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   });

@@ -34,6 +34,7 @@ export async function registerStatic(app: FastifyInstance, root = DASHBOARD_DIR)
     dotfiles: 'deny',
     list: false,
     wildcard: true,
+    cacheControl: false,
     setHeaders: (res, file) => {
       const hashed = /[/\\]assets[/\\][^/\\]+-[A-Za-z0-9_-]{8,}\.\w+$/.test(file);
       res.setHeader('cache-control', hashed ? 'public, max-age=31536000, immutable' : 'no-cache');
