@@ -27,10 +27,11 @@ export interface WebSocketFactoryOptions {
 /** The subprotocol the node selects (spec §2.3.1). */
 export const WEBSOCKET_SUBPROTOCOL = 'nexo';
 
-/** Writes of one tick are sent as one message up to this size (fewer, larger messages are cheaper). */
-const MESSAGE_TARGET = 64 * 1024;
-/** No message is larger than this, whatever the caller writes (nodes accept 4 MiB by default). */
-const MESSAGE_MAX = 1024 * 1024;
+/**
+ * Writes of one tick are sent as one message up to this size, and no message is larger: every node accepts
+ * at least 64 KiB (http.wsMaxMessage, spec §2.3.3), so this client never depends on a node's setting.
+ */
+const MESSAGE_MAX = 64 * 1024;
 /** write() returns false above this many unsent bytes; onDrain fires once below DRAIN_LOW. */
 const HIGH_WATER = 1024 * 1024;
 const DRAIN_LOW = 256 * 1024;
@@ -176,13 +177,13 @@ class WebSocketClientSocket implements ClientSocket {
       groupBytes = 0;
     };
     for (const part of parts) {
-      if (part.length >= MESSAGE_TARGET) {
+      if (part.length >= MESSAGE_MAX) {
         sendGroup();
         for (let at = 0; at < part.length; at += MESSAGE_MAX)
           this.#ws.send(part.subarray(at, at + MESSAGE_MAX));
         continue;
       }
-      if (groupBytes + part.length > MESSAGE_TARGET) sendGroup();
+      if (groupBytes + part.length > MESSAGE_MAX) sendGroup();
       group.push(part);
       groupBytes += part.length;
     }

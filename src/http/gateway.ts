@@ -75,6 +75,14 @@ export async function startHttpGateway(
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
     // While draining, nobody should keep a connection to this node.
     if (node.draining && !request.url.startsWith('/ws')) reply.header('connection', 'close');
+    // Refused before the upgrade, with a status the client can read (not an open-then-closed socket).
+    if (request.headers.upgrade !== undefined && request.routeOptions.url !== '/ws') {
+      // Nobody reads an upgrade request's socket after the answer: close it, or it would linger forever.
+      const socket = request.raw.socket;
+      reply.raw.once('finish', () => socket.destroySoon());
+      reply.header('connection', 'close');
+      return sendError(reply, new NexoError('NOT_FOUND', 'WebSocket upgrades are accepted at /ws only'));
+    }
   });
   app.setErrorHandler((err, _request, reply) => {
     const error = fromFrameworkError(err, o.bodyLimit);

@@ -269,26 +269,22 @@ export class NexoNode {
   }
 
   /**
-   * What the dashboard shows: nexo connections by transport (transports this node does not listen on are
-   * left out), plus plain HTTP connections to the gateway (those not upgraded to WebSocket).
+   * What the dashboard shows: open connections by transport, those still being sniffed included (transports
+   * this node does not listen on are left out), plus plain HTTP connections to the gateway (not upgraded to
+   * WebSocket).
    */
   openConnections(): Record<string, number> {
     const counts = this.connectionsByTransport();
+    for (const conduit of this.#sniffing) counts[conduit.peer.transport]++;
     const out: Record<string, number> = { tcp: counts.tcp };
     if (this.#http !== undefined) {
       out.ws = counts.ws;
-      // Upgraded sockets still count on the HTTP port until the node takes them; never show less than 0.
-      out.http = Math.max(0, this.#http.openConnections - counts.ws - this.#sniffingWebSockets());
+      // Sockets on the HTTP port that are not WebSockets; never shown below 0 while counts catch up.
+      out.http = Math.max(0, this.#http.openConnections - counts.ws);
     }
     if (counts.tls > 0) out.tls = counts.tls;
     if (counts.udp > 0) out.udp = counts.udp;
     return out;
-  }
-
-  #sniffingWebSockets(): number {
-    let n = 0;
-    for (const conduit of this.#sniffing) if (conduit.peer.transport === 'ws') n++;
-    return n;
   }
 
   get connectionCount(): number {

@@ -27,6 +27,9 @@ export class WebSocketDuplex extends Duplex {
   constructor(ws: WebSocket) {
     super({ allowHalfOpen: false });
     this.#ws = ws;
+    // Like a TCP socket in transport/tcp.ts: an error before the node listens (an oversize first message)
+    // must not crash the process; the close that follows ends the connection.
+    this.on('error', () => {});
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (!isBinary) {
