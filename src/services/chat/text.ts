@@ -44,7 +44,9 @@ export function chatTextCommands(): TextCommand[] {
       format: (result) => {
         const rooms = (result as { rooms: { room: string; members: number; lastSeq: number }[] }).rooms;
         if (rooms.length === 0) return '(no rooms yet: join <room> <nick> opens one)';
-        return rooms.map((r) => `#${r.room}  ${r.members} here, ${r.lastSeq} messages`);
+        return rooms.map(
+          (r) => `#${r.room}  ${r.members} here, ${r.lastSeq} message${r.lastSeq === 1 ? '' : 's'}`,
+        );
       },
     },
     {
