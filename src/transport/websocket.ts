@@ -37,7 +37,8 @@ export class WebSocketDuplex extends Duplex {
         ws.close(WS_CLOSE_UNSUPPORTED_DATA, 'nexo over WebSocket uses binary messages only');
         return;
       }
-      const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer);
+      // binaryType 'nodebuffer': a Buffer, or its fragments; used as they are, never copied.
+      const bytes = Array.isArray(data) ? Buffer.concat(data) : (data as Buffer);
       if (bytes.length > 0 && !this.push(bytes)) ws.pause();
     });
     ws.once('close', () => {
