@@ -112,6 +112,11 @@ export async function startHttpGateway(
     },
   });
 
+  // The 101 Switching Protocols answer names the node too (WELCOME does as well, once the protocol starts).
+  app.websocketServer.on('headers', (headers: string[]) => {
+    headers.push(`x-nexo-node: ${node.nodeId.replace(/[^\x21-\x7e]/g, '')}`);
+  });
+
   const context: RestContext = {
     app,
     node,

@@ -104,6 +104,15 @@ describe('WebSocket transport (/ws)', () => {
     await client.close();
   });
 
+  it('names the node in the upgrade response', async () => {
+    const socket = new WebSocket(wsUrl(node));
+    const headers = await new Promise<Record<string, string | string[] | undefined>>((resolve) =>
+      socket.once('upgrade', (response) => resolve(response.headers)),
+    );
+    expect(headers['x-nexo-node']).toBe('ws-node');
+    socket.close();
+  });
+
   it('selects the `nexo` subprotocol when offered and refuses a list without it', async () => {
     const withNexo = await opened(wsUrl(node), ['chat', 'nexo']);
     expect(withNexo.protocol).toBe('nexo');
