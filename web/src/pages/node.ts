@@ -92,8 +92,8 @@ function serviceCard(
   },
 ): HTMLElement {
   const rows = [
-    ...Object.entries(numbers.gauges).map(([k, v]) => [k, String(v)] as const),
-    ...Object.entries(numbers.rates).map(([k, v]) => [`${k} per second`, v.toFixed(1)] as const),
+    ...Object.entries(numbers.gauges).map(([k, v]) => [words(k), String(v)] as const),
+    ...Object.entries(numbers.rates).map(([k, v]) => [`${words(k)} per second`, v.toFixed(1)] as const),
   ];
   return h(
     'section',
@@ -101,4 +101,9 @@ function serviceCard(
     h('h3', {}, service),
     h('dl', { class: 'pairs' }, ...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
   );
+}
+
+/** `directMessages` → `direct messages`: counter names as a person reads them. */
+function words(name: string): string {
+  return name.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
 }
