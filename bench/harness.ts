@@ -7,6 +7,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 export interface Spawned {
   port: number;
+  /** The HTTP gateway's port, for servers that print `port <tcp> http <http>`. */
+  httpPort: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -15,17 +17,18 @@ export async function spawnBenchServer(script: string, args: string[]): Promise<
   const child: ChildProcess = spawn(process.execPath, [path.join(here, script), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const port = await new Promise<number>((resolve, reject) => {
+  const [port, httpPort] = await new Promise<[number, number | undefined]>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d) => {
       out += d;
-      const match = /port (\d+)/.exec(out);
-      if (match) resolve(Number(match[1]));
+      const match = /port (\d+)(?: http (\d+))?\n/.exec(out);
+      if (match) resolve([Number(match[1]), match[2] === undefined ? undefined : Number(match[2])]);
     });
     child.once('exit', (code) => reject(new Error(`${script} ${args.join(' ')} exited with ${code}`)));
   });
   return {
     port,
+    httpPort,
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve();

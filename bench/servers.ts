@@ -2,7 +2,10 @@
  * Servers under test, run in a child process (`node servers.js <kind>`) so that the load generator and the
  * server each have a core, as they would on two machines. Prints `port <n>` when listening.
  */
+import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { NexoNode } from '../src/server/node.js';
 
 /** The ceiling: a raw Node TCP server echoing u32-length-prefixed frames, one write per batch of replies. */
@@ -29,18 +32,75 @@ function rawEchoServer(): Promise<number> {
   );
 }
 
+/**
+ * The fan-out ceiling: a raw Node TCP server that sends every u32-length-prefixed frame it receives to every
+ * connected socket (the sender included), one write per socket per batch.
+ */
+function rawFanoutServer(): Promise<number> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket);
+    let pending: Buffer = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      const data = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      let offset = 0;
+      while (data.length - offset >= 4) {
+        const length = data.readUInt32BE(offset);
+        if (data.length - offset - 4 < length) break;
+        offset += 4 + length;
+      }
+      pending = data.subarray(offset);
+      if (offset === 0) return;
+      const frames = data.subarray(0, offset);
+      for (const s of sockets) s.write(frames);
+    });
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)),
+  );
+}
+
+/** A node with its HTTP gateway (for /ws) and chat limits raised for load. */
+async function nexoWebServer(): Promise<string> {
+  const node = new NexoNode({
+    host: '127.0.0.1',
+    port: 0,
+    log: { level: 'warn' },
+    http: { port: 0, maxConnectionsPerIp: 0 },
+    dataDir: mkdtempSync(path.join(os.tmpdir(), 'nexo-bench-')),
+    chat: { rate: 100_000, queue: 100_000 },
+  });
+  const { port } = await node.start();
+  return `${port} http ${node.httpAddress()!.port}`;
+}
+
 async function nexoServer(): Promise<number> {
-  const node = new NexoNode({ host: '127.0.0.1', port: 0, log: { level: 'warn' }, maxClients: 0 });
+  const node = new NexoNode({
+    host: '127.0.0.1',
+    port: 0,
+    log: { level: 'warn' },
+    maxClients: 0,
+    http: { enabled: false },
+  });
   const { port } = await node.start();
   return port;
 }
 
 const kind = process.argv[2];
-const port = kind === 'raw' ? await rawEchoServer() : kind === 'nexo' ? await nexoServer() : undefined;
-if (port === undefined) {
-  console.error('usage: servers.js raw|nexo');
+const starters: Record<string, () => Promise<number | string>> = {
+  raw: rawEchoServer,
+  nexo: nexoServer,
+  'raw-fanout': rawFanoutServer,
+  'nexo-web': nexoWebServer,
+};
+const start = kind === undefined ? undefined : starters[kind];
+if (start === undefined) {
+  console.error(`usage: servers.js ${Object.keys(starters).join('|')}`);
   process.exit(2);
 }
+const port = await start();
 process.stdout.write(`port ${port}\n`);
 // A clean exit on SIGTERM lets `node --cpu-prof servers.js nexo` write its profile.
 process.on('SIGTERM', () => process.exit(0));

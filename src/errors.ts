@@ -95,6 +95,31 @@ export const ERRORS = {
   RATE_LIMITED: { status: 429, retryable: true, summary: 'Too many requests; slow down.' },
   INTERNAL_ERROR: { status: 500, summary: 'The server failed unexpectedly; the message says where.' },
 
+  // HTTP gateway (docs/http.md)
+  NOT_FOUND: { status: 404, summary: 'No HTTP route or file at that path.' },
+  METHOD_NOT_ALLOWED: {
+    status: 405,
+    summary:
+      'The HTTP verb is wrong for the path, or the method streams and needs the protocol (/ws or TCP).',
+  },
+  PAYLOAD_TOO_LARGE: { status: 413, summary: 'The HTTP request body is larger than the limit.' },
+  HEADERS_TOO_LARGE: { status: 431, summary: 'The HTTP request headers are larger than the limit.' },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    retryable: true,
+    summary: 'The HTTP request did not arrive completely in time.',
+  },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    summary: 'The HTTP request body is not of a type the route accepts.',
+  },
+  UPGRADE_REQUIRED: { status: 426, summary: 'The path speaks WebSocket only; send an Upgrade request.' },
+  TOO_MANY_CONNECTIONS: {
+    status: 429,
+    retryable: true,
+    summary: 'The client address holds too many connections to the node.',
+  },
+
   // Client side (never sent on the wire)
   CONNECTION_REFUSED: {
     status: 503,
@@ -124,6 +149,21 @@ export const ERRORS = {
     status: 400,
     summary: 'A variable name is invalid, reserved, or the session has too many.',
   },
+
+  // chat service
+  CHAT_NICK_TAKEN: {
+    status: 409,
+    summary: 'Someone in the room already uses that nickname (any letter case).',
+  },
+  CHAT_ALREADY_JOINED: { status: 409, summary: 'This connection is already in that room.' },
+  CHAT_NOT_IN_ROOM: { status: 409, summary: 'Join the room (on this connection) before speaking in it.' },
+  CHAT_NO_SUCH_MEMBER: { status: 404, summary: 'Nobody with that nickname is in the room.' },
+  CHAT_TOO_SLOW: {
+    status: 503,
+    retryable: true,
+    summary: 'The member read the room too slowly and was removed from it; join again.',
+  },
+  CHAT_ROOMS_FULL: { status: 503, retryable: true, summary: 'The node holds as many chat rooms as it may.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -31,15 +31,25 @@ export {
 export type { Session } from './server/session.js';
 
 // Services
-export { builtinServices, calcService, echoService, greetService } from './services/index.js';
+export {
+  builtinServices,
+  calcService,
+  chatService,
+  echoService,
+  greetService,
+  nodeService,
+} from './services/index.js';
 export {
   type Access,
   type CallContext,
   type ChunkSource,
   defineMethod,
+  type LiveLineAction,
   type MethodDefinition,
+  type NodeView,
   type ServiceDefinition,
   type ServiceFactory,
   type ServiceHost,
+  type ServiceStats,
   type TextCommand,
 } from './services/types.js';

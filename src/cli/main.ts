@@ -3,10 +3,12 @@ import { Command, CommanderError } from 'commander';
 import { NexoError } from '../errors.js';
 import { OptionsError } from '../server/options.js';
 import { registerCalc } from './commands/calc.js';
+import { registerChat } from './commands/chat.js';
 import { registerGreet } from './commands/greet.js';
 import { registerPing } from './commands/ping.js';
 import { registerSend } from './commands/send.js';
 import { registerServer } from './commands/server.js';
+import { registerStatus } from './commands/status.js';
 import { EXIT } from './exit-codes.js';
 import { paint, reportError } from './output.js';
 
@@ -21,6 +23,8 @@ registerCalc(program);
 registerGreet(program);
 registerSend(program);
 registerPing(program);
+registerChat(program);
+registerStatus(program);
 
 try {
   await program.parseAsync(process.argv);

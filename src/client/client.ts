@@ -1,8 +1,10 @@
 import { NexoError } from '../errors.js';
 import type { GoAway, Welcome } from '../protocol/payload.js';
 import { calcApi } from './api/calc.js';
+import { chatApi } from './api/chat.js';
 import { echoApi } from './api/echo.js';
 import { greetApi } from './api/greet.js';
+import { nodeApi } from './api/node.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { type CallHandlers, ClientConnection, type Pending } from './connection.js';
 import { Emitter } from './emitter.js';
@@ -87,6 +89,8 @@ export class NexoClient extends Emitter<ClientEvents> {
   readonly calc = calcApi(this);
   readonly greet = greetApi(this);
   readonly echo = echoApi(this);
+  readonly chat = chatApi(this);
+  readonly node = nodeApi(this);
   readonly #options: ClientOptions;
   readonly #backoff: BackoffOptions | undefined;
   readonly #waiting: Waiting[] = [];

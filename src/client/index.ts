@@ -33,7 +33,9 @@ export async function connect(options: ConnectOptions = {}): Promise<NexoClient>
 }
 
 export type { CalcBatchItem, CalcValue } from './api/calc.js';
+export type { ChatEvent, ChatMembership, ChatMessage } from './api/chat.js';
 export type { GreetLanguage } from './api/greet.js';
+export type { NodeInfo, NodeStats } from './api/node.js';
 export type { Requester } from './api/requester.js';
 export type { BackoffOptions } from './backoff.js';
 export type {
@@ -49,3 +51,6 @@ export type { CallHandlers } from './connection.js';
 export type { ClientSocket, Endpoint, SocketFactory } from './socket.js';
 export { formatEndpoint, parseEndpoint } from './socket.js';
 export { tcpSocketFactory } from './tcp.js';
+export type { WebSocketConstructor, WebSocketFactoryOptions, WebSocketLike } from './websocket.js';
+export { WEBSOCKET_SUBPROTOCOL, webSocketFactory } from './websocket.js';
+export { nodeWebSocketFactory } from './ws-node.js';

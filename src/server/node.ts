@@ -1,14 +1,16 @@
 import os from 'node:os';
 import type { Logger } from 'pino';
 import { NexoError } from '../errors.js';
+import { type HttpGateway, startHttpGateway } from '../http/gateway.js';
 import { PREFACE_FIRST_BYTE } from '../protocol/constants.js';
 import { builtinServices } from '../services/index.js';
-import type { ServiceDefinition, ServiceFactory, ServiceHost } from '../services/types.js';
+import type { NodeView, ServiceDefinition, ServiceFactory, ServiceHost } from '../services/types.js';
 import { listenTcp } from '../transport/tcp.js';
 import type { Conduit, TransportKind, TransportListener } from '../transport/types.js';
 import { Admission } from './admission.js';
 import { Authenticator } from './auth.js';
 import { BinaryConnection } from './binary-connection.js';
+import { type DirectCall, DirectCaller } from './direct-call.js';
 import { Dispatcher } from './dispatcher.js';
 import type { ConnectionHost, NodeStats } from './host.js';
 import { createLogger } from './logger.js';
@@ -46,6 +48,8 @@ export class NexoNode {
   readonly #sniffing = new Set<Conduit>();
   readonly #listeners: TransportListener[] = [];
   readonly #services: ServiceDefinition[] = [];
+  readonly #caller: DirectCaller;
+  #http: HttpGateway | undefined;
   #nodeId: string;
   #nextId = 1;
   #clock = Date.now();
@@ -68,12 +72,29 @@ export class NexoNode {
       closed: (connection) => this.#closed(connection.session.id),
     };
     this.#admission = new Admission(this.options.maxClients, this.options.maxQueue);
+    this.#caller = new DirectCaller(
+      this.#connectionHost,
+      () => this.#nextId++,
+      () => this.draining,
+    );
     this.pool = new WorkerPool(this.options.workers);
+    const node = this;
+    const view: NodeView = {
+      startedAt: this.startedAt,
+      stats: this.stats,
+      get draining() {
+        return node.draining;
+      },
+      connectionsByTransport: () => this.openConnections(),
+      services: () => this.#services,
+      httpAddress: () => this.#http?.address(),
+    };
     const host: ServiceHost = {
       options: this.options,
       log: this.log,
       pool: this.pool,
       nodeId: () => this.#nodeId,
+      node: view,
     };
     for (const factory of extras.services ?? builtinServices()) {
       const service = factory(host);
@@ -90,7 +111,10 @@ export class NexoNode {
     return this.#state === 'draining' || this.#state === 'closed';
   }
 
-  /** Starts services, then listens on TCP host:port. Resolves with the bound address. */
+  /**
+   * Starts services, then listens on TCP host:port and (unless `http.enabled` is false) starts the HTTP
+   * gateway: REST API, WebSocket transport, dashboard. Resolves with the bound TCP address.
+   */
   async start(): Promise<{ host: string; port: number }> {
     if (this.#state !== 'new') throw new Error('node already started');
     this.#state = 'running';
@@ -99,10 +123,42 @@ export class NexoNode {
     this.#listeners.push(tcp);
     const address = tcp.address();
     if (this.options.nodeId === undefined) this.#nodeId = `${os.hostname()}:${address.port}`;
+    if (this.options.http.enabled) {
+      try {
+        this.#http = await startHttpGateway(this);
+      } catch (err) {
+        await tcp.close();
+        this.#state = 'closed';
+        for (const service of this.#services) await service.stop?.();
+        await this.pool.close();
+        throw err;
+      }
+    }
     this.#sweeper = setInterval(() => this.#sweep(), sweepInterval(this.options));
     this.#sweeper.unref();
-    this.log.info({ node: this.#nodeId, address: `${address.host}:${address.port}` }, 'nexo node listening');
+    const http = this.#http?.address();
+    this.log.info(
+      {
+        node: this.#nodeId,
+        address: `${address.host}:${address.port}`,
+        http: http === undefined ? 'off' : `http://${http.host}:${http.port}`,
+      },
+      'nexo node listening',
+    );
     return address;
+  }
+
+  /** Where the HTTP gateway listens (REST API, /ws, dashboard); undefined when it is off. */
+  httpAddress(): { host: string; port: number } | undefined {
+    return this.#http?.address();
+  }
+
+  /**
+   * Runs one method call that did not come over a nexo connection (the REST API): same role check, args
+   * schema and handler as a REQUEST, in a session of its own.
+   */
+  invoke(call: DirectCall): Promise<unknown> {
+    return this.#caller.invoke(call);
   }
 
   /** The TCP address, once started. */
@@ -212,6 +268,25 @@ export class NexoNode {
     return counts;
   }
 
+  /**
+   * What the dashboard shows: open connections by transport, those still being sniffed included (transports
+   * this node does not listen on are left out), plus plain HTTP connections to the gateway (not upgraded to
+   * WebSocket).
+   */
+  openConnections(): Record<string, number> {
+    const counts = this.connectionsByTransport();
+    for (const conduit of this.#sniffing) counts[conduit.peer.transport]++;
+    const out: Record<string, number> = { tcp: counts.tcp };
+    if (this.#http !== undefined) {
+      out.ws = counts.ws;
+      // Sockets on the HTTP port that are not WebSockets; never shown below 0 while counts catch up.
+      out.http = Math.max(0, this.#http.openConnections - counts.ws);
+    }
+    if (counts.tls > 0) out.tls = counts.tls;
+    if (counts.udp > 0) out.udp = counts.udp;
+    return out;
+  }
+
   get connectionCount(): number {
     return this.#connections.size;
   }
@@ -251,6 +326,8 @@ export class NexoNode {
       for (const connection of this.#connections.values()) connection.destroy();
     }
     clearInterval(this.#sweeper);
+    // HTTP closes last: until now /readyz answered 503 (draining) and HTTP calls in flight could finish.
+    await this.#http?.close(Math.max(0, timeoutMs - (Date.now() - started)));
     await listenersClosed;
     for (const service of this.#services) {
       try {

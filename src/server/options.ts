@@ -61,6 +61,32 @@ export const ServerOptionsSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    http: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(Type.Boolean()),
+          host: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+          bodyLimit: Type.Optional(Size),
+          requestTimeout: Type.Optional(Duration),
+          maxConnectionsPerIp: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+          wsMaxMessage: Type.Optional(Size),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    chat: Type.Optional(
+      Type.Object(
+        {
+          history: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
+          maxMessage: Type.Optional(Type.Integer({ minimum: 1, maximum: 65_536 })),
+          queue: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+          rate: Type.Optional(Type.Number({ minimum: 0.1, maximum: 100_000 })),
+          maxRooms: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     workers: Type.Optional(
       Type.Object(
         {
@@ -116,6 +142,32 @@ export interface ServerOptions {
   shutdownTimeoutMs: number;
   auth: { anonymous: boolean; tokens: Record<string, string> };
   calc: { precision: number; timeoutMs: number; maxLength: number; maxVariables: number; maxBatch: number };
+  /** The HTTP gateway: REST API, WebSocket transport (/ws), dashboard, health checks. */
+  http: {
+    enabled: boolean;
+    host: string;
+    port: number;
+    /** Largest JSON request body. */
+    bodyLimit: number;
+    /** Time for a client to send a whole request (headers and body). */
+    requestTimeoutMs: number;
+    /** Open TCP connections one address may hold on the HTTP port (WebSocket included); 0 = no limit. */
+    maxConnectionsPerIp: number;
+    /** Largest WebSocket message accepted on /ws. */
+    wsMaxMessage: number;
+  };
+  chat: {
+    /** Messages kept per room (sent on join, survive restarts). */
+    history: number;
+    /** Longest message, in characters. */
+    maxMessage: number;
+    /** Events a slow member may fall behind before it is dropped from the room. */
+    queue: number;
+    /** Messages per second one member may send (bursts of twice that). */
+    rate: number;
+    /** Rooms the node keeps at once. */
+    maxRooms: number;
+  };
   workers: { threads: number; maxMemoryMb: number };
   log: { level: LogLevel; pretty: boolean };
 }
@@ -139,6 +191,15 @@ export const DEFAULTS = {
   slowPeerTimeout: '15s',
   shutdownTimeout: '10s',
   calc: { precision: 64, timeout: '1s', maxLength: 65536, maxVariables: 100, maxBatch: 1000 },
+  http: {
+    enabled: true,
+    port: 8080,
+    bodyLimit: '1MiB',
+    requestTimeout: '30s',
+    maxConnectionsPerIp: 256,
+    wsMaxMessage: '4MiB',
+  },
+  chat: { history: 100, maxMessage: 2000, queue: 1000, rate: 20, maxRooms: 10_000 },
   log: { level: 'info' as LogLevel },
 } as const;
 
@@ -208,6 +269,26 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
       maxVariables: o.calc?.maxVariables ?? DEFAULTS.calc.maxVariables,
       maxBatch: o.calc?.maxBatch ?? DEFAULTS.calc.maxBatch,
     },
+    http: {
+      enabled: o.http?.enabled ?? DEFAULTS.http.enabled,
+      host: o.http?.host ?? o.host ?? DEFAULTS.host,
+      port: o.http?.port ?? DEFAULTS.http.port,
+      bodyLimit: unit('http.bodyLimit', parseSize, o.http?.bodyLimit ?? DEFAULTS.http.bodyLimit),
+      requestTimeoutMs: unit(
+        'http.requestTimeout',
+        parseDuration,
+        o.http?.requestTimeout ?? DEFAULTS.http.requestTimeout,
+      ),
+      maxConnectionsPerIp: o.http?.maxConnectionsPerIp ?? DEFAULTS.http.maxConnectionsPerIp,
+      wsMaxMessage: unit('http.wsMaxMessage', parseSize, o.http?.wsMaxMessage ?? DEFAULTS.http.wsMaxMessage),
+    },
+    chat: {
+      history: o.chat?.history ?? DEFAULTS.chat.history,
+      maxMessage: o.chat?.maxMessage ?? DEFAULTS.chat.maxMessage,
+      queue: o.chat?.queue ?? DEFAULTS.chat.queue,
+      rate: o.chat?.rate ?? DEFAULTS.chat.rate,
+      maxRooms: o.chat?.maxRooms ?? DEFAULTS.chat.maxRooms,
+    },
     workers: {
       threads: o.workers?.threads ?? Math.max(1, os.availableParallelism() - 1),
       maxMemoryMb: o.workers?.maxMemoryMb ?? 128,
@@ -230,6 +311,19 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
   if (resolved.handshakeTimeoutMs === 0) problems.push('handshakeTimeout: must be more than 0');
   if (resolved.slowPeerTimeoutMs === 0) problems.push('slowPeerTimeout: must be more than 0');
   if (resolved.calc.timeoutMs === 0) problems.push('calc.timeout: must be more than 0');
+  const h = resolved.http;
+  if (h.bodyLimit < 1024 || h.bodyLimit > 1024 ** 3) {
+    problems.push(`http.bodyLimit: must be between 1KiB and 1GiB (got ${h.bodyLimit} bytes)`);
+  }
+  if (h.requestTimeoutMs < 100) problems.push('http.requestTimeout: must be at least 100ms');
+  if (h.wsMaxMessage < 64 * 1024 || h.wsMaxMessage > 1024 ** 3) {
+    problems.push(`http.wsMaxMessage: must be between 64KiB and 1GiB (got ${h.wsMaxMessage} bytes)`);
+  }
+  if (h.enabled && h.port !== 0 && h.port === resolved.port && h.host === resolved.host) {
+    problems.push(
+      `http.port: ${h.port} is also the nexo TCP port; give HTTP its own (e.g. --http-port 8080)`,
+    );
+  }
   if (!resolved.auth.anonymous && Object.keys(resolved.auth.tokens).length === 0) {
     problems.push('auth: anonymous access is off but no tokens are configured, so nobody could connect');
   }

@@ -1,6 +1,6 @@
 import type { PeerInfo } from '../transport/types.js';
 
-export type SessionMode = 'binary' | 'text';
+export type SessionMode = 'binary' | 'text' | 'http';
 
 /**
  * What services may know about the connection a call came from. The same shape for binary and text mode,

@@ -1,6 +1,7 @@
 import { NexoError, toNexoError } from '../errors.js';
 import { LineSplitter, type SplitLine } from '../protocol/line-splitter.js';
 import { QUIT_WORDS } from '../protocol/text-mode.js';
+import type { TextCommand } from '../services/types.js';
 import type { Conduit } from '../transport/types.js';
 import { formatDuration } from '../util/units.js';
 import { Call, type CallSink } from './call-context.js';
@@ -23,6 +24,8 @@ export class TextSession extends PeerConnection implements CallSink {
   #running = false;
   /** A long-lived call (a subscription) printing events until the next line. */
   #live: Call | undefined;
+  /** The command that started #live, and its args (for its event format and its live-line hook). */
+  #liveCommand: { command: TextCommand; args: unknown } | undefined;
   #lastLineAt = 0;
   #out: string[] = [];
   #flushScheduled = false;
@@ -161,8 +164,12 @@ export class TextSession extends PeerConnection implements CallSink {
 
   async #runLine(raw: string): Promise<void> {
     const line = raw.trim();
-    // Any line stops a running subscription; an empty line does nothing else.
-    if (this.#live !== undefined) this.#stopLive(new NexoError('CANCELLED', 'stopped'));
+    if (this.#live !== undefined) {
+      // A live command that talks back (chat) decides what the line does; for others any line stops it.
+      const live = this.#liveCommand;
+      if (live?.command.onLiveLine !== undefined) return this.#runLiveLine(live.command, live.args, line);
+      this.#stopLive(new NexoError('CANCELLED', 'stopped'));
+    }
     if (line === '') return;
     const space = line.search(/\s/);
     const word = (space === -1 ? line : line.slice(0, space)).toLowerCase();
@@ -208,6 +215,7 @@ export class TextSession extends PeerConnection implements CallSink {
     const call = new Call(0, method, this.session, this, undefined);
     if (call.longLived) {
       this.#live = call;
+      this.#liveCommand = { command, args };
       // Runs in the background; events print as they come until the next line stops it.
       Promise.resolve()
         .then(() => method.definition.handler(args as never, call))
@@ -221,14 +229,46 @@ export class TextSession extends PeerConnection implements CallSink {
     this.#sayLines(command.format(result));
   }
 
+  /** A line typed while a talking live command runs (a chat message, /who...): see TextCommand.onLiveLine. */
+  async #runLiveLine(command: TextCommand, liveArgs: unknown, line: string): Promise<void> {
+    const live = this.#live!;
+    this.host.stats.requests++;
+    try {
+      const action = command.onLiveLine!(line, liveArgs);
+      if ('end' in action) {
+        this.#stopLive(new NexoError('CANCELLED', 'stopped'));
+        if (action.reply !== undefined) this.#sayLines(action.reply);
+        if (action.next !== undefined) await this.#runLine(action.next);
+        return;
+      }
+      if ('reply' in action) {
+        this.#sayLines(action.reply);
+        return;
+      }
+      const method = this.host.dispatcher.resolve(live.method.service, action.call.method, this.session);
+      if (method.definition.input === 'chunks' || method.definition.longLived === true) {
+        throw new NexoError('BAD_REQUEST', `${action.call.method} cannot run inside ${command.name}`);
+      }
+      this.host.dispatcher.validate(method, action.call.args);
+      const call = new Call(0, method, this.session, this, undefined);
+      const result = await method.definition.handler(action.call.args as never, call);
+      this.#sayLines((action.format ?? command.format)(result));
+    } catch (err) {
+      this.host.stats.errors++;
+      const error = toNexoError(err);
+      if (error.code === 'INTERNAL_ERROR') this.log.error({ err }, 'text command failed');
+      this.#sayError(error);
+    }
+  }
+
   #endLive(call: Call, result: unknown, err: unknown): void {
     if (this.#live !== call) return;
+    const command = this.#liveCommand?.command;
     this.#live = undefined;
+    this.#liveCommand = undefined;
     if (err !== undefined) this.#sayError(toNexoError(err));
-    else if (result !== undefined && !call.final) {
-      const command = this.host.dispatcher.commands().find((c) => c.service === call.method.service);
-      if (command) this.#sayLines(command.command.format(result));
-    }
+    else if (result !== undefined && !call.final && command !== undefined)
+      this.#sayLines(command.format(result));
     this.#flush();
   }
 
@@ -236,6 +276,7 @@ export class TextSession extends PeerConnection implements CallSink {
     const live = this.#live;
     if (live === undefined) return;
     this.#live = undefined;
+    this.#liveCommand = undefined;
     live.abort(reason);
   }
 
@@ -260,10 +301,8 @@ export class TextSession extends PeerConnection implements CallSink {
   }
 
   event(_id: number, value: unknown): boolean {
-    const live = this.#live;
-    if (live === undefined) return false;
-    const command = this.host.dispatcher.commands().find((c) => c.service === live.method.service);
-    this.#say(command?.command.formatEvent?.(value) ?? JSON.stringify(value));
+    if (this.#live === undefined || this.phase >= Phase.Closing) return false;
+    this.#say(this.#liveCommand?.command.formatEvent?.(value) ?? JSON.stringify(value));
     return !this.writeBlocked;
   }
 

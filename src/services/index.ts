@@ -1,11 +1,13 @@
 import { calcService } from './calc/index.js';
+import { chatService } from './chat/index.js';
 import { echoService } from './echo/index.js';
 import { greetService } from './greet/index.js';
+import { nodeService } from './node/index.js';
 import type { ServiceFactory } from './types.js';
 
 /** The services every node runs unless told otherwise. */
 export function builtinServices(): ServiceFactory[] {
-  return [calcService, greetService, echoService];
+  return [calcService, greetService, echoService, chatService, nodeService];
 }
 
-export { calcService, echoService, greetService };
+export { calcService, chatService, echoService, greetService, nodeService };

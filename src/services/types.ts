@@ -1,5 +1,6 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
+import type { NodeStats } from '../server/host.js';
 import type { ServerOptions } from '../server/options.js';
 import type { Session } from '../server/session.js';
 import type { WorkerPool } from '../server/worker-pool.js';
@@ -61,6 +62,44 @@ export interface TextCommand {
   format(result: unknown): string | string[];
   /** The line printed for each EVENT of a long-lived call. */
   formatEvent?(event: unknown): string;
+  /**
+   * For a long-lived command that talks back (chat): what a line typed while it runs does; `args` are the
+   * long-lived call's args. Without this hook any line ends the long-lived call and is then read as an
+   * ordinary command.
+   */
+  onLiveLine?(line: string, args: unknown): LiveLineAction;
+}
+
+/**
+ * What a line typed during a long-lived text command does: run another method of the same service while the
+ * long-lived call goes on (`call`, its result printed with `format`), print lines (`reply`), or end the
+ * long-lived call (as a cancel), print `reply`, and then read `next` (if given) as an ordinary command line.
+ * Throwing a NexoError prints it as an error line; the long-lived call goes on.
+ */
+export type LiveLineAction =
+  | { readonly call: { method: string; args: unknown }; format?(result: unknown): string | string[] }
+  | { readonly reply: string | string[] }
+  | { readonly end: true; readonly reply?: string | string[]; readonly next?: string };
+
+/** What a service may read about the node it runs on (the `node` service shows it on the dashboard). */
+export interface NodeView {
+  readonly startedAt: number;
+  readonly stats: Readonly<NodeStats>;
+  readonly draining: boolean;
+  /** Open connections by transport; `http` counts plain HTTP connections (not upgraded to WebSocket). */
+  connectionsByTransport(): Record<string, number>;
+  services(): readonly ServiceDefinition[];
+  /** Where the HTTP gateway listens, when it runs. */
+  httpAddress(): { host: string; port: number } | undefined;
+}
+
+/**
+ * Numbers a service reports for the node's dashboard and metrics. Counters only grow (the node service turns
+ * them into rates: telemetry's `readings` becomes the ingest rate); gauges are current values.
+ */
+export interface ServiceStats {
+  readonly counters?: Readonly<Record<string, number>>;
+  readonly gauges?: Readonly<Record<string, number>>;
 }
 
 /** What the node gives a service when it builds it. */
@@ -70,6 +109,8 @@ export interface ServiceHost {
   readonly pool: WorkerPool;
   /** The node's id; final once the node listens. */
   nodeId(): string;
+  /** Read-only view of the node (uptime, connections, counters, other services). */
+  readonly node: NodeView;
 }
 
 export interface ServiceDefinition {
@@ -81,6 +122,8 @@ export interface ServiceDefinition {
   start?(): void | Promise<void>;
   /** Runs once after the last connection closed. */
   stop?(): void | Promise<void>;
+  /** Current numbers for the node service (dashboard's Node page); must be cheap, it is polled. */
+  stats?(): ServiceStats;
 }
 
 export type ServiceFactory = (host: ServiceHost) => ServiceDefinition;

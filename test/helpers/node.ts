@@ -18,7 +18,8 @@ export function tempDataDir(): string {
 
 /**
  * An in-process node on a free loopback port, with its own temporary data directory and logs off (unless
- * NEXO_TEST_LOG is set).
+ * NEXO_TEST_LOG is set). The HTTP gateway is off unless the test asks for it (`http: { port: 0 }`), so
+ * tests never fight over port 8080.
  */
 export async function startNode(
   options: ServerOptionsInput = {},
@@ -31,6 +32,7 @@ export async function startNode(
       dataDir: tempDataDir(),
       log: { level: (process.env.NEXO_TEST_LOG as 'info') ?? 'silent' },
       ...options,
+      http: options.http ?? { enabled: false },
     },
     extras,
   );
@@ -47,11 +49,13 @@ export interface ServerProcess {
 
 /**
  * The real `nexo server` in a child process (the built CLI), for signals and isolation from the test's loop.
- * It gets a temporary data directory unless `args` names one.
+ * It gets a temporary data directory unless `args` names one, and no HTTP gateway unless `args` give it a
+ * port (`--http-port`).
  */
 export async function spawnServer(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
   const port = await freePort();
   if (!args.includes('--data-dir')) args = ['--data-dir', tempDataDir(), ...args];
+  if (!args.includes('--http-port') && !args.includes('--no-http')) args = ['--no-http', ...args];
   const child = spawn(
     process.execPath,
     [CLI, 'server', '--host', '127.0.0.1', '--port', String(port), '--log-format', 'json', ...args],

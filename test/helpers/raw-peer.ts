@@ -1,16 +1,21 @@
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { FrameType, PREFACE } from '../../src/protocol/constants.js';
 import { FrameDecoder } from '../../src/protocol/decoder.js';
 import { encodeFrame } from '../../src/protocol/encoder.js';
 import type { DecodedFrame, Frame } from '../../src/protocol/frame.js';
 import { packValue, unpackValue } from '../../src/protocol/payload.js';
 
+/** Where a RawPeer connects: a TCP port on 127.0.0.1, or any way to open a byte stream (a WebSocket). */
+export type PeerTarget = number | (() => Promise<Duplex>);
+
 /**
  * A frame-level test peer: the test decides every byte it sends and sees every frame that comes back.
- * Deliberately separate from the client library, so protocol tests do not depend on it.
+ * Deliberately separate from the client library, so protocol tests do not depend on it. It works over any
+ * byte stream, so the same tests run over TCP and WebSocket (helpers/transports.ts).
  */
 export class RawPeer {
-  readonly socket: net.Socket;
+  readonly socket: Duplex;
   readonly frames: DecodedFrame[] = [];
   readonly decoder = new FrameDecoder({ maxPayload: 64 << 20, preface: true });
   closed = false;
@@ -18,7 +23,7 @@ export class RawPeer {
   #waiters: (() => void)[] = [];
   #nextId = 1;
 
-  private constructor(socket: net.Socket) {
+  private constructor(socket: Duplex) {
     this.socket = socket;
     socket.on('data', (chunk) => {
       try {
@@ -30,25 +35,29 @@ export class RawPeer {
       this.#wake();
     });
     socket.on('error', () => {});
-    socket.on('close', () => {
+    // The server ending its side is the close (a WebSocket stream ends without a 'close' of its own).
+    const closed = () => {
       this.closed = true;
       this.#wake();
-    });
+    };
+    socket.on('end', closed);
+    socket.on('close', closed);
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<RawPeer> {
+  static async connect(target: PeerTarget, host = '127.0.0.1'): Promise<RawPeer> {
+    if (typeof target === 'function') return new RawPeer(await target());
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host, noDelay: true }, () => resolve(new RawPeer(socket)));
+      const socket = net.connect({ port: target, host, noDelay: true }, () => resolve(new RawPeer(socket)));
       socket.once('error', reject);
     });
   }
 
   /** Connects, sends preface + HELLO and waits for WELCOME. */
   static async open(
-    port: number,
+    target: PeerTarget,
     hello: Record<string, unknown> = { versions: [1], client: 'raw-test' },
   ): Promise<RawPeer> {
-    const peer = await RawPeer.connect(port);
+    const peer = await RawPeer.connect(target);
     peer.write(PREFACE);
     peer.send(FrameType.HELLO, 0, 0, packValue(hello));
     const welcome = await peer.next();

@@ -4,6 +4,7 @@ import { packValue, parseWelcome, unpackValue } from '../../src/protocol/payload
 import type { NexoNode } from '../../src/server/node.js';
 import { startNode } from '../helpers/node.js';
 import { RawPeer } from '../helpers/raw-peer.js';
+import { TRANSPORTS } from '../helpers/transports.js';
 
 let node: NexoNode & { port: number };
 
@@ -12,13 +13,16 @@ beforeAll(async () => {
     handshakeTimeout: 300,
     auth: { tokens: { 'sekrit-token-1': 'admin' } },
     nodeId: 'hs-node',
+    http: { port: 0 },
   });
 });
 afterAll(() => node.close({ timeoutMs: 1000 }));
 
-describe('handshake (spec §5)', () => {
+describe.each(TRANSPORTS)('handshake (spec §5) over $name', (transport) => {
+  const dial = () => transport.dial(node);
+
   it('answers preface + HELLO with the preface and a WELCOME that announces limits and services', async () => {
-    const peer = await RawPeer.connect(node.port);
+    const peer = await RawPeer.connect(dial);
     peer.write(PREFACE);
     peer.send(FrameType.HELLO, 0, 0, packValue({ versions: [1], client: 'test' }));
     const frame = await peer.next();
@@ -37,18 +41,18 @@ describe('handshake (spec §5)', () => {
   });
 
   it('chooses the highest common version and ignores versions it does not know', async () => {
-    const peer = await RawPeer.open(node.port, { versions: [7, 1, 3] });
+    const peer = await RawPeer.open(dial, { versions: [7, 1, 3] });
     peer.close();
   });
 
   it('gives the role of a known token, refuses an unknown one with AUTH_FAILED', async () => {
-    const admin = await RawPeer.connect(node.port);
+    const admin = await RawPeer.connect(dial);
     admin.write(PREFACE);
     admin.send(FrameType.HELLO, 0, 0, packValue({ versions: [1], token: 'sekrit-token-1' }));
     expect(parseWelcome(await admin.next()).role).toBe('admin');
     admin.close();
 
-    const stranger = await RawPeer.connect(node.port);
+    const stranger = await RawPeer.connect(dial);
     stranger.write(PREFACE);
     stranger.send(FrameType.HELLO, 0, 0, packValue({ versions: [1], token: 'wrong-token' }));
     const frame = await stranger.next();
@@ -87,7 +91,7 @@ describe('handshake (spec §5)', () => {
   ];
   for (const [what, send, code] of refusals) {
     it(`refuses ${what} with ${code} and closes`, async () => {
-      const peer = await RawPeer.connect(node.port);
+      const peer = await RawPeer.connect(dial);
       peer.write(PREFACE);
       send(peer);
       const frames = await peer.closedByServer();
@@ -98,14 +102,14 @@ describe('handshake (spec §5)', () => {
   }
 
   it('drops a client whose preface is wrong after the magic byte (NOT_NEXO)', async () => {
-    const peer = await RawPeer.connect(node.port);
+    const peer = await RawPeer.connect(dial);
     peer.write(Uint8Array.of(0x8e, 0x41, 0x42, 0x43, 0x44));
     const frames = await peer.closedByServer();
     expect(unpackValue(frames.at(-1)!.payload!)).toMatchObject({ code: 'NOT_NEXO' });
   });
 
   it('closes a connection that sends the preface but no HELLO within the deadline (HANDSHAKE_TIMEOUT)', async () => {
-    const peer = await RawPeer.connect(node.port);
+    const peer = await RawPeer.connect(dial);
     peer.write(PREFACE);
     const started = Date.now();
     const frames = await peer.closedByServer(3000);
@@ -114,7 +118,7 @@ describe('handshake (spec §5)', () => {
   });
 
   it('closes a connection that sends nothing at all (slowloris) after the deadline', async () => {
-    const peer = await RawPeer.connect(node.port);
+    const peer = await RawPeer.connect(dial);
     const started = Date.now();
     await peer.closedByServer(3000);
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);

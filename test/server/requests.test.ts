@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '../../src/client/index.js';
 import { Flags, FrameType } from '../../src/protocol/constants.js';
 import { packValue, unpackValue } from '../../src/protocol/payload.js';
 import type { NexoNode } from '../../src/server/node.js';
@@ -7,25 +6,26 @@ import { builtinServices } from '../../src/services/index.js';
 import { startNode } from '../helpers/node.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 import { slowService } from '../helpers/slow-service.js';
+import { clientOver, TRANSPORTS } from '../helpers/transports.js';
 
 let node: NexoNode & { port: number };
 
 beforeAll(async () => {
   node = await startNode(
-    { maxFrame: 4096, maxInFlight: 8 },
+    { maxFrame: 4096, maxInFlight: 8, http: { port: 0 } },
     { services: [...builtinServices(), slowService] },
   );
 });
 afterAll(() => node.close({ timeoutMs: 2000 }));
 
-describe('requests (spec §6)', () => {
+describe.each(TRANSPORTS)('requests (spec §6) over $name', (transport) => {
+  const dial = () => transport.dial(node);
+
   it('200 concurrent clients each pipelining 100 mixed calc/greet requests get every reply, correctly matched', async () => {
-    const big = await startNode();
+    const big = await startNode({ http: { port: 0 } });
     try {
       const clients = await Promise.all(
-        Array.from({ length: 200 }, (_, c) =>
-          connect({ endpoints: [`127.0.0.1:${big.port}`], name: `load-${c}` }),
-        ),
+        Array.from({ length: 200 }, (_, c) => clientOver(transport, big, `load-${c}`)),
       );
       const results = await Promise.all(
         clients.map((client, c) =>
@@ -52,7 +52,7 @@ describe('requests (spec §6)', () => {
   });
 
   it('answers out of order: a slow request does not hold back a fast one behind it', async () => {
-    const peer = await RawPeer.open(node.port);
+    const peer = await RawPeer.open(dial);
     const slow = peer.request('slow', 'sleep', { ms: 200 });
     const heavy = peer.request('calc', 'eval', { expr: 'sin(1e100)' }); // runs in the worker pool
     const fast = peer.request('echo', 'echo', 'quick');
@@ -63,7 +63,7 @@ describe('requests (spec §6)', () => {
   });
 
   it('reports bad requests on their own id and keeps the connection', async () => {
-    const peer = await RawPeer.open(node.port);
+    const peer = await RawPeer.open(dial);
     const cases: [Uint8Array, string][] = [
       [packValue(['nope', 'x', null]), 'UNKNOWN_SERVICE'],
       [packValue(['calc', 'nope', null]), 'UNKNOWN_METHOD'],
@@ -88,7 +88,7 @@ describe('requests (spec §6)', () => {
   });
 
   it('rejects an oversize REQUEST from its header, finishes the requests before it, then GOAWAY and close', async () => {
-    const peer = await RawPeer.open(node.port);
+    const peer = await RawPeer.open(dial);
     const before = peer.request('slow', 'sleep', { ms: 100 });
     peer.send(FrameType.REQUEST, 0, 9, packValue(['echo', 'echo', 'x'.repeat(10_000)]));
     const after = peer.request('echo', 'echo', 'never read');
@@ -105,14 +105,14 @@ describe('requests (spec §6)', () => {
   });
 
   it('the client library refuses an oversize request itself and keeps its connection', async () => {
-    const client = await connect({ endpoints: [`127.0.0.1:${node.port}`] });
+    const client = await clientOver(transport, node);
     await expect(client.echo.echo('x'.repeat(10_000))).rejects.toMatchObject({ code: 'FRAME_TOO_LARGE' });
     expect(await client.echo.echo('fine')).toBe('fine');
     await client.close();
   });
 
   it('treats a reused open id as a protocol error', async () => {
-    const peer = await RawPeer.open(node.port);
+    const peer = await RawPeer.open(dial);
     peer.request('slow', 'sleep', { ms: 2000 }, 5);
     peer.request('echo', 'echo', 1, 5);
     const frames = await peer.closedByServer();
@@ -121,7 +121,7 @@ describe('requests (spec §6)', () => {
   });
 
   it('cancels a request: ERROR CANCELLED at once, no late RESPONSE', async () => {
-    const peer = await RawPeer.open(node.port);
+    const peer = await RawPeer.open(dial);
     const id = peer.request('slow', 'sleep', { ms: 5000 });
     peer.send(FrameType.CANCEL, 0, id);
     const reply = await peer.reply(id);
@@ -134,7 +134,7 @@ describe('requests (spec §6)', () => {
   });
 
   it('ends a subscription on CANCEL: progress, events, then a final reply (§6.3, §6.5)', async () => {
-    const peer = await RawPeer.open(node.port);
+    const peer = await RawPeer.open(dial);
     const id = peer.request('slow', 'watch', { every: 10 });
     const progress = await peer.next();
     expect(progress).toMatchObject({ type: FrameType.RESPONSE, flags: Flags.MORE, id });
@@ -147,7 +147,7 @@ describe('requests (spec §6)', () => {
   });
 
   it('answers PING with PONG carrying the same payload', async () => {
-    const peer = await RawPeer.open(node.port);
+    const peer = await RawPeer.open(dial);
     peer.send(FrameType.PING, 0, 0, Uint8Array.of(1, 2, 3));
     const pong = await peer.next();
     expect(pong.type).toBe(FrameType.PONG);
@@ -156,7 +156,7 @@ describe('requests (spec §6)', () => {
   });
 
   it('streams chunks both ways (echo.stream, §6.4)', async () => {
-    const peer = await RawPeer.open(node.port);
+    const peer = await RawPeer.open(dial);
     const id = peer.request('echo', 'stream', null);
     const sent: number[] = [];
     for (let i = 0; i < 50; i++) {
@@ -173,7 +173,7 @@ describe('requests (spec §6)', () => {
   });
 
   it('stops reading past maxInFlight busy requests instead of buffering them, then answers them all', async () => {
-    const peer = await RawPeer.open(node.port);
+    const peer = await RawPeer.open(dial);
     const started = Date.now();
     const ids = Array.from({ length: 40 }, () => peer.request('slow', 'sleep', { ms: 50 }));
     const replies = await Promise.all(ids.map((id) => peer.reply(id, 20_000)));

@@ -1,13 +1,13 @@
-import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '../../src/client/index.js';
 import { FrameType, PREFACE } from '../../src/protocol/constants.js';
 import { encodeFrame } from '../../src/protocol/encoder.js';
 import { packValue } from '../../src/protocol/payload.js';
 import type { NexoNode } from '../../src/server/node.js';
 import { startNode } from '../helpers/node.js';
 import { RawPeer } from '../helpers/raw-peer.js';
+import { clientOver, TRANSPORTS, type Transport } from '../helpers/transports.js';
 
 let node: NexoNode & { port: number };
 
@@ -17,13 +17,14 @@ beforeAll(async () => {
     slowPeerTimeout: 500,
     maxOutbound: '2MiB',
     maxFrame: '64KiB',
+    http: { port: 0 },
   });
 });
 afterAll(() => node.close({ timeoutMs: 2000 }));
 
 /** A well-behaved client that must keep working while others misbehave. */
-async function healthy(): Promise<() => Promise<number>> {
-  const client = await connect({ endpoints: [`127.0.0.1:${node.port}`] });
+async function healthy(transport: Transport): Promise<() => Promise<number>> {
+  const client = await clientOver(transport, node);
   return async () => {
     const started = performance.now();
     expect(await client.echo.echo('ok')).toBe('ok');
@@ -31,14 +32,16 @@ async function healthy(): Promise<() => Promise<number>> {
   };
 }
 
-describe('hostile peers (§4.4, §7.4)', () => {
+describe.each(TRANSPORTS)('hostile peers (§4.4, §7.4) over $name', (transport) => {
+  const dial = () => transport.dial(node);
+
   it('decodes a session written one byte per write', async () => {
     const stream = Buffer.concat([
       PREFACE,
       encodeFrame(FrameType.HELLO, 0, 0, packValue({ versions: [1] })),
       encodeFrame(FrameType.REQUEST, 0, 1, packValue(['calc', 'eval', { expr: '2*(3+4)' }])),
     ]);
-    const peer = await RawPeer.connect(node.port);
+    const peer = await RawPeer.connect(dial);
     for (const byte of stream) {
       peer.write(Uint8Array.of(byte));
       await new Promise((r) => setImmediate(r));
@@ -52,7 +55,7 @@ describe('hostile peers (§4.4, §7.4)', () => {
     const frames = [PREFACE, encodeFrame(FrameType.HELLO, 0, 0, packValue({ versions: [1] }))];
     for (let i = 1; i <= 200; i++)
       frames.push(encodeFrame(FrameType.REQUEST, 0, i, packValue(['echo', 'echo', i])));
-    const peer = await RawPeer.connect(node.port);
+    const peer = await RawPeer.connect(dial);
     peer.write(Buffer.concat(frames));
     expect((await peer.next()).type).toBe(FrameType.WELCOME);
     for (let i = 1; i <= 200; i++) expect((await peer.reply(i)).value).toBe(i);
@@ -60,8 +63,8 @@ describe('hostile peers (§4.4, §7.4)', () => {
   });
 
   it('closes a connection that sends garbage after the handshake with PROTOCOL_ERROR; others are unaffected', async () => {
-    const check = await healthy();
-    const peer = await RawPeer.open(node.port);
+    const check = await healthy(transport);
+    const peer = await RawPeer.open(dial);
     peer.write(Buffer.from('this is not a frame at all, just some text\n'.repeat(10)));
     const frames = await peer.closedByServer();
     expect(frames.some((f) => f.type === FrameType.ERROR && f.id === 0)).toBe(true);
@@ -69,9 +72,8 @@ describe('hostile peers (§4.4, §7.4)', () => {
   });
 
   it('drops a client that never reads its replies once its buffer stays full, without stalling others', async () => {
-    const check = await healthy();
-    const socket = net.connect({ port: node.port, host: '127.0.0.1' });
-    await new Promise((r) => socket.once('connect', r));
+    const check = await healthy(transport);
+    const socket = await dial();
     socket.pause(); // never read
     socket.on('error', () => {});
     const closed = new Promise((r) => socket.once('close', r));
@@ -97,18 +99,15 @@ describe('hostile peers (§4.4, §7.4)', () => {
   });
 
   it('slowloris: idle sockets are closed at the handshake deadline while a healthy client is served', async () => {
-    const check = await healthy();
+    const check = await healthy(transport);
     const before = node.connectionCount;
-    const sockets = await Promise.all(
-      Array.from(
-        { length: 50 },
-        () =>
-          new Promise<net.Socket>((resolve) => {
-            const s = net.connect({ port: node.port, host: '127.0.0.1' }, () => resolve(s));
-            s.on('error', () => {});
-            s.resume();
-          }),
-      ),
+    const sockets: Duplex[] = await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        const s = await dial();
+        s.on('error', () => {});
+        s.resume();
+        return s;
+      }),
     );
     // Half send a partial preface, half nothing.
     for (const s of sockets.slice(0, 25)) s.write(Uint8Array.of(0x8e, 0x4e));
@@ -124,12 +123,12 @@ describe('hostile peers (§4.4, §7.4)', () => {
   });
 
   it('property: random bytes after a valid handshake never crash the node', async () => {
-    const check = await healthy();
+    const check = await healthy(transport);
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.uint8Array({ minLength: 1, maxLength: 300 }), { minLength: 1, maxLength: 5 }),
         async (chunks) => {
-          const peer = await RawPeer.open(node.port);
+          const peer = await RawPeer.open(dial);
           for (const c of chunks) peer.write(c);
           await new Promise((r) => setTimeout(r, 5));
           peer.close();

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { EXIT } from '../exit-codes.js';
+import { paint } from '../output.js';
 import { addServerOptions, serverOptionsFrom } from '../server-settings.js';
 
 export function registerServer(program: Command): void {
@@ -37,6 +39,17 @@ export function registerServer(program: Command): void {
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
-    await node.start();
+    try {
+      await node.start();
+    } catch (err) {
+      // A port in use or not allowed is a configuration problem: say which, and how to fix it.
+      const e = err as Error & { code?: string };
+      const message =
+        e.code === 'EADDRINUSE'
+          ? `port ${node.options.port} on ${node.options.host} is already in use (another nexo node?); choose another with --port`
+          : e.message;
+      process.stderr.write(`${paint.red('nexo: cannot start:')} ${message}\n`);
+      process.exit(EXIT.USAGE);
+    }
   });
 }

@@ -1,0 +1,57 @@
+import type { CallHandle, CallOptions, RequestOptions } from '../client.js';
+import type { Requester } from './requester.js';
+
+/** A snapshot of a node's counters (docs/protocol.md §9, node). */
+export interface NodeStats {
+  node: string;
+  at: number;
+  startedAt: number;
+  uptimeMs: number;
+  draining: boolean;
+  connections: Record<string, number> & { total: number };
+  requests: { total: number; perSecond: number };
+  errors: number;
+  bytesIn: number;
+  bytesOut: number;
+  services: Record<
+    string,
+    { counters: Record<string, number>; rates: Record<string, number>; gauges: Record<string, number> }
+  >;
+}
+
+export interface NodeInfo {
+  node: string;
+  server: string;
+  startedAt: number;
+  uptimeMs: number;
+  http: { port: number } | null;
+  services: string[];
+}
+
+interface Caller extends Requester {
+  call<R = unknown>(
+    service: string,
+    method: string,
+    args: unknown,
+    options?: CallOptions,
+  ): Promise<CallHandle<R>>;
+}
+
+/** Typed calls of the node service: which node, how it is doing. */
+export function nodeApi(c: Caller) {
+  return {
+    info: (options?: RequestOptions) => c.request<NodeInfo>('node', 'info', null, options),
+    stats: (options?: RequestOptions) => c.request<NodeStats>('node', 'stats', null, options),
+    /** Calls `onStats` with a snapshot now and every `intervalMs`; cancel the handle to stop. */
+    watch: (
+      onStats: (stats: NodeStats) => void,
+      options: { intervalMs?: number; signal?: AbortSignal } = {},
+    ) =>
+      c.call<{ events: number }>(
+        'node',
+        'watch',
+        options.intervalMs === undefined ? null : { intervalMs: options.intervalMs },
+        { signal: options.signal, onEvent: (value) => onStats(value as NodeStats) },
+      ),
+  };
+}

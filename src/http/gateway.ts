@@ -1,0 +1,207 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { NexoError } from '../errors.js';
+import { ConnectionLimit } from './connection-limit.js';
+import { clientError, fromFrameworkError, rawErrorResponse, sendError } from './errors.js';
+import { registerApi } from './routes/api.js';
+import { registerHealth } from './routes/health.js';
+import { BUILTIN_REST_MODULES } from './routes/index.js';
+import { registerStatic } from './routes/static.js';
+import { registerWebSocket } from './routes/ws.js';
+import { type GatewayNode, peerOf, type RestContext, type RestModule } from './types.js';
+
+export interface HttpGateway {
+  address(): { host: string; port: number };
+  /** Open TCP connections on the HTTP port (plain HTTP and WebSocket). */
+  readonly openConnections: number;
+  /** Stops listening, lets in-flight requests finish for up to `timeoutMs`, then cuts what is left. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+/** Headers on every response: which node answered, and a strict policy for the dashboard's pages. */
+const SECURITY_HEADERS: Record<string, string> = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'content-security-policy':
+    "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+};
+
+/**
+ * The node's HTTP face (docs/http.md): the nexo protocol over WebSocket at /ws, a REST API for curl users
+ * under /api, /healthz and /readyz, and the dashboard's files. Every response names the node
+ * (`x-nexo-node`); every error is `{error: {code, message, details}}` with the code's HTTP status.
+ */
+export async function startHttpGateway(
+  node: GatewayNode,
+  modules: readonly RestModule[] = BUILTIN_REST_MODULES,
+): Promise<HttpGateway> {
+  const o = node.options.http;
+  const limit = new ConnectionLimit(o.maxConnectionsPerIp, () => node.nodeId);
+  const app = Fastify({
+    serverFactory: (handler) => {
+      const server = http.createServer(
+        {
+          // Slow requests (slowloris): the whole request, headers included, must arrive in time.
+          requestTimeout: o.requestTimeoutMs,
+          headersTimeout: Math.min(o.requestTimeoutMs, 60_000),
+          connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(o.requestTimeoutMs / 4))),
+          maxHeaderSize: 16 * 1024,
+          keepAliveTimeout: 5000,
+        },
+        handler,
+      );
+      limit.attach(server);
+      return server;
+    },
+    bodyLimit: o.bodyLimit,
+    logger: false,
+    return503OnClosing: true,
+    // Requests too slow or too malformed to parse still get the usual JSON error, with the node's name.
+    clientErrorHandler: (err, socket) => {
+      if ((err as { code?: string }).code === 'ECONNRESET' || socket.destroyed) return;
+      if (socket.writable) socket.write(rawErrorResponse(clientError(err, o.requestTimeoutMs), node.nodeId));
+      socket.destroy();
+    },
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-nexo-node', node.nodeId);
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+    // While draining, nobody should keep a connection to this node.
+    if (node.draining && !request.url.startsWith('/ws')) reply.header('connection', 'close');
+    // Refused before the upgrade, with a status the client can read (not an open-then-closed socket).
+    if (request.headers.upgrade !== undefined && request.routeOptions.url !== '/ws') {
+      // Nobody reads an upgrade request's socket after the answer: close it, or it would linger forever.
+      const socket = request.raw.socket;
+      reply.raw.once('finish', () => socket.destroySoon());
+      reply.header('connection', 'close');
+      return sendError(reply, new NexoError('NOT_FOUND', 'WebSocket upgrades are accepted at /ws only'));
+    }
+  });
+  app.setErrorHandler((err, _request, reply) => {
+    const error = fromFrameworkError(err, o.bodyLimit);
+    if (error.code === 'INTERNAL_ERROR') node.log.error({ err }, 'HTTP request failed');
+    return sendError(reply, error);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      reply,
+      new NexoError(
+        'NOT_FOUND',
+        request.url.startsWith('/api')
+          ? `no route ${request.method} ${clip(request.url)}; GET /api lists the API`
+          : `nothing at ${clip(request.url)}`,
+      ),
+    ),
+  );
+  // Arguments are JSON; anything else is refused with 415 instead of being guessed at.
+  app.removeContentTypeParser('text/plain');
+
+  await app.register(fastifyWebsocket, {
+    options: {
+      maxPayload: o.wsMaxMessage,
+      perMessageDeflate: false,
+      // §2.3.1 The subprotocol is optional; when the client offers some, `nexo` must be one of them.
+      handleProtocols: (protocols) => (protocols.has('nexo') ? 'nexo' : false),
+    },
+  });
+
+  // The 101 Switching Protocols answer names the node too (WELCOME does as well, once the protocol starts).
+  app.websocketServer.on('headers', (headers: string[]) => {
+    headers.push(`x-nexo-node: ${node.nodeId.replace(/[^\x21-\x7e]/g, '')}`);
+  });
+
+  const context: RestContext = {
+    app,
+    node,
+    call: (request, service, method, args) => callFor(node, request, service, method, args),
+  };
+  registerHealth(app, node);
+  registerWebSocket(app, node);
+  const running = new Set(node.dispatcher.services.map((s) => s.name));
+  for (const module of modules) if (running.has(module.service)) module.register(context);
+  registerApi(context);
+  await registerStatic(app);
+
+  await app.listen({ host: o.host, port: o.port, listenTextResolver: () => '' }).catch((err: unknown) => {
+    throw describeListenError(err, o.host, o.port);
+  });
+  const bound = app.server.address() as AddressInfo;
+  return {
+    address: () => ({ host: bound.address, port: bound.port }),
+    get openConnections() {
+      return limit.total;
+    },
+    close: (timeoutMs) => closeGateway(app, timeoutMs),
+  };
+}
+
+/** Runs a method for an HTTP request: its bearer token, its address, aborted if the client goes away. */
+async function callFor(
+  node: GatewayNode,
+  request: FastifyRequest,
+  service: string,
+  method: string,
+  args: unknown,
+): Promise<unknown> {
+  const controller = new AbortController();
+  // The client hung up before its answer: stop the work (handlers see ctx.signal aborted).
+  const socket = request.raw.socket;
+  const onClose = () => controller.abort();
+  socket.once('close', onClose);
+  try {
+    return await node.invoke({
+      service,
+      method,
+      args,
+      token: bearerToken(request.headers.authorization),
+      peer: peerOf(request),
+      signal: controller.signal,
+    });
+  } finally {
+    socket.off('close', onClose);
+  }
+}
+
+/** `Authorization: Bearer <token>`; no header means anonymous, anything else is refused. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (header === undefined || header === '') return undefined;
+  const match = /^Bearer[ \t]+([\x21-\x7e]{1,4096})[ \t]*$/i.exec(header);
+  if (match === null) {
+    throw new NexoError('AUTH_FAILED', 'the Authorization header must be "Bearer <token>"');
+  }
+  return match[1];
+}
+
+async function closeGateway(app: FastifyInstance, timeoutMs: number): Promise<void> {
+  // Requests still running at the deadline are cut, like connections are on the protocol port.
+  const cut = setTimeout(() => app.server.closeAllConnections(), Math.max(0, timeoutMs));
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(cut);
+  }
+}
+
+function describeListenError(err: unknown, host: string, port: number): Error {
+  const code = (err as { code?: string }).code;
+  if (code === 'EADDRINUSE') {
+    return new Error(
+      `HTTP port ${port} on ${host} is already in use (another nexo node?); choose another with --http-port, or --no-http`,
+    );
+  }
+  if (code === 'EACCES') {
+    return new Error(`not allowed to listen on HTTP port ${port}; use a port above 1023 (--http-port)`);
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function clip(text: string): string {
+  return text.length > 100 ? `${text.slice(0, 97)}...` : text;
+}

@@ -1,0 +1,15 @@
+import type { RestModule } from '../types.js';
+import { sendJson } from './api.js';
+
+/** `GET /api/node`: this node's counters (the dashboard's Node page); `GET /api/node/info`: who it is. */
+export const nodeRest: RestModule = {
+  service: 'node',
+  register({ app, call }) {
+    app.get('/api/node', async (request, reply) =>
+      sendJson(reply, await call(request, 'node', 'stats', null)),
+    );
+    app.get('/api/node/info', async (request, reply) =>
+      sendJson(reply, await call(request, 'node', 'info', null)),
+    );
+  },
+};

@@ -1,0 +1,48 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { DirectCall } from '../server/direct-call.js';
+import type { Dispatcher } from '../server/dispatcher.js';
+import type { ServerOptions } from '../server/options.js';
+import type { Conduit, PeerInfo } from '../transport/types.js';
+
+/** What the HTTP gateway needs from the node it fronts. */
+export interface GatewayNode {
+  readonly nodeId: string;
+  readonly options: ServerOptions;
+  readonly log: Logger;
+  readonly dispatcher: Dispatcher;
+  /** True once the node drains: /readyz turns 503 and new API calls are refused. */
+  readonly draining: boolean;
+  /** Hands a WebSocket's byte stream to the node, like any other transport. */
+  accept(conduit: Conduit): void;
+  /** Runs one method call for an HTTP request, through the same checks as the protocol. */
+  invoke(call: DirectCall): Promise<unknown>;
+}
+
+/** What a REST route module gets: the app to add routes to and a way to call the node's methods. */
+export interface RestContext {
+  readonly app: FastifyInstance;
+  readonly node: GatewayNode;
+  /** Calls `service.method(args)` as the request's caller (its bearer token, its address). */
+  call(request: FastifyRequest, service: string, method: string, args: unknown): Promise<unknown>;
+}
+
+/**
+ * A service's explicit HTTP routes (beyond the generic `POST /api/<service>/<method>`): where HTTP semantics
+ * matter (GET with a query string, CSV, uploads, downloads with Range). Registered only when the node runs
+ * the service.
+ */
+export interface RestModule {
+  readonly service: string;
+  register(context: RestContext): void;
+}
+
+/** The peer of an HTTP request, as services see it. */
+export function peerOf(request: FastifyRequest): PeerInfo {
+  return {
+    transport: 'tcp',
+    address: request.socket.remoteAddress ?? 'unknown',
+    port: request.socket.remotePort ?? 0,
+    secure: false,
+  };
+}

@@ -1,0 +1,101 @@
+import { NexoError, toNexoError } from '../errors.js';
+import type { PeerInfo } from '../transport/types.js';
+import { Call, type CallSink } from './call-context.js';
+import type { ChunkQueue } from './chunk-queue.js';
+import type { ConnectionHost } from './host.js';
+import { Session } from './session.js';
+
+/**
+ * One method call that does not arrive on a nexo connection: an HTTP request to the REST API. It runs
+ * through the same dispatcher checks (service, method, role, args schema) and the same handler as a REQUEST
+ * frame, in a session of its own that ends with the call.
+ */
+export interface DirectCall {
+  readonly service: string;
+  readonly method: string;
+  readonly args: unknown;
+  /** The caller's token (HTTP `Authorization: Bearer`); none means the anonymous role. */
+  readonly token?: string | undefined;
+  readonly peer: PeerInfo;
+  /** Aborts the call (the HTTP client went away). */
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * Set by routes that map a stream onto HTTP (an upload body); without it, methods with an input stream are
+   * refused with METHOD_NOT_ALLOWED.
+   */
+  readonly input?: ChunkQueue | undefined;
+  /**
+   * Set by routes that map the method's output onto HTTP (a download, server-sent events): where progress,
+   * events and chunks go. Without `event`, long-lived methods are refused with METHOD_NOT_ALLOWED; without
+   * `chunk`, a handler that streams chunks fails with it.
+   */
+  readonly output?: Partial<CallSink> | undefined;
+}
+
+export class DirectCaller {
+  constructor(
+    private readonly host: ConnectionHost,
+    private readonly nextSessionId: () => number,
+    private readonly draining: () => boolean,
+  ) {}
+
+  async invoke(request: DirectCall): Promise<unknown> {
+    const stats = this.host.stats;
+    stats.requests++;
+    const session = new Session(this.nextSessionId(), request.peer, 'http');
+    try {
+      if (this.draining()) {
+        throw new NexoError('SHUTTING_DOWN', 'the node is shutting down; send the request to another node', {
+          node: this.host.nodeId(),
+        });
+      }
+      session.role = this.host.auth.authenticate(request.token);
+      const dispatcher = this.host.dispatcher;
+      const method = dispatcher.resolve(request.service, request.method, session);
+      const definition = method.definition;
+      if (definition.input === 'chunks' && request.input === undefined) {
+        throw new NexoError(
+          'METHOD_NOT_ALLOWED',
+          `${request.service}.${request.method} takes a stream of chunks; call it over the protocol (WebSocket /ws or TCP)`,
+        );
+      }
+      if (definition.longLived === true && request.output?.event === undefined) {
+        throw new NexoError(
+          'METHOD_NOT_ALLOWED',
+          `${request.service}.${request.method} is a subscription; call it over the protocol (WebSocket /ws or TCP)`,
+        );
+      }
+      dispatcher.validate(method, request.args);
+      const call = new Call(0, method, session, sinkFor(request), request.input);
+      const onAbort = () => call.abort(new NexoError('CANCELLED', 'the HTTP client went away'));
+      request.signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        return await definition.handler(request.args as never, call);
+      } finally {
+        request.signal?.removeEventListener('abort', onAbort);
+      }
+    } catch (err) {
+      stats.errors++;
+      const error = toNexoError(err);
+      if (error.code === 'INTERNAL_ERROR') {
+        this.host.log.error({ err, service: request.service, method: request.method }, 'HTTP call failed');
+      }
+      throw error;
+    } finally {
+      session.close();
+    }
+  }
+}
+
+/** Where a direct call's progress, events and chunks go: the route's handlers, else nowhere. */
+function sinkFor(request: DirectCall): CallSink {
+  const out = request.output ?? {};
+  return {
+    progress: (id, value) => out.progress?.(id, value),
+    event: (id, value) => out.event?.(id, value) ?? false,
+    chunk: (id, bytes, end) =>
+      out.chunk?.(id, bytes, end) ??
+      Promise.reject(new NexoError('METHOD_NOT_ALLOWED', 'this route does not stream chunks')),
+    whenWritable: () => out.whenWritable?.() ?? Promise.resolve(),
+  };
+}

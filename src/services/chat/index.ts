@@ -1,0 +1,304 @@
+import { Type } from '@sinclair/typebox';
+import { NexoError } from '../../errors.js';
+import type { Session } from '../../server/session.js';
+import { type CallContext, defineMethod, type ServiceDefinition, type ServiceHost } from '../types.js';
+import type { ChatMessage, LeaveReason } from './events.js';
+import { Member } from './member.js';
+import { messageText, Nick, nickKey, RoomName, roomKey } from './names.js';
+import { Room } from './room.js';
+import { ChatStore } from './store.js';
+import { chatTextCommands } from './text.js';
+
+/** Rooms one connection may be in at once. */
+export const MAX_ROOMS_PER_SESSION = 16;
+/** Rooms listed by `chat.rooms` at most. */
+const MAX_LISTED_ROOMS = 1000;
+
+/**
+ * `chat`: rooms with nicknames unique per room, join/leave notices, messages broadcast in order, the last
+ * `chat.history` messages of each room kept in the node's store (SQLite in the data directory) and sent on
+ * join, presence, and direct messages. A `join` is a subscription whose events are the room's traffic. Each
+ * member has a bounded queue: a member that does not read is dropped from the room (CHAT_TOO_SLOW), the
+ * room never waits for it.
+ */
+export function chatService(host: ServiceHost): ServiceDefinition {
+  const o = host.options.chat;
+  let store: ChatStore | undefined;
+  /** Rooms in memory; rooms without members are evicted (oldest first) beyond maxRooms. */
+  const rooms = new Map<string, Room>();
+  /** Last seq of rooms that have stored messages, loaded or not. */
+  let storedRooms = new Map<string, number>();
+  const sessionRooms = new WeakMap<Session, number>();
+  const counters = { messages: 0, joins: 0, directMessages: 0, droppedSlow: 0 };
+  /** Settles each member's join call. */
+  const endings = new Map<Member, { resolve(v: unknown): void; reject(e: NexoError): void }>();
+
+  const roomFor = (name: string, create: boolean): Room | undefined => {
+    const key = roomKey(name);
+    let room = rooms.get(key);
+    if (room !== undefined) return room;
+    if (!create && !storedRooms.has(key)) return undefined;
+    if (rooms.size >= o.maxRooms) evictIdleRoom();
+    if (rooms.size >= o.maxRooms) {
+      throw new NexoError('CHAT_ROOMS_FULL', `this node already holds ${o.maxRooms} active rooms; try later`);
+    }
+    room = new Room(key, store?.recent(key) ?? [], storedRooms.get(key) ?? 0, o.history, dropped);
+    rooms.set(key, room);
+    return room;
+  };
+
+  const evictIdleRoom = () => {
+    let oldest: Room | undefined;
+    for (const room of rooms.values()) {
+      if (room.members.size === 0 && (oldest === undefined || room.lastUsed < oldest.lastUsed)) oldest = room;
+    }
+    if (oldest === undefined) return;
+    rooms.delete(oldest.name);
+    if (oldest.lastSeq > 0) storedRooms.set(oldest.name, oldest.lastSeq);
+  };
+
+  const memberOf = (session: Session, name: string): { room: Room; member: Member } => {
+    const room = rooms.get(roomKey(name));
+    const member = room?.bySession.get(session);
+    if (room === undefined || member === undefined) {
+      throw new NexoError('CHAT_NOT_IN_ROOM', `join #${roomKey(name)} on this connection first (chat.join)`, {
+        room: roomKey(name),
+      });
+    }
+    return { room, member };
+  };
+
+  function dropped(member: Member, room: Room): void {
+    counters.droppedSlow++;
+    leftRoom(member);
+    endings
+      .get(member)
+      ?.reject(
+        new NexoError(
+          'CHAT_TOO_SLOW',
+          `you fell more than ${o.queue} events behind in #${room.name} and were removed from it; join again`,
+          { room: room.name, queue: o.queue },
+        ),
+      );
+    endings.delete(member);
+  }
+
+  const leftRoom = (member: Member) => {
+    sessionRooms.set(member.session, Math.max(0, (sessionRooms.get(member.session) ?? 1) - 1));
+  };
+
+  const leave = (room: Room, member: Member, reason: LeaveReason, announce: boolean) => {
+    if (!room.remove(member, reason, announce)) return false;
+    leftRoom(member);
+    return true;
+  };
+
+  const join = (args: { room: string; nick: string; history?: number }, ctx: CallContext) => {
+    const session = ctx.session;
+    const joined = sessionRooms.get(session) ?? 0;
+    if (joined >= MAX_ROOMS_PER_SESSION) {
+      throw new NexoError('INVALID_ARGS', `one connection may be in at most ${MAX_ROOMS_PER_SESSION} rooms`);
+    }
+    const room = roomFor(args.room, true)!;
+    if (room.bySession.has(session)) {
+      throw new NexoError('CHAT_ALREADY_JOINED', `this connection is already in #${room.name}`, {
+        room: room.name,
+      });
+    }
+    const key = nickKey(args.nick);
+    const holder = room.members.get(key);
+    if (holder !== undefined) {
+      throw new NexoError(
+        'CHAT_NICK_TAKEN',
+        `the nickname '${holder.nick}' is taken in #${room.name}; choose another`,
+        { room: room.name, nick: holder.nick },
+      );
+    }
+    const member = new Member(args.nick, key, session, ctx, o.queue, o.rate);
+    const ended = new Promise((resolve, reject) => endings.set(member, { resolve, reject }));
+    room.add(member);
+    sessionRooms.set(session, joined + 1);
+    counters.joins++;
+    // The joiner's view starts here: who is in, the recent messages, then live traffic (its own join first).
+    const history = room.history.slice(
+      room.history.length - Math.min(args.history ?? o.history, room.history.length),
+    );
+    member.deliver({
+      type: 'joined',
+      room: room.name,
+      nick: member.nick,
+      members: room.nicks(),
+      history: history.length,
+    });
+    for (const message of history) member.deliver({ type: 'message', ...message, history: true });
+    room.broadcast({ type: 'join', room: room.name, nick: member.nick, at: Date.now() });
+    ctx.signal.addEventListener(
+      'abort',
+      () => {
+        // Cancelled, disconnected, or the node is draining (then everyone goes: no notices).
+        const reason = (ctx.signal.reason as NexoError | undefined)?.code;
+        const announce = reason !== 'SHUTTING_DOWN';
+        leave(room, member, reason === 'CANCELLED' ? 'left' : 'disconnected', announce);
+        endings.delete(member);
+      },
+      { once: true },
+    );
+    return ended;
+  };
+
+  const Text = messageText(o.maxMessage);
+  const RoomArgs = Type.Object({ room: RoomName }, { additionalProperties: false });
+
+  return {
+    name: 'chat',
+    description:
+      'Chat rooms: nicknames, join/leave notices, ordered messages, recent history, direct messages.',
+    start: () => {
+      store = new ChatStore(host.options.dataDir, o.history);
+      storedRooms = store.rooms();
+    },
+    stop: () => {
+      store?.close();
+      store = undefined;
+    },
+    stats: () => {
+      let members = 0;
+      let active = 0;
+      for (const room of rooms.values()) {
+        members += room.members.size;
+        if (room.members.size > 0) active++;
+      }
+      return { counters: { ...counters }, gauges: { rooms: active, members } };
+    },
+    methods: {
+      join: defineMethod({
+        description: 'Enters a room under a nickname; events are the room traffic until leave or cancel.',
+        args: Type.Object(
+          {
+            room: RoomName,
+            nick: Nick,
+            history: Type.Optional(Type.Integer({ minimum: 0, maximum: o.history })),
+          },
+          { additionalProperties: false },
+        ),
+        access: 'anyone',
+        longLived: true,
+        handler: join,
+      }),
+      say: defineMethod({
+        description: 'Sends a message to a room this connection is in; every member gets it, in order.',
+        args: Type.Object({ room: RoomName, text: Text }, { additionalProperties: false }),
+        access: 'anyone',
+        handler: (args, ctx) => {
+          const { room, member } = memberOf(ctx.session, args.room);
+          const text = args.text.trim();
+          if (text === '') throw new NexoError('INVALID_ARGS', 'chat.say: args.text: the message is empty');
+          if (!member.bucket.take()) {
+            throw new NexoError(
+              'RATE_LIMITED',
+              `slow down: at most ${o.rate} messages per second (bursts of ${member.bucket.burst})`,
+            );
+          }
+          const message = room.say(member.nick, text);
+          store?.append(message);
+          counters.messages++;
+          return { room: room.name, seq: message.seq, at: message.at };
+        },
+      }),
+      dm: defineMethod({
+        description: 'Sends a private message to one member of a room this connection is in.',
+        args: Type.Object({ room: RoomName, to: Nick, text: Text }, { additionalProperties: false }),
+        access: 'anyone',
+        handler: (args, ctx) => {
+          const { room, member } = memberOf(ctx.session, args.room);
+          const target = room.members.get(nickKey(args.to));
+          if (target === undefined) {
+            throw new NexoError('CHAT_NO_SUCH_MEMBER', `nobody called '${args.to}' is in #${room.name}`, {
+              room: room.name,
+              nick: args.to,
+            });
+          }
+          const text = args.text.trim();
+          if (text === '') throw new NexoError('INVALID_ARGS', 'chat.dm: args.text: the message is empty');
+          if (!member.bucket.take()) {
+            throw new NexoError('RATE_LIMITED', `slow down: at most ${o.rate} messages per second`);
+          }
+          const at = Date.now();
+          const event = {
+            type: 'dm' as const,
+            room: room.name,
+            from: member.nick,
+            to: target.nick,
+            text,
+            at,
+          };
+          if (!target.deliver(event) && room.remove(target, 'too-slow')) dropped(target, room);
+          counters.directMessages++;
+          return { room: room.name, to: target.nick, at };
+        },
+      }),
+      leave: defineMethod({
+        description: 'Leaves a room; the join call ends with {room, left: true}.',
+        args: RoomArgs,
+        access: 'anyone',
+        handler: (args, ctx) => {
+          const { room, member } = memberOf(ctx.session, args.room);
+          leave(room, member, 'left', true);
+          endings.get(member)?.resolve({ room: room.name, left: true });
+          endings.delete(member);
+          return { room: room.name, left: true };
+        },
+      }),
+      who: defineMethod({
+        description: 'Who is in a room now, in order of arrival.',
+        args: RoomArgs,
+        access: 'anyone',
+        handler: (args) => {
+          const room = rooms.get(roomKey(args.room));
+          return {
+            room: roomKey(args.room),
+            members: [...(room?.members.values() ?? [])].map((m) => ({ nick: m.nick, since: m.since })),
+          };
+        },
+      }),
+      history: defineMethod({
+        description: 'The recent messages of a room, oldest first; `before` pages back by seq.',
+        args: Type.Object(
+          {
+            room: RoomName,
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: Math.max(1, o.history) })),
+            before: Type.Optional(Type.Integer({ minimum: 1 })),
+          },
+          { additionalProperties: false },
+        ),
+        access: 'anyone',
+        handler: (args) => {
+          const room = roomFor(args.room, false);
+          let messages: ChatMessage[] = room?.history ?? [];
+          if (args.before !== undefined) messages = messages.filter((m) => m.seq < args.before!);
+          const limit = args.limit ?? o.history;
+          return { room: roomKey(args.room), messages: messages.slice(Math.max(0, messages.length - limit)) };
+        },
+      }),
+      rooms: defineMethod({
+        description: 'Rooms with members or stored messages: name, members, last message seq.',
+        args: Type.Union([Type.Null(), Type.Object({}, { additionalProperties: false })]),
+        access: 'anyone',
+        handler: () => {
+          const list = new Map<string, { room: string; members: number; lastSeq: number }>();
+          for (const [name, lastSeq] of storedRooms) list.set(name, { room: name, members: 0, lastSeq });
+          for (const room of rooms.values()) {
+            if (room.members.size > 0 || room.lastSeq > 0) {
+              list.set(room.name, { room: room.name, members: room.members.size, lastSeq: room.lastSeq });
+            }
+          }
+          const sorted = [...list.values()].sort(
+            (a, b) => b.members - a.members || a.room.localeCompare(b.room),
+          );
+          return { rooms: sorted.slice(0, MAX_LISTED_ROOMS) };
+        },
+      }),
+    },
+    text: chatTextCommands(),
+  };
+}

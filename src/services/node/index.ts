@@ -1,0 +1,177 @@
+import { Type } from '@sinclair/typebox';
+import { defineMethod, type ServiceDefinition, type ServiceHost } from '../types.js';
+import { RateSampler } from './rates.js';
+
+export const SERVER_NAME = 'nexo/0.1.0';
+
+/** What `node.stats` and every `node.watch` event carry (docs/protocol.md §9, node). */
+export interface NodeSnapshot {
+  node: string;
+  at: number;
+  startedAt: number;
+  uptimeMs: number;
+  draining: boolean;
+  connections: Record<string, number> & { total: number };
+  requests: { total: number; perSecond: number };
+  errors: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Per service that reports numbers: its counters, their per-second rates, and its gauges. */
+  services: Record<
+    string,
+    { counters: Record<string, number>; rates: Record<string, number>; gauges: Record<string, number> }
+  >;
+}
+
+const NoArgs = Type.Union([Type.Null(), Type.Object({}, { additionalProperties: false })]);
+
+/**
+ * `node`: which node this is and how it is doing, for the dashboard's Node page, `curl /api/node` and
+ * `status` in text mode. Rates come from counters sampled on a timer, so reading them costs nothing per
+ * request. A service that reports counters (telemetry's readings) gets its rates shown here for free.
+ */
+export function nodeService(host: ServiceHost): ServiceDefinition {
+  const view = host.node;
+
+  const counters = (): Map<string, number> => {
+    const values = new Map<string, number>([['requests', view.stats.requests]]);
+    for (const service of view.services()) {
+      const stats = service.stats?.();
+      for (const [name, value] of Object.entries(stats?.counters ?? {})) {
+        values.set(`${service.name}.${name}`, value);
+      }
+    }
+    return values;
+  };
+  const sampler = new RateSampler(counters);
+
+  const snapshot = (): NodeSnapshot => {
+    const now = Date.now();
+    const current = counters();
+    const rates = sampler.rates(current, now);
+    const services: NodeSnapshot['services'] = {};
+    for (const service of view.services()) {
+      const stats = service.stats?.();
+      if (stats === undefined) continue;
+      const entry = {
+        counters: { ...stats.counters },
+        rates: {} as Record<string, number>,
+        gauges: { ...stats.gauges },
+      };
+      for (const name of Object.keys(entry.counters)) {
+        entry.rates[name] = round(rates.get(`${service.name}.${name}`) ?? 0);
+      }
+      services[service.name] = entry;
+    }
+    const byTransport = view.connectionsByTransport();
+    const total = Object.values(byTransport).reduce((a, b) => a + b, 0);
+    return {
+      node: host.nodeId(),
+      at: now,
+      startedAt: view.startedAt,
+      uptimeMs: now - view.startedAt,
+      draining: view.draining,
+      connections: { ...byTransport, total },
+      requests: { total: view.stats.requests, perSecond: round(rates.get('requests') ?? 0) },
+      errors: view.stats.errors,
+      bytesIn: view.stats.bytesIn,
+      bytesOut: view.stats.bytesOut,
+      services,
+    };
+  };
+
+  return {
+    name: 'node',
+    description:
+      'This node: its name, uptime, open connections by transport, request rate, service counters.',
+    start: () => sampler.start(),
+    stop: () => sampler.stop(),
+    methods: {
+      info: defineMethod({
+        description: 'Name, server version, start time, HTTP address and the services this node runs.',
+        args: NoArgs,
+        access: 'anyone',
+        handler: () => {
+          const http = view.httpAddress();
+          return {
+            node: host.nodeId(),
+            server: SERVER_NAME,
+            startedAt: view.startedAt,
+            uptimeMs: Date.now() - view.startedAt,
+            http: http === undefined ? null : { port: http.port },
+            services: view.services().map((s) => s.name),
+          };
+        },
+      }),
+      stats: defineMethod({
+        description: 'A snapshot of the counters: connections, requests per second, bytes, service numbers.',
+        args: NoArgs,
+        access: 'anyone',
+        handler: () => snapshot(),
+      }),
+      watch: defineMethod({
+        description: 'A subscription: the stats snapshot now and then every intervalMs, until cancelled.',
+        args: Type.Union([
+          Type.Null(),
+          Type.Object(
+            { intervalMs: Type.Optional(Type.Integer({ minimum: 200, maximum: 60_000 })) },
+            { additionalProperties: false },
+          ),
+        ]),
+        access: 'anyone',
+        longLived: true,
+        handler: (args, ctx) =>
+          new Promise((resolve) => {
+            let sent = 0;
+            const tick = () => {
+              // A snapshot replaces the last one: when the client is behind, skip rather than queue.
+              if (ctx.emit(snapshot())) sent++;
+            };
+            tick();
+            const timer = setInterval(tick, args?.intervalMs ?? 1000);
+            ctx.signal.addEventListener('abort', () => {
+              clearInterval(timer);
+              resolve({ events: sent });
+            });
+          }),
+      }),
+    },
+    text: [
+      {
+        name: 'status',
+        usage: 'status',
+        summary: 'this node: uptime, connections, requests per second',
+        parse: () => ({ method: 'stats', args: null }),
+        format: (result) => formatStatus(result as NodeSnapshot),
+      },
+    ],
+  };
+}
+
+export function formatStatus(s: NodeSnapshot): string[] {
+  const connections = Object.entries(s.connections)
+    .filter(([k]) => k !== 'total')
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  return [
+    `node ${s.node}, up ${formatUptime(s.uptimeMs)}${s.draining ? ' (draining)' : ''}`,
+    `connections: ${connections}`,
+    `requests: ${s.requests.total} total, ${s.requests.perSecond}/s; errors: ${s.errors}`,
+  ];
+}
+
+export function formatUptime(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  const d = Math.floor(s / 86_400);
+  const h = Math.floor((s % 86_400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  if (d > 0) return `${d}d ${h}h`;
+  if (h > 0) return `${h}h ${m}m`;
+  if (m > 0) return `${m}m ${sec}s`;
+  return `${sec}s`;
+}
+
+function round(n: number): number {
+  return Math.round(n * 10) / 10;
+}
