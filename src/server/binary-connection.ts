@@ -12,6 +12,7 @@ import { FrameDecoder } from '../protocol/decoder.js';
 import { FrameBatch } from '../protocol/encoder.js';
 import type { DecodedFrame, Frame, OversizeFrame } from '../protocol/frame.js';
 import { packValue, parseHello, parseRequest, type Welcome } from '../protocol/payload.js';
+import { SharedEvent } from '../services/shared-event.js';
 import type { Conduit } from '../transport/types.js';
 import { formatDuration } from '../util/units.js';
 import { Call, type CallSink } from './call-context.js';
@@ -431,12 +432,14 @@ export class BinaryConnection extends PeerConnection implements CallSink {
 
   #onPeerGoAway(): void {
     if (this.phase === Phase.Open) this.phase = Phase.Draining;
+    this.#endSubscriptions('the client is going away');
     this.#closeIfDone();
   }
 
   /** The peer half-closed: answer what it already sent, then close (§7.3). */
   #onPeerEnd(): void {
     this.#peerEnded = true;
+    this.#endSubscriptions('the client closed its side of the connection');
     if (this.phase === Phase.Queued) {
       this.endGracefully();
       return;
@@ -445,6 +448,16 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     if (this.phase === Phase.Open) this.phase = Phase.Draining;
     if (this.phase === Phase.Draining) this.#closeIfDone();
     else this.endGracefully();
+  }
+
+  /**
+   * §7.3.4 A leaving client (GOAWAY, half-close) can no longer cancel its subscriptions, and they never end on
+   * their own: end them, so its other requests finish and the connection closes.
+   */
+  #endSubscriptions(reason: string): void {
+    for (const call of this.#calls.values()) {
+      if (call.longLived) this.#finishWithError(call, new NexoError('CANCELLED', reason));
+    }
   }
 
   /**
@@ -468,7 +481,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
 
   event(id: number, value: unknown): boolean {
     if (this.phase >= Phase.Closing) return false;
-    this.#batch.add(FrameType.EVENT, 0, id, packValue(value));
+    this.#batch.add(FrameType.EVENT, 0, id, value instanceof SharedEvent ? value.bytes : packValue(value));
     this.#scheduleFlush();
     return !this.writeBlocked;
   }

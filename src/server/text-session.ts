@@ -1,6 +1,7 @@
 import { NexoError, toNexoError } from '../errors.js';
 import { LineSplitter, type SplitLine } from '../protocol/line-splitter.js';
 import { QUIT_WORDS } from '../protocol/text-mode.js';
+import { SharedEvent } from '../services/shared-event.js';
 import type { TextCommand } from '../services/types.js';
 import type { Conduit } from '../transport/types.js';
 import { formatDuration } from '../util/units.js';
@@ -300,8 +301,9 @@ export class TextSession extends PeerConnection implements CallSink {
     // Progress of a call has no line of its own in text mode.
   }
 
-  event(_id: number, value: unknown): boolean {
+  event(_id: number, event: unknown): boolean {
     if (this.#live === undefined || this.phase >= Phase.Closing) return false;
+    const value = event instanceof SharedEvent ? event.value : event;
     this.#say(this.#liveCommand?.command.formatEvent?.(value) ?? JSON.stringify(value));
     return !this.writeBlocked;
   }

@@ -173,3 +173,18 @@ describe('client heartbeat (§7.2.3)', () => {
     mute.close();
   });
 });
+
+describe('closing with a subscription open (§7.3.4)', () => {
+  it('close() finishes: the server ends the subscription when the client says GOAWAY', async () => {
+    const n = await node();
+    const client = await connect({ endpoints: [`127.0.0.1:${n.port}`] });
+    const events: unknown[] = [];
+    const call = await client.call('slow', 'watch', { every: 10 }, { onEvent: (e) => events.push(e) });
+    await new Promise((r) => setTimeout(r, 60));
+    const started = Date.now();
+    await client.close();
+    expect(Date.now() - started).toBeLessThan(1000);
+    await expect(call.result).rejects.toMatchObject({ code: 'CANCELLED', message: 'the client is going away' });
+    expect(events.length).toBeGreaterThan(1);
+  });
+});

@@ -1,4 +1,5 @@
 import type { Session } from '../../server/session.js';
+import type { SharedEvent } from '../shared-event.js';
 import type { CallContext } from '../types.js';
 import type { ChatEvent } from './events.js';
 import { TokenBucket } from './rate-limit.js';
@@ -14,7 +15,7 @@ export class Member {
   readonly key: string;
   readonly since = Date.now();
   readonly bucket: TokenBucket;
-  #backlog: ChatEvent[] = [];
+  #backlog: (ChatEvent | SharedEvent)[] = [];
   #blocked = false;
   #gone = false;
 
@@ -40,7 +41,7 @@ export class Member {
   }
 
   /** Sends or queues the event; false when the queue is full and the member must be dropped. */
-  deliver(event: ChatEvent): boolean {
+  deliver(event: ChatEvent | SharedEvent): boolean {
     if (this.#gone) return true;
     if (this.#blocked) {
       if (this.#backlog.length >= this.queueLimit) return false;

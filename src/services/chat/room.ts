@@ -1,4 +1,5 @@
 import type { Session } from '../../server/session.js';
+import { SharedEvent } from '../shared-event.js';
 import type { ChatEvent, ChatMessage, LeaveReason } from './events.js';
 import type { Member } from './member.js';
 
@@ -63,9 +64,11 @@ export class Room {
   }
 
   broadcast(event: ChatEvent): void {
+    // Encoded for the wire once for the whole room, not once per member.
+    const shared = new SharedEvent(event);
     let dropped: Member[] | undefined;
     for (const member of this.members.values()) {
-      if (member.deliver(event)) continue;
+      if (member.deliver(shared)) continue;
       dropped ??= [];
       dropped.push(member);
     }
