@@ -31,7 +31,13 @@ export {
 export type { Session } from './server/session.js';
 
 // Services
-export { builtinServices, calcService, echoService, greetService } from './services/index.js';
+export {
+  builtinServices,
+  calcService,
+  echoService,
+  greetService,
+  telemetryService,
+} from './services/index.js';
 export {
   type Access,
   type CallContext,

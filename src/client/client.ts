@@ -3,6 +3,7 @@ import type { GoAway, Welcome } from '../protocol/payload.js';
 import { calcApi } from './api/calc.js';
 import { echoApi } from './api/echo.js';
 import { greetApi } from './api/greet.js';
+import { telemetryApi } from './api/telemetry.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { type CallHandlers, ClientConnection, type Pending } from './connection.js';
 import { Emitter } from './emitter.js';
@@ -87,6 +88,7 @@ export class NexoClient extends Emitter<ClientEvents> {
   readonly calc = calcApi(this);
   readonly greet = greetApi(this);
   readonly echo = echoApi(this);
+  readonly telemetry = telemetryApi(this);
   readonly #options: ClientOptions;
   readonly #backoff: BackoffOptions | undefined;
   readonly #waiting: Waiting[] = [];

@@ -35,6 +35,7 @@ export class Telemetry {
   #open: Open | undefined;
   #retention: Retention | undefined;
   #mqtt: MqttIngest | undefined;
+  #summary: NodeJS.Timeout | undefined;
   #stopped = false;
   /** Alert events not yet written (they are written a few at a time, after the commits that caused them). */
   #alertWrites: Promise<void> = Promise.resolve();
@@ -90,6 +91,7 @@ export class Telemetry {
       if (events.length > 0) this.#alerted(events);
     });
     this.#open = { registry, ingest, alerts };
+    this.#summary = this.#logSummaries(ingest);
     this.log.info(
       { sensors: registry.sensorCount, series: registry.seriesCount, rules: alerts.size },
       'telemetry store open',
@@ -107,7 +109,39 @@ export class Telemetry {
     const isNew = open.registry.sensor(sensor) === undefined;
     const ack = open.ingest.submit(sensor, meta, readings, recv);
     if (isNew) this.log.info({ sensor, ...meta }, 'sensor registered');
+    if (this.log.isLevelEnabled('debug')) {
+      const r = readings[0]!;
+      this.log.debug({ sensor, readings: readings.length, metric: r.metric, value: r.value }, 'report');
+    }
     return ack;
+  }
+
+  /**
+   * Every reading is acknowledged, but logging each one would drown the log at thousands a second: the log
+   * gets one line per sensor registered and a summary every 10 s while readings arrive.
+   */
+  #logSummaries(ingest: Ingest): NodeJS.Timeout {
+    let last = { ...ingest.stats };
+    const timer = setInterval(() => {
+      const now = ingest.stats;
+      const accepted = now.accepted - last.accepted;
+      const duplicates = now.duplicates - last.duplicates;
+      if (accepted + duplicates > 0) {
+        const commits = now.commits - last.commits;
+        this.log.info(
+          {
+            accepted,
+            duplicates,
+            commits,
+            perCommit: Math.round((accepted + duplicates) / Math.max(1, commits)),
+          },
+          `telemetry: ${accepted} readings stored in the last 10 s`,
+        );
+      }
+      last = { ...now };
+    }, 10_000);
+    timer.unref();
+    return timer;
   }
 
   // ---- alerts -------------------------------------------------------------------------------------
@@ -187,6 +221,7 @@ export class Telemetry {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearInterval(this.#summary);
     await this.#mqtt?.stop();
     this.#retention?.stop();
     const open = this.#open ?? (await this.#opening?.catch(() => undefined));

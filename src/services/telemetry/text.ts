@@ -50,7 +50,7 @@ function formatSensors(result: unknown): string[] {
   return sensors.map((s) => {
     const metrics = s.metrics.map((m) => `${m.metric}=${withUnit(m.last.value, m.unit)}`).join(' ');
     const where = s.location === undefined ? '' : ` @${s.location}`;
-    return `${s.sensor}${where}: ${metrics} (${s.readings} readings, last ${ago(s.lastSeen)})`;
+    return `${s.sensor}${where}: ${metrics} (${s.readings} reading${s.readings === 1 ? '' : 's'}, last ${ago(s.lastSeen)})`;
   });
 }
 
