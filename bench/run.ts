@@ -1,12 +1,14 @@
 /**
  * `npm run bench`: every capability next to its ceiling, measured in the same run. Select with
- * `npm run bench -- protocol` (names: protocol). BENCH_SECONDS sets the measuring time per case.
+ * `npm run bench -- protocol` (names: protocol, telemetry). BENCH_SECONDS sets the measuring time per case.
  */
 import os from 'node:os';
 import { benchProtocol } from './protocol.js';
+import { benchTelemetry } from './telemetry.js';
 
 const suites: Record<string, () => Promise<{ text: string }>> = {
   protocol: benchProtocol,
+  telemetry: benchTelemetry,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
