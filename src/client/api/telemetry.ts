@@ -119,12 +119,19 @@ export interface TelemetryRequester extends Requester {
   ): Promise<CallHandle<R>>;
 }
 
+/** The object without its undefined fields (they would travel as nil, which optional fields refuse). */
+function defined<T extends object>(value: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = v;
+  return out as T;
+}
+
 /** Typed calls of the telemetry service (docs/protocol.md §9). */
 export function telemetryApi(r: TelemetryRequester) {
   return {
     /** Stores one reading; resolves once it is on disk. */
     report: (sensor: string, reading: ReadingInput, meta?: SensorMetaInput, options?: RequestOptions) =>
-      r.request<Ack>('telemetry', 'report', { sensor, ...meta, ...reading }, options),
+      r.request<Ack>('telemetry', 'report', defined({ sensor, ...meta, ...reading }), options),
 
     /** Stores up to 1000 readings of one sensor in one durable commit. */
     reportBatch: (
@@ -135,23 +142,28 @@ export function telemetryApi(r: TelemetryRequester) {
     ) => r.request<Ack>('telemetry', 'reportBatch', { sensor, ...meta, readings }, options),
 
     sensors: (query: { after?: string; limit?: number } = {}, options?: RequestOptions) =>
-      r.request<{ sensors: SensorSummary[]; next?: string }>('telemetry', 'sensors', query, options),
+      r.request<{ sensors: SensorSummary[]; next?: string }>('telemetry', 'sensors', defined(query), options),
 
     sensor: async (sensor: string, options?: RequestOptions) =>
       (await r.request<{ sensors: SensorSummary[] }>('telemetry', 'sensors', { sensor }, options))
         .sensors[0]!,
 
     latest: (filter: { sensor?: string; metric?: string } = {}, options?: RequestOptions) =>
-      r.request<{ readings: LatestReading[] }>('telemetry', 'latest', filter, options),
+      r.request<{ readings: LatestReading[] }>('telemetry', 'latest', defined(filter), options),
 
     readings: (query: ReadingsQuery, options?: RequestOptions) =>
-      r.request<ReadingsPage>('telemetry', 'readings', query, options),
+      r.request<ReadingsPage>('telemetry', 'readings', defined(query), options),
 
     /** Every reading of a range, page after page. */
     async *allReadings(query: ReadingsQuery, options?: RequestOptions): AsyncGenerator<StoredReading> {
       let after = query.after;
       for (;;) {
-        const page = await r.request<ReadingsPage>('telemetry', 'readings', { ...query, after }, options);
+        const page = await r.request<ReadingsPage>(
+          'telemetry',
+          'readings',
+          defined({ ...query, after }),
+          options,
+        );
         yield* page.readings;
         if (page.next === undefined) return;
         after = page.next;
@@ -159,7 +171,7 @@ export function telemetryApi(r: TelemetryRequester) {
     },
 
     buckets: (query: BucketsQuery, options?: RequestOptions) =>
-      r.request<BucketsResult>('telemetry', 'buckets', query, options),
+      r.request<BucketsResult>('telemetry', 'buckets', defined(query), options),
 
     /** Live readings and alerts; resolves once the node has started the watch. */
     async watch(
@@ -171,7 +183,7 @@ export function telemetryApi(r: TelemetryRequester) {
       const ready = new Promise<LatestReading[]>((resolve) => {
         started = resolve;
       });
-      const handle = await r.call('telemetry', 'watch', filter, {
+      const handle = await r.call('telemetry', 'watch', defined(filter), {
         signal: options.signal,
         onProgress: (value) => started((value as { latest?: LatestReading[] }).latest ?? []),
         onEvent: (value) => {
@@ -206,7 +218,7 @@ export function telemetryApi(r: TelemetryRequester) {
       r.request<{ rules: AlertRuleWithState[] }>('telemetry', 'alerts', null, options),
 
     addAlert: (rule: string, opts: { sensors?: string[]; name?: string } = {}, options?: RequestOptions) =>
-      r.request<{ rule: AlertRule }>('telemetry', 'addAlert', { rule, ...opts }, options),
+      r.request<{ rule: AlertRule }>('telemetry', 'addAlert', defined({ rule, ...opts }), options),
 
     removeAlert: (id: number, options?: RequestOptions) =>
       r.request<{ removed: AlertRule }>('telemetry', 'removeAlert', { id }, options),
@@ -214,7 +226,7 @@ export function telemetryApi(r: TelemetryRequester) {
     alertEvents: (
       query: { from?: number; to?: number; sensor?: string; ruleId?: number; limit?: number } = {},
       options?: RequestOptions,
-    ) => r.request<{ events: AlertEvent[] }>('telemetry', 'alertEvents', query, options),
+    ) => r.request<{ events: AlertEvent[] }>('telemetry', 'alertEvents', defined(query), options),
 
     stats: (options?: RequestOptions) =>
       r.request<Record<string, unknown>>('telemetry', 'stats', null, options),

@@ -76,7 +76,25 @@ function formatWatchEvent(event: unknown): string {
   return `${new Date(r.ts).toISOString()} ${r.sensor} ${r.metric} ${withUnit(r.value, r.unit)}`;
 }
 
+/**
+ * `watch` comes first: text mode prints the events and the final result of a long-lived call with the first
+ * command of its service (TextSession), and `watch` is this service's only long-lived one.
+ */
 export const telemetryCommands: TextCommand[] = [
+  {
+    name: 'watch',
+    usage: 'watch [sensor...]',
+    summary: 'print readings and alerts as they arrive, until the next line',
+    parse: (rest) => {
+      const sensors = rest.split(/[\s,]+/).filter(Boolean);
+      return { method: 'watch', args: sensors.length === 0 ? null : { sensors } };
+    },
+    format: (result) => {
+      const dropped = (result as { dropped?: number } | undefined)?.dropped ?? 0;
+      return dropped > 0 ? `stopped watching (${dropped} readings skipped)` : 'stopped watching';
+    },
+    formatEvent: formatWatchEvent,
+  },
   {
     name: 'report',
     usage: REPORT_USAGE,
@@ -100,19 +118,5 @@ export const telemetryCommands: TextCommand[] = [
       return { method: 'latest', args: sensor === '' ? null : { sensor } };
     },
     format: formatLatest,
-  },
-  {
-    name: 'watch',
-    usage: 'watch [sensor...]',
-    summary: 'print readings and alerts as they arrive, until the next line',
-    parse: (rest) => {
-      const sensors = rest.split(/[\s,]+/).filter(Boolean);
-      return { method: 'watch', args: sensors.length === 0 ? null : { sensors } };
-    },
-    format: (result) => {
-      const dropped = (result as { dropped?: number } | undefined)?.dropped ?? 0;
-      return dropped > 0 ? `stopped watching (${dropped} readings skipped)` : 'stopped watching';
-    },
-    formatEvent: formatWatchEvent,
   },
 ];

@@ -232,7 +232,7 @@ describe('SQLite store: downsampling', () => {
           expect([...got.count]).toEqual(expected.map((b) => b.count));
           expect([...got.min]).toEqual(expected.map((b) => b.min));
           expect([...got.max]).toEqual(expected.map((b) => b.max));
-          [...got.sum].forEach((sum, i) => expect(sum).toBeCloseTo(expected[i]!.sum, 6));
+          for (const [i, sum] of [...got.sum].entries()) expect(sum).toBeCloseTo(expected[i]!.sum, 6);
           for (const s of open.splice(0)) s.close();
         },
       ),
