@@ -86,6 +86,9 @@ export class SensorClient extends Emitter<SensorClientEvents> {
   #idleWaiters: (() => void)[] = [];
   #closed = false;
   #metaSent = false;
+  /** 'buffering' was emitted and 'resumed' not yet. */
+  #announced = false;
+  readonly #unsubscribe: (() => void)[];
   readonly stats = { reported: 0, acked: 0, duplicates: 0, rejected: 0, dropped: 0, resent: 0 };
 
   constructor(client: NexoClient, options: SensorClientOptions) {
@@ -101,6 +104,25 @@ export class SensorClient extends Emitter<SensorClientEvents> {
     this.#maxBuffered = Math.max(this.#batchSize, options.maxBuffered ?? 100_000);
     this.#timeoutMs = options.requestTimeoutMs ?? 30_000;
     this.#nextSeq = options.firstSeq ?? Date.now() * 1000;
+    // Requests wait inside the client while it reconnects; say so, so a status line can show it.
+    this.#unsubscribe = [
+      client.on('disconnect', (error) => this.#buffering(error?.message ?? 'the connection closed')),
+      client.on('connect', () => {
+        if (this.#paused === undefined) this.#resumed();
+      }),
+    ];
+  }
+
+  #buffering(reason: string): void {
+    if (this.#announced || this.#closed) return;
+    this.#announced = true;
+    this.emit('buffering', { buffered: this.buffered, reason });
+  }
+
+  #resumed(): void {
+    if (!this.#announced) return;
+    this.#announced = false;
+    this.emit('resumed', { buffered: this.buffered });
   }
 
   /** Readings not yet acknowledged (queued, failed or in flight). */
@@ -153,6 +175,7 @@ export class SensorClient extends Emitter<SensorClientEvents> {
     await this.flush();
     this.#closed = true;
     clearTimeout(this.#lingerTimer);
+    for (const off of this.#unsubscribe) off();
   }
 
   // ---- sending ------------------------------------------------------------------------------------
@@ -254,7 +277,7 @@ export class SensorClient extends Emitter<SensorClientEvents> {
   /** Stops sending, cancels what is in flight, and resumes when the client is usable again. */
   #pause(error: NexoError): void {
     if (this.#paused !== undefined) return;
-    this.emit('buffering', { buffered: this.buffered, reason: error.message });
+    this.#buffering(error.message);
     for (const b of this.#inFlight) b.controller.abort();
     const retryAfter = Number(error.details?.retryAfterMs ?? 0);
     const delay = error.code === 'RATE_LIMITED' ? Math.max(10, retryAfter) : 50;
@@ -263,7 +286,7 @@ export class SensorClient extends Emitter<SensorClientEvents> {
       .then(
         () => {
           this.#paused = undefined;
-          this.emit('resumed', { buffered: this.buffered });
+          this.#resumed();
           this.#requeueFailed();
           this.#send(true);
         },

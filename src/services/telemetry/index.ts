@@ -25,16 +25,17 @@ export function telemetryService(host: ServiceHost): ServiceDefinition {
 /**
  * The MQTT client id names the broker session that holds messages while the node is down, so it must be the
  * same across restarts of one node and differ between nodes: `nexo-<node id>`, or `nexo-<host>-<port>`. A node
- * on a random port (0) gets a random id: it has no identity to resume.
+ * on a random port (0) gets a random id and no persistent session: it has no identity to resume.
  */
-function defaultMqttClientId(host: ServiceHost): string {
+function defaultMqttClientId(host: ServiceHost): { id: string; stable: boolean } {
   const o = host.options;
+  const stable = o.nodeId !== undefined || o.port !== 0;
   const base =
     o.nodeId ??
     (o.port !== 0
       ? `${os.hostname()}-${o.port}`
       : `${os.hostname()}-${Math.random().toString(36).slice(2, 10)}`);
-  return `nexo-${base}`.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64);
+  return { id: `nexo-${base}`.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64), stable };
 }
 
 export { Telemetry } from './runtime.js';

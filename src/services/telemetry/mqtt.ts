@@ -75,11 +75,24 @@ export interface MqttStats {
   url: string;
   topic: string;
   connected: boolean;
+  /** The broker confirmed the subscription (since the last connect). */
+  subscribed: boolean;
   received: number;
   stored: number;
   duplicates: number;
   invalid: number;
   lastError?: string;
+}
+
+export interface MqttIngestOptions {
+  url: string;
+  topic: string;
+  clientId: string;
+  /**
+   * Keep a session on the broker (QoS 1 messages published while the node is down are delivered when it is
+   * back). Only meaningful for a client id that is the same at the next start.
+   */
+  persistent: boolean;
 }
 
 type Report = (sensor: string, meta: SensorMeta, readings: ValidReading[], recv: number) => Promise<Ack>;
@@ -92,7 +105,7 @@ type Report = (sensor: string, meta: SensorMeta, readings: ValidReading[], recv:
  * broker would otherwise redeliver them forever); nothing a publisher sends can stop the ingest.
  */
 export class MqttIngest {
-  readonly #options: { url: string; topic: string; clientId: string };
+  readonly #options: MqttIngestOptions;
   readonly #report: Report;
   readonly #log: Logger;
   #client: MqttClient | undefined;
@@ -101,7 +114,7 @@ export class MqttIngest {
   #invalidSinceLog = 0;
   readonly stats: MqttStats;
 
-  constructor(options: { url: string; topic: string; clientId: string }, report: Report, log: Logger) {
+  constructor(options: MqttIngestOptions, report: Report, log: Logger) {
     this.#options = options;
     this.#report = report;
     this.#log = log.child({ mqtt: options.url });
@@ -109,6 +122,7 @@ export class MqttIngest {
       url: options.url,
       topic: options.topic,
       connected: false,
+      subscribed: false,
       received: 0,
       stored: 0,
       duplicates: 0,
@@ -120,9 +134,9 @@ export class MqttIngest {
     const options: IClientOptions = {
       clientId: this.#options.clientId,
       protocolVersion: 5,
-      clean: false,
+      clean: !this.#options.persistent,
       // The broker keeps our subscription and queues QoS 1 messages for a day while the node is down.
-      properties: { sessionExpiryInterval: 86_400 },
+      properties: { sessionExpiryInterval: this.#options.persistent ? 86_400 : 0 },
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
       keepalive: 30,
@@ -134,19 +148,24 @@ export class MqttIngest {
     this.#client = client;
     client.on('connect', (connack) => {
       this.stats.connected = true;
+      this.stats.subscribed = false;
       this.#log.info({ topic: this.#options.topic, resumed: connack.sessionPresent }, 'MQTT connected');
       client.subscribe(this.#options.topic, { qos: 1 }, (err, granted) => {
         if (err) {
           this.stats.lastError = err.message;
           this.#log.error({ err }, 'MQTT subscribe failed');
         } else if (granted?.some((g) => g.qos > 2)) {
+          this.stats.lastError = `the broker refused the subscription to ${this.#options.topic}`;
           this.#log.error({ granted }, 'MQTT broker refused the subscription');
+        } else {
+          this.stats.subscribed = true;
         }
       });
     });
     client.on('close', () => {
       if (this.stats.connected) this.#log.warn('MQTT connection lost; reconnecting');
       this.stats.connected = false;
+      this.stats.subscribed = false;
     });
     client.on('error', (err) => {
       this.stats.lastError = err.message;

@@ -201,13 +201,18 @@ export class Telemetry {
   // ---- lifecycle ----------------------------------------------------------------------------------
 
   /** Opens the store now if something needs it from the start (MQTT ingest, retention). */
-  async start(mqttClientId: string): Promise<void> {
+  async start(mqttClient: { id: string; stable: boolean }): Promise<void> {
     const { mqtt } = this.options;
     if (mqtt.url === undefined && this.options.retentionMs === 0) return;
     await this.ready();
     if (mqtt.url !== undefined) {
       this.#mqtt = new MqttIngest(
-        { url: mqtt.url, topic: mqtt.topic, clientId: mqtt.clientId ?? mqttClientId },
+        {
+          url: mqtt.url,
+          topic: mqtt.topic,
+          clientId: mqtt.clientId ?? mqttClient.id,
+          persistent: mqtt.clientId !== undefined || mqttClient.stable,
+        },
         (sensor, meta, readings, recv) => this.report(sensor, meta, readings, recv),
         this.log,
       );

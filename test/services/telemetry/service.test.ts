@@ -459,14 +459,14 @@ describe('telemetry: watch and alerts', () => {
         (f) =>
           f.id === 1 &&
           f.type === FrameType.EVENT &&
-          (unpackValue(f.payload) as { type: string }).type === 'dropped',
+          (unpackValue(f.payload!) as { type: string }).type === 'dropped',
       );
-      return frame === undefined ? undefined : (unpackValue(frame.payload) as { count: number }).count;
+      return frame === undefined ? undefined : (unpackValue(frame.payload!) as { count: number }).count;
     }, 15_000);
     expect(dropped).toBeGreaterThan(0);
     const delivered = peer.frames
       .filter((f) => f.id === 1 && f.type === FrameType.EVENT)
-      .map((f) => unpackValue(f.payload) as { type: string; readings?: unknown[] })
+      .map((f) => unpackValue(f.payload!) as { type: string; readings?: unknown[] })
       .reduce((n, e) => n + (e.readings?.length ?? 0), 0);
     expect(delivered + dropped).toBeLessThanOrEqual(120_000);
     expect(delivered).toBeLessThan(120_000);
