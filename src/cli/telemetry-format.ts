@@ -23,6 +23,12 @@ export function parseWhen(text: string, now = Date.now()): number {
   );
 }
 
+/** Checks a time flag as commander parses it (so a bad one is a usage error, exit 2); keeps the text. */
+export function whenArg(text: string): string {
+  parseWhen(text);
+  return text;
+}
+
 /** A duration flag (`2s`, `500ms`, `1m`). */
 export function durationArg(text: string): number {
   try {

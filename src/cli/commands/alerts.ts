@@ -10,6 +10,7 @@ import {
   positiveIntArg,
   renderTable,
   shortTime,
+  whenArg,
 } from '../telemetry-format.js';
 
 type Connected = Awaited<ReturnType<typeof connectFromFlags>>;
@@ -128,7 +129,7 @@ Examples:
     alerts
       .command('history')
       .description('past alert events, newest first')
-      .addOption(new Option('--since <when>', 'a duration ago or a date').default('24h'))
+      .addOption(new Option('--since <when>', 'a duration ago or a date').argParser(whenArg).default('24h'))
       .option('--sensor <id>', 'only this sensor')
       .addOption(new Option('--limit <n>', 'events to show').argParser(positiveIntArg).default(100)),
   ).action(async (flags: ClientFlags & { since: string; sensor?: string; limit: number }) =>

@@ -11,6 +11,7 @@ import {
   parseWhen,
   renderTable,
   shortTime,
+  whenArg,
   wholeNumberArg,
 } from '../telemetry-format.js';
 
@@ -37,8 +38,14 @@ export function registerReadings(program: Command): void {
           collect,
         ),
       )
-      .addOption(new Option('--since <when>', 'start: a duration ago (1h, 30m, 7d) or a date').default('1h'))
-      .addOption(new Option('--until <when>', 'end: a duration ago or a date (default: now)'))
+      .addOption(
+        new Option('--since <when>', 'start: a duration ago (1h, 30m, 7d) or a date')
+          .argParser(whenArg)
+          .default('1h'),
+      )
+      .addOption(
+        new Option('--until <when>', 'end: a duration ago or a date (default: now)').argParser(whenArg),
+      )
       .addOption(
         new Option(
           '--every <duration>',

@@ -84,12 +84,12 @@ export class Ingest {
   }
 
   /**
-   * Queues validated readings of one sensor for the next commit. Throws at once (nothing queued) when the
-   * sensor is over its rate, the node's write queue is full, or a series limit is hit; otherwise resolves
-   * when they are durable.
+   * Admission of `count` readings of one sensor, before any work is spent on them: throws RATE_LIMITED when
+   * the sensor is over its rate or the node's write queue is full. (Tokens are taken whether the readings then
+   * turn out valid or not.)
    */
-  submit(sensorName: string, meta: SensorMeta, readings: ValidReading[], recv: number): Promise<Ack> {
-    const waitMs = this.#limiter.take(sensorName, readings.length, recv);
+  admit(sensorName: string, count: number, now: number): void {
+    const waitMs = this.#limiter.take(sensorName, count, now);
     if (waitMs > 0) {
       throw new NexoError(
         'RATE_LIMITED',
@@ -97,13 +97,20 @@ export class Ingest {
         { sensor: sensorName, limit: this.#limiter.rate, burst: this.#limiter.burst, retryAfterMs: waitMs },
       );
     }
-    if (this.queued + readings.length > this.#maxQueued) {
+    if (this.queued + count > this.#maxQueued) {
       throw new NexoError(
         'RATE_LIMITED',
         `the node has ${this.queued} readings waiting to be written to disk (at most ${this.#maxQueued}); retry shortly`,
         { retryAfterMs: 50 },
       );
     }
+  }
+
+  /**
+   * Queues admitted, validated readings of one sensor for the next commit; resolves when they are durable.
+   * Throws at once (nothing queued) when a series limit is hit.
+   */
+  submit(sensorName: string, meta: SensorMeta, readings: ValidReading[], recv: number): Promise<Ack> {
     const planned = new Map<string, string | undefined>();
     for (const r of readings) this.#registry.checkSeries(sensorName, r.metric, r.unit, planned);
     const sensor = this.#registry.ensureSensor(sensorName, meta, recv);

@@ -10,6 +10,7 @@ import {
   LIMITS,
   type SensorSummary,
   type StoredReading,
+  type ValidReading,
 } from './model.js';
 import type { SeriesEntry } from './registry.js';
 import type { Telemetry } from './runtime.js';
@@ -80,11 +81,21 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
       description: 'Stores one reading; the ack comes once it is on disk.',
       args: ReportArgs,
       access: 'anyone',
-      async handler(args): Promise<Ack & { reading?: unknown }> {
+      async handler(args, ctx): Promise<Ack & { reading?: unknown }> {
         const recv = Date.now();
         const sensor = checkSensorId(args.sensor);
-        const reading = checkReading(args, recv);
-        const ack = await t.report(sensor, checkMeta(args), [reading], recv);
+        let reading: ValidReading | undefined;
+        const ack = await t.reportFromClient(
+          sensor,
+          1,
+          recv,
+          () => {
+            reading = checkReading(args, recv);
+            return { meta: checkMeta(args), readings: [reading] };
+          },
+          () => ctx.signal,
+        );
+        if (args.echo !== true || reading === undefined) return ack;
         if (args.echo !== true) return ack;
         const echo: Record<string, unknown> = {
           sensor,
@@ -101,11 +112,16 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
       description: `Stores up to ${LIMITS.batch} readings of one sensor in one durable commit.`,
       args: ReportBatchArgs,
       access: 'anyone',
-      handler(args): Promise<Ack> {
+      handler(args, ctx): Promise<Ack> {
         const recv = Date.now();
         const sensor = checkSensorId(args.sensor);
-        const readings = args.readings.map((r, i) => checkReading(r, recv, i));
-        return t.report(sensor, checkMeta(args), readings, recv);
+        return t.reportFromClient(
+          sensor,
+          args.readings.length,
+          recv,
+          () => ({ meta: checkMeta(args), readings: args.readings.map((r, i) => checkReading(r, recv, i)) }),
+          () => ctx.signal,
+        );
       },
     }),
 

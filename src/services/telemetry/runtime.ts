@@ -106,6 +106,43 @@ export class Telemetry {
   /** Validated readings of one sensor: queued for the next group commit; resolves once durable. */
   async report(sensor: string, meta: SensorMeta, readings: ValidReading[], recv: number): Promise<Ack> {
     const open = this.#open ?? (await this.ready());
+    open.ingest.admit(sensor, readings.length, recv);
+    return this.#submit(open, sensor, meta, readings, recv);
+  }
+
+  /**
+   * A report from a client: admitted by count first (a flood is refused before its readings are even
+   * validated), then parsed, then queued. A refusal for rate is answered after the wait it announces (at
+   * most 1 s): a client that ignores `retryAfterMs` and resends at once has its own in-flight requests held,
+   * which throttles it without costing the node anything.
+   */
+  async reportFromClient(
+    sensor: string,
+    count: number,
+    recv: number,
+    parse: () => { meta: SensorMeta; readings: ValidReading[] },
+    /** The call's signal; a getter, since making one costs an AbortController the accepted reports skip. */
+    signal: () => AbortSignal,
+  ): Promise<Ack> {
+    const open = this.#open ?? (await this.ready());
+    try {
+      open.ingest.admit(sensor, count, recv);
+    } catch (err) {
+      const wait = Math.min(1000, Number((err as NexoError).details?.retryAfterMs ?? 0));
+      if (wait > 0) await pause(wait, signal());
+      throw err;
+    }
+    const { meta, readings } = parse();
+    return this.#submit(open, sensor, meta, readings, recv);
+  }
+
+  #submit(
+    open: Open,
+    sensor: string,
+    meta: SensorMeta,
+    readings: ValidReading[],
+    recv: number,
+  ): Promise<Ack> {
     const isNew = open.registry.sensor(sensor) === undefined;
     const ack = open.ingest.submit(sensor, meta, readings, recv);
     if (isNew) this.log.info({ sensor, ...meta }, 'sensor registered');
@@ -237,6 +274,21 @@ export class Telemetry {
     }
     await this.store.close();
   }
+}
+
+/** Waits `ms`, or less if `signal` aborts (the client cancelled or left). */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 }
 
 export function formatMs(ms: number): string {
