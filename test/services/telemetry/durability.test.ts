@@ -129,12 +129,12 @@ describe('acceptance: kill -9 in the middle of a 100k-reading ingest from 20 sen
     );
     const acked = sensors.map(() => new Set<number>());
     let ackedTotal = 0;
-    sensors.forEach((s, i) =>
+    for (const [i, s] of sensors.entries()) {
       s.on('ack', (ack) => {
         for (let seq = ack.first; seq <= ack.last; seq++) acked[i]!.add(seq);
         ackedTotal += ack.count;
-      }),
-    );
+      });
+    }
     // Each sensor reports 100 readings every 100 ms (1,000/s, 20,000/s in all) for 5 s.
     const reported = sensors.map(() => [] as number[]);
     const producing = (async () => {
