@@ -9,7 +9,10 @@ export interface SensorClientOptions extends SensorMetaInput {
   sensor: string;
   /** Readings per request, 1..1000 (default 100). */
   batchSize?: number;
-  /** Wait up to this long for a batch to fill before sending it (default 0: send at once). */
+  /**
+   * Wait up to this long for a batch to fill before sending it (default 0: send at once; Infinity: only full
+   * batches, and the rest on flush()).
+   */
   lingerMs?: number;
   /** Batches sent before the first is acknowledged (default 4). */
   maxInFlight?: number;
@@ -196,10 +199,12 @@ export class SensorClient extends Emitter<SensorClientEvents> {
       const waiting = this.#queue.length - this.#head;
       if (waiting === 0) break;
       if (!force && waiting < this.#batchSize && this.#lingerMs > 0) {
-        this.#lingerTimer ??= setTimeout(() => {
-          this.#lingerTimer = undefined;
-          this.#send(true);
-        }, this.#lingerMs);
+        if (Number.isFinite(this.#lingerMs)) {
+          this.#lingerTimer ??= setTimeout(() => {
+            this.#lingerTimer = undefined;
+            this.#send(true);
+          }, this.#lingerMs);
+        }
         break;
       }
       const entries = this.#queue.slice(this.#head, this.#head + this.#batchSize);

@@ -180,6 +180,54 @@ describe('telemetry CLI', () => {
     ]);
   });
 
+  it('--batch n sends a request per n readings, and a simulator started before its server waits for it', async () => {
+    const batched = await nexo([
+      'sensor',
+      ...at,
+      '--id',
+      'cli-batch',
+      '--every',
+      '50ms',
+      '--count',
+      '7',
+      '--batch',
+      '3',
+    ]);
+    expect(batched.code).toBe(0);
+    expect(
+      batched.stdout
+        .trim()
+        .split('\n')
+        .map((l) => /^ack cli-batch (\d+) readings/.exec(l)?.[1] ?? '1'),
+    ).toEqual(['3', '3', '1']);
+
+    const port = await freePort();
+    const early = background([
+      'sensor',
+      '--port',
+      String(port),
+      '--id',
+      'early',
+      '--every',
+      '100ms',
+      '--count',
+      '5',
+    ]);
+    await new Promise((r) => setTimeout(r, 700));
+    const late = await startNode({ port });
+    try {
+      const code = await new Promise<number>((resolve) => early.child.once('exit', (c) => resolve(c ?? -1)));
+      expect(code, early.output()).toBe(0);
+      expect(early.output()).toMatch(
+        /no nexo server is listening at 127\.0\.0\.1:\d+ .*; buffering until it answers/,
+      );
+      expect(early.output()).toContain('early: 5 readings reported, 5 acknowledged');
+    } finally {
+      await early.stop();
+      await late.close({ timeoutMs: 2000 });
+    }
+  });
+
   it('a simulator survives its server being killed and restarted: it buffers, resends, and every reading is stored once', async () => {
     const dataDir = tempDataDir();
     const port = await freePort();

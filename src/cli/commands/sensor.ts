@@ -71,7 +71,8 @@ async function simulate(flags: SensorFlags): Promise<number> {
   const client = await connectFromFlags(flags, {
     reconnect: { initialDelayMs: 100, maxDelayMs: 2000, maxAttempts: Number.POSITIVE_INFINITY },
   }).catch((err: unknown) => {
-    // Not there yet: readings are buffered until it is.
+    // Not there yet: readings are buffered until it is. (A refused token or a non-nexo server is final.)
+    if ((err as { code?: string }).code !== 'CONNECTION_REFUSED') throw err;
     process.stderr.write(`${paint.dim(`${(err as Error).message}; buffering until it answers`)}\n`);
     return undefined;
   });
@@ -93,7 +94,8 @@ async function simulate(flags: SensorFlags): Promise<number> {
     kind: flags.kind,
     location: flags.location,
     batchSize: flags.batch,
-    lingerMs: flags.batch > 1 && flags.every > 0 ? Number.MAX_SAFE_INTEGER : 0,
+    // --batch n: a request when n readings are ready (the last, partial one when the simulator stops).
+    lingerMs: flags.batch > 1 && flags.every > 0 ? Number.POSITIVE_INFINITY : 0,
     maxInFlight: flags.every === 0 ? 4 : 8,
     requestTimeoutMs: timeoutFrom(flags),
   });

@@ -44,10 +44,8 @@ function prune(id: number, cutoff: number): void {
           total += n;
         }
         if (n < PRUNE_CHUNK) current++;
-        if (n > 0) {
-          setImmediate(step); // let queued commits go first
-          return;
-        }
+        setImmediate(step); // let queued commits go first
+        return;
       }
       writer.pruneAlertEvents(cutoff);
       reply({ id, ok: true, result: { deleted, total } });
