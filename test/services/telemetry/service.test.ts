@@ -591,6 +591,27 @@ describe('telemetry: restart and retention', () => {
   });
 });
 
+describe('telemetry: storage problems', () => {
+  it('a data directory that cannot hold the store fails reports with TELEMETRY_STORAGE; the node keeps serving', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const path = await import('node:path');
+    const dataDir = tempDataDir();
+    writeFileSync(path.join(dataDir, 'telemetry'), 'not a directory');
+    const broken = await startNode({ dataDir });
+    const x = await client(broken.port);
+    try {
+      const error = await failure(x.telemetry.report('s', { metric: 't', value: 1 }));
+      expect(error.code).toBe('TELEMETRY_STORAGE');
+      expect(error.message).toMatch(/^could not open the telemetry store: .*telemetry/);
+      expect(error.retryable).toBe(true);
+      expect(await x.calc.eval('1+1')).toEqual({ value: '2' });
+    } finally {
+      await x.close();
+      await broken.close({ timeoutMs: 2000 });
+    }
+  });
+});
+
 describe('telemetry: frames', () => {
   it('answers reports sent in one write, split at every byte', async () => {
     const peer = await RawPeer.open(node.port);

@@ -5,6 +5,7 @@ import { AlertEngine, parseRule } from '../../../src/services/telemetry/alerts.j
 import { LIMITS } from '../../../src/services/telemetry/model.js';
 import { MAX_MQTT_PAYLOAD, parseMqttMessage } from '../../../src/services/telemetry/mqtt.js';
 import { RateLimiter } from '../../../src/services/telemetry/rate-limit.js';
+import { telemetryCommands } from '../../../src/services/telemetry/text.js';
 import {
   checkReading,
   checkSensorId,
@@ -304,5 +305,36 @@ describe('alert rules', () => {
         [100_000, 20],
       ]),
     ).toEqual([]); // never held for a minute
+  });
+});
+
+describe('text-mode lines', () => {
+  const report = telemetryCommands.find((c) => c.name === 'report')!;
+
+  it('turns `report s1 temperature 21.5 C` into a report that echoes the stored reading', () => {
+    expect(report.parse('s1 temperature 21.5 C')).toEqual({
+      method: 'report',
+      args: { sensor: 's1', metric: 'temperature', value: 21.5, unit: 'C', echo: true },
+    });
+    expect(
+      report.format({
+        accepted: 1,
+        duplicates: 0,
+        reading: { sensor: 's1', metric: 'temperature', value: 21.5, unit: 'C' },
+      }),
+    ).toBe('ack s1 temperature 21.5 C');
+  });
+
+  it('only ever fails a line with INVALID_ARGS or TELEMETRY_INVALID_READING (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200, unit: 'binary' }), (line) => {
+        try {
+          report.parse(line);
+        } catch (err) {
+          expect((err as NexoError).code).toMatch(/^(INVALID_ARGS|TELEMETRY_INVALID_READING)$/);
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
