@@ -2,6 +2,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { NexoError, toNexoError } from '../../errors.js';
 import type { Ack, SensorMeta, ValidReading } from './model.js';
+import { type PubackPacket, PubackQueue } from './mqtt-acks.js';
 import { checkMeta, checkReading, checkSensorId, parseNumberText, show } from './validate.js';
 
 /** Largest MQTT payload taken as a reading; anything bigger is refused unread. */
@@ -109,6 +110,9 @@ export class MqttIngest {
   readonly #report: Report;
   readonly #log: Logger;
   #client: MqttClient | undefined;
+  readonly #acks = new PubackQueue();
+  /** PUBACKs go through #acks (many messages in flight); false: one message at a time (see start()). */
+  #pipelined = false;
   #stopped = false;
   #lastInvalidLog = 0;
   #invalidSinceLog = 0;
@@ -141,12 +145,42 @@ export class MqttIngest {
       connectTimeout: 10_000,
       keepalive: 30,
       customHandleAcks: (topic, payload, packet, done) => {
-        this.#handle(topic, payload, packet as { qos: number }, done);
+        const qos = (packet as { qos: number }).qos;
+        if (!this.#pipelined) {
+          // One message at a time: its PUBACK (and the next message) waits for its commit.
+          this.#handle(topic, payload, qos, done);
+          return;
+        }
+        this.#handle(topic, payload, qos, this.#acks.track((packet as { messageId: number }).messageId));
+        done(PUBACK_OK); // the PUBACK mqtt.js now sends is held by #acks until the message is settled
       },
     };
     const client = mqtt.connect(this.#options.url, options);
     this.#client = client;
+    // mqtt.js handles incoming messages one at a time, each only after its PUBACK is sent: waiting for a
+    // commit per message would cap ingest at a few hundred messages a second. Its private _sendPacket is
+    // wrapped so that PUBACKs wait in #acks while the next messages are already read. If a future mqtt.js
+    // lacks it, ingest falls back to one message at a time (correct, slower).
+    const internals = client as unknown as {
+      _sendPacket?: (packet: { cmd: string }, cb?: () => void, ...rest: unknown[]) => void;
+    };
+    const send = internals._sendPacket;
+    if (typeof send === 'function') {
+      this.#pipelined = true;
+      internals._sendPacket = (packet, cb, ...rest) => {
+        if (
+          packet.cmd === 'puback' &&
+          this.#acks.offer(packet as PubackPacket, (p) => send.call(client, p))
+        ) {
+          cb?.();
+          return;
+        }
+        send.call(client, packet, cb, ...rest);
+      };
+    }
     client.on('connect', (connack) => {
+      // Each PUBACK is a tiny write answered by the next message: Nagle would hold it back ~40 ms every time.
+      (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
       this.stats.connected = true;
       this.stats.subscribed = false;
       this.#log.info({ topic: this.#options.topic, resumed: connack.sessionPresent }, 'MQTT connected');
@@ -163,7 +197,8 @@ export class MqttIngest {
       });
     });
     client.on('close', () => {
-      if (this.stats.connected) this.#log.warn('MQTT connection lost; reconnecting');
+      this.#acks.reset();
+      if (this.stats.connected && !this.#stopped) this.#log.warn('MQTT connection lost; reconnecting');
       this.stats.connected = false;
       this.stats.subscribed = false;
     });
@@ -173,12 +208,12 @@ export class MqttIngest {
     });
     // QoS 0 messages are not acknowledged at all: they go straight to ingest.
     client.on('message', (topic, payload, packet) => {
-      if (packet.qos === 0) this.#handle(topic, payload, packet, () => {});
+      if (packet.qos === 0) this.#handle(topic, payload, 0, () => {});
     });
   }
 
-  /** One message; `done(code)` sends its PUBACK (QoS 1) and lets the client read the next one. */
-  #handle(topic: string, payload: Buffer, packet: { qos: number }, done: (code: number) => void): void {
+  /** One message; `done(code)` settles it: its PUBACK (QoS 1) may go out with that reason code. */
+  #handle(topic: string, payload: Buffer, qos: number, done: (code: number) => void): void {
     this.stats.received++;
     const recv = Date.now();
     let parsed: MqttReading;
@@ -219,7 +254,7 @@ export class MqttIngest {
             setTimeout(() => attempt(tries + 1), delay).unref();
             return;
           }
-          if (packet.qos > 0 && error.code === 'SHUTTING_DOWN') return;
+          if (qos > 0 && error.code === 'SHUTTING_DOWN') return;
           this.#invalid(topic, payload, error);
           done(PUBACK_REFUSED);
         },

@@ -1,11 +1,11 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NexoClient } from '../../../src/client/client.js';
 import type { NexoNode } from '../../../src/server/node.js';
-import { startNode, tempDataDir } from '../../helpers/node.js';
+import { freePort, type ServerProcess, spawnServer, startNode, tempDataDir } from '../../helpers/node.js';
 import {
   type Broker,
   client,
@@ -176,6 +176,27 @@ describe.skipIf(missing !== undefined)('MQTT ingest', () => {
     expect(refused[0]).toMatchObject({ code: 'TELEMETRY_INVALID_READING', reason: expect.any(String) });
   });
 
+  it('takes a burst of QoS 1 messages many at a time (one commit per broker window, not per message)', async () => {
+    const lines = Array.from({ length: 800 }, (_, i) => JSON.stringify({ value: i, seq: i })).join('\n');
+    const started = Date.now();
+    await new Promise<void>((resolve, reject) => {
+      const child = execFile(
+        MOSQUITTO_PUB!,
+        ['-h', '127.0.0.1', '-p', String(broker!.port), '-q', '1', '-t', `${prefix}/burst1/t`, '-l'],
+        (err) => (err ? reject(err) : resolve()),
+      );
+      child.stdin!.end(`${lines}\n`);
+    });
+    const stats = await eventually(async () => {
+      const s = await c.telemetry.sensor('burst1').catch(() => undefined);
+      return s !== undefined && s.readings === 800 ? s : undefined;
+    }, 10_000);
+    const ms = Date.now() - started;
+    console.info(`800 QoS 1 messages stored in ${ms} ms`);
+    expect(stats.readings).toBe(800);
+    expect(ms).toBeLessThan(5000);
+  });
+
   it('holds QoS 1 messages published while the node is down, and stores them when it is back', async () => {
     const dataDir = tempDataDir();
     const clientId = `nexo-test-${uniquePrefix()}`.slice(0, 60);
@@ -200,6 +221,99 @@ describe.skipIf(missing !== undefined)('MQTT ingest', () => {
       await second.c.close();
       await second.node.close({ timeoutMs: 2000 });
       // Leave no session behind on the shared broker.
+      const mqtt = await import('mqtt');
+      const cleaner = await mqtt.connectAsync(broker!.url, {
+        clientId,
+        clean: true,
+        protocolVersion: 5,
+        properties: { sessionExpiryInterval: 0 },
+      });
+      await cleaner.endAsync();
+    }
+  });
+
+  it('acknowledges a message only once it is durable: kill -9 mid-stream, restart, every message is stored once', async () => {
+    const dataDir = tempDataDir();
+    const port = await freePort();
+    const clientId = `nexo-test-${uniquePrefix()}`.slice(0, 60);
+    const base = uniquePrefix();
+    const args = [
+      '--data-dir',
+      dataDir,
+      '--port',
+      String(port),
+      '--mqtt',
+      broker!.url,
+      '--mqtt-topic',
+      `${base}/+/+`,
+      '--mqtt-client-id',
+      clientId,
+      '--sensor-rate',
+      '0',
+    ];
+    let server: ServerProcess | undefined = await spawnServer(args);
+    try {
+      const x = await client(port); // --port given: the server listens there, not on the port spawnServer picked
+      await eventually(
+        async () => ((await x.telemetry.stats()).mqtt as { subscribed: boolean }).subscribed || undefined,
+        10_000,
+      );
+      // Ballast over the protocol makes each commit big and slow, so that at the kill some MQTT messages are
+      // surely received but not yet durable: they must not have been acknowledged to the broker.
+      let ballastSeq = 0;
+      const ballast = Array.from({ length: 8 }, async () => {
+        for (;;) {
+          const readings = Array.from({ length: 1000 }, () => ({ metric: 'b', value: 1, seq: ballastSeq++ }));
+          try {
+            await x.telemetry.reportBatch('ballast', readings);
+          } catch {
+            return; // the node was killed
+          }
+        }
+      });
+      const TOTAL = 900;
+      let published = 0;
+      // One publisher, 500 QoS 1 messages a second (the broker queues at most 1,000 for a session while the
+      // node is down), so at the kill some messages are always between the broker and the disk.
+      const publisher = spawn(
+        MOSQUITTO_PUB!,
+        ['-h', '127.0.0.1', '-p', String(broker!.port), '-q', '1', '-t', `${base}/crash1/t`, '-l'],
+        {
+          stdio: ['pipe', 'ignore', 'ignore'],
+        },
+      );
+      const publishing = (async () => {
+        for (let k = 0; k < TOTAL; k += 5) {
+          publisher.stdin!.write(
+            `${Array.from({ length: 5 }, (_, i) => JSON.stringify({ value: k + i, seq: k + i })).join('\n')}\n`,
+          );
+          published += 5;
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        publisher.stdin!.end();
+        await new Promise((r) => publisher.once('exit', r));
+      })();
+      await eventually(() => (published >= 300 ? true : undefined), 10_000);
+      await server.stop('SIGKILL');
+      x.destroy();
+      await Promise.all(ballast);
+      server = await spawnServer(args);
+      await publishing;
+      const y = await client(port);
+      try {
+        const seqs = await eventually(async () => {
+          const r = await y.telemetry
+            .readings({ sensor: 'crash1', metric: 't', limit: 10_000 })
+            .catch(() => undefined);
+          return r !== undefined && r.readings.length >= TOTAL ? r.readings.map((x) => x.seq) : undefined;
+        }, 15_000);
+        expect(seqs).toHaveLength(TOTAL); // every message, none twice
+        expect(new Set(seqs).size).toBe(TOTAL);
+      } finally {
+        await y.close();
+      }
+    } finally {
+      await server?.stop('SIGKILL');
       const mqtt = await import('mqtt');
       const cleaner = await mqtt.connectAsync(broker!.url, {
         clientId,
