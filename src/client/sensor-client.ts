@@ -284,8 +284,9 @@ export class SensorClient extends Emitter<SensorClientEvents> {
     if (this.#paused !== undefined) return;
     this.#buffering(error.message);
     for (const b of this.#inFlight) b.controller.abort();
+    // A nexo node answers RATE_LIMITED once the announced wait (up to 1 s) has passed: retry about now.
     const retryAfter = Number(error.details?.retryAfterMs ?? 0);
-    const delay = error.code === 'RATE_LIMITED' ? Math.max(10, retryAfter) : 50;
+    const delay = error.code === 'RATE_LIMITED' ? Math.max(10, retryAfter - 1000) : 50;
     this.#paused = new Promise<void>((resolve) => setTimeout(resolve, delay))
       .then(() => this.#client.ready())
       .then(

@@ -89,19 +89,19 @@ export class Ingest {
    * turn out valid or not.)
    */
   admit(sensorName: string, count: number, now: number): void {
+    if (this.queued + count > this.#maxQueued) {
+      throw new NexoError(
+        'RATE_LIMITED',
+        `the node has ${this.queued} readings waiting to be written to disk (at most ${this.#maxQueued}); retry shortly`,
+        { retryAfterMs: 50 },
+      );
+    }
     const waitMs = this.#limiter.take(sensorName, count, now);
     if (waitMs > 0) {
       throw new NexoError(
         'RATE_LIMITED',
         `sensor '${sensorName}' is over its limit of ${this.#limiter.rate} readings/s (bursts of ${this.#limiter.burst}); retry in ${waitMs} ms`,
         { sensor: sensorName, limit: this.#limiter.rate, burst: this.#limiter.burst, retryAfterMs: waitMs },
-      );
-    }
-    if (this.queued + count > this.#maxQueued) {
-      throw new NexoError(
-        'RATE_LIMITED',
-        `the node has ${this.queued} readings waiting to be written to disk (at most ${this.#maxQueued}); retry shortly`,
-        { retryAfterMs: 50 },
       );
     }
   }
