@@ -213,7 +213,10 @@ describe('telemetry CLI', () => {
       '--count',
       '5',
     ]);
-    await new Promise((r) => setTimeout(r, 700));
+    await eventually(
+      () => (early.output().includes('buffering until it answers') ? true : undefined),
+      10_000,
+    );
     const late = await startNode({ port });
     try {
       const code = await new Promise<number>((resolve) => early.child.once('exit', (c) => resolve(c ?? -1)));
