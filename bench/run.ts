@@ -1,13 +1,15 @@
 /**
  * `npm run bench`: every capability next to its ceiling, measured in the same run. Select with
- * `npm run bench -- protocol` (names: protocol, web). BENCH_SECONDS sets the measuring time per case.
+ * `npm run bench -- protocol` (names: protocol, telemetry, web). BENCH_SECONDS sets the measuring time per case.
  */
 import os from 'node:os';
 import { benchProtocol } from './protocol.js';
+import { benchTelemetry } from './telemetry.js';
 import { benchWeb } from './web.js';
 
 const suites: Record<string, () => Promise<{ text: string }>> = {
   protocol: benchProtocol,
+  telemetry: benchTelemetry,
   web: benchWeb,
 };
 

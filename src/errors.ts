@@ -164,6 +164,31 @@ export const ERRORS = {
     summary: 'The member read the room too slowly and was removed from it; join again.',
   },
   CHAT_ROOMS_FULL: { status: 503, retryable: true, summary: 'The node holds as many chat rooms as it may.' },
+  // telemetry service
+  TELEMETRY_INVALID_READING: {
+    status: 400,
+    summary:
+      'A reading is malformed: a non-finite or non-numeric value, an absurd timestamp, a bad name, oversized tags.',
+  },
+  TELEMETRY_UNKNOWN_SENSOR: {
+    status: 404,
+    summary: 'No sensor with that id (or no such metric) has reported.',
+  },
+  TELEMETRY_UNKNOWN_ALERT: { status: 404, summary: 'No alert rule with that id.' },
+  TELEMETRY_BAD_RULE: { status: 400, summary: 'An alert rule is not of the form `metric > 30 for 1m`.' },
+  TELEMETRY_QUERY_TOO_LARGE: {
+    status: 400,
+    summary: 'The query would return too many buckets or rows; use larger buckets or a shorter range.',
+  },
+  TELEMETRY_LIMIT: {
+    status: 507,
+    summary: 'The node already tracks as many sensor series as it is configured for.',
+  },
+  TELEMETRY_STORAGE: {
+    status: 503,
+    retryable: true,
+    summary: 'The telemetry store could not write (disk full, I/O error); nothing was acknowledged.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

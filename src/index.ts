@@ -38,6 +38,7 @@ export {
   echoService,
   greetService,
   nodeService,
+  telemetryService,
 } from './services/index.js';
 export {
   type Access,

@@ -2,15 +2,26 @@
 import { Command, CommanderError } from 'commander';
 import { NexoError } from '../errors.js';
 import { OptionsError } from '../server/options.js';
+import { registerAlerts } from './commands/alerts.js';
 import { registerCalc } from './commands/calc.js';
 import { registerChat } from './commands/chat.js';
 import { registerGreet } from './commands/greet.js';
 import { registerPing } from './commands/ping.js';
+import { registerReadings } from './commands/readings.js';
 import { registerSend } from './commands/send.js';
+import { registerSensor } from './commands/sensor.js';
+import { registerSensors } from './commands/sensors.js';
 import { registerServer } from './commands/server.js';
 import { registerStatus } from './commands/status.js';
+import { registerWatch } from './commands/watch.js';
 import { EXIT } from './exit-codes.js';
 import { paint, reportError } from './output.js';
+
+// `nexo readings s1 --csv | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 const program = new Command('nexo')
   .description('nexo: calculator, greetings, telemetry, files and chat over one documented protocol')
@@ -25,6 +36,11 @@ registerSend(program);
 registerPing(program);
 registerChat(program);
 registerStatus(program);
+registerSensor(program);
+registerSensors(program);
+registerReadings(program);
+registerWatch(program);
+registerAlerts(program);
 
 try {
   await program.parseAsync(process.argv);

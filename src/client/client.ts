@@ -5,6 +5,7 @@ import { chatApi } from './api/chat.js';
 import { echoApi } from './api/echo.js';
 import { greetApi } from './api/greet.js';
 import { nodeApi } from './api/node.js';
+import { telemetryApi } from './api/telemetry.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { type CallHandlers, ClientConnection, type Pending } from './connection.js';
 import { Emitter } from './emitter.js';
@@ -91,6 +92,7 @@ export class NexoClient extends Emitter<ClientEvents> {
   readonly echo = echoApi(this);
   readonly chat = chatApi(this);
   readonly node = nodeApi(this);
+  readonly telemetry = telemetryApi(this);
   readonly #options: ClientOptions;
   readonly #backoff: BackoffOptions | undefined;
   readonly #waiting: Waiting[] = [];

@@ -37,6 +37,28 @@ export type { ChatEvent, ChatMembership, ChatMessage } from './api/chat.js';
 export type { GreetLanguage } from './api/greet.js';
 export type { NodeInfo, NodeStats } from './api/node.js';
 export type { Requester } from './api/requester.js';
+export type {
+  Ack,
+  AlertEvent,
+  AlertRule,
+  AlertRuleWithState,
+  Bucket,
+  BucketsQuery,
+  BucketsResult,
+  LatestReading,
+  LiveReading,
+  MetricSummary,
+  ReadingInput,
+  ReadingsPage,
+  ReadingsQuery,
+  SensorMetaInput,
+  SensorSummary,
+  StoredReading,
+  TelemetryApi,
+  Watch,
+  WatchFilter,
+  WatchHandlers,
+} from './api/telemetry.js';
 export type { BackoffOptions } from './backoff.js';
 export type {
   CallHandle,
@@ -48,6 +70,13 @@ export type {
 } from './client.js';
 export { NexoClient } from './client.js';
 export type { CallHandlers } from './connection.js';
+export {
+  type BufferedReading,
+  type SensorAck,
+  SensorClient,
+  type SensorClientEvents,
+  type SensorClientOptions,
+} from './sensor-client.js';
 export type { ClientSocket, Endpoint, SocketFactory } from './socket.js';
 export { formatEndpoint, parseEndpoint } from './socket.js';
 export { tcpSocketFactory } from './tcp.js';

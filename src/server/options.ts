@@ -87,6 +87,30 @@ export const ServerOptionsSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    telemetry: Type.Optional(
+      Type.Object(
+        {
+          retention: Type.Optional(Duration),
+          rate: Type.Optional(Type.Number({ minimum: 0, maximum: 1e9 })),
+          burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 1e9 })),
+          maxQueued: Type.Optional(Type.Integer({ minimum: 1000, maximum: 10_000_000 })),
+          maxSeries: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000_000 })),
+          readers: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+          queryTimeout: Type.Optional(Duration),
+          mqtt: Type.Optional(
+            Type.Object(
+              {
+                url: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+                topic: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+                clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+              },
+              { additionalProperties: false },
+            ),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     workers: Type.Optional(
       Type.Object(
         {
@@ -168,8 +192,27 @@ export interface ServerOptions {
     /** Rooms the node keeps at once. */
     maxRooms: number;
   };
+  telemetry: TelemetryOptions;
   workers: { threads: number; maxMemoryMb: number };
   log: { level: LogLevel; pretty: boolean };
+}
+
+export interface TelemetryOptions {
+  /** Readings older than this are deleted in the background; 0 keeps them forever. */
+  retentionMs: number;
+  /** Readings per second each sensor may send on average; 0 = no limit. */
+  rate: number;
+  /** Readings a sensor may send at once above its rate (a reconnecting sensor's backlog). */
+  burst: number;
+  /** Readings waiting for the disk, node-wide, beyond which reports get RATE_LIMITED. */
+  maxQueued: number;
+  /** Series (sensor × metric) the node will track. */
+  maxSeries: number;
+  /** Threads that run queries. */
+  readers: number;
+  queryTimeoutMs: number;
+  /** MQTT ingest: off unless `url` is set. */
+  mqtt: { url: string | undefined; topic: string; clientId: string | undefined };
 }
 
 export const DEFAULT_PORT = 5000;
@@ -200,6 +243,16 @@ export const DEFAULTS = {
     wsMaxMessage: '4MiB',
   },
   chat: { history: 100, maxMessage: 2000, queue: 1000, rate: 20, maxRooms: 10_000 },
+  telemetry: {
+    retention: 0,
+    rate: 1000,
+    burst: 10_000,
+    maxQueued: 200_000,
+    maxSeries: 1_000_000,
+    readers: 2,
+    queryTimeout: '10s',
+    mqttTopic: 'sensors/+/+',
+  },
   log: { level: 'info' as LogLevel },
 } as const;
 
@@ -289,6 +342,28 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
       rate: o.chat?.rate ?? DEFAULTS.chat.rate,
       maxRooms: o.chat?.maxRooms ?? DEFAULTS.chat.maxRooms,
     },
+    telemetry: {
+      retentionMs: unit(
+        'telemetry.retention',
+        parseDuration,
+        o.telemetry?.retention ?? DEFAULTS.telemetry.retention,
+      ),
+      rate: o.telemetry?.rate ?? DEFAULTS.telemetry.rate,
+      burst: o.telemetry?.burst ?? DEFAULTS.telemetry.burst,
+      maxQueued: o.telemetry?.maxQueued ?? DEFAULTS.telemetry.maxQueued,
+      maxSeries: o.telemetry?.maxSeries ?? DEFAULTS.telemetry.maxSeries,
+      readers: o.telemetry?.readers ?? DEFAULTS.telemetry.readers,
+      queryTimeoutMs: unit(
+        'telemetry.queryTimeout',
+        parseDuration,
+        o.telemetry?.queryTimeout ?? DEFAULTS.telemetry.queryTimeout,
+      ),
+      mqtt: {
+        url: o.telemetry?.mqtt?.url,
+        topic: o.telemetry?.mqtt?.topic ?? DEFAULTS.telemetry.mqttTopic,
+        clientId: o.telemetry?.mqtt?.clientId,
+      },
+    },
     workers: {
       threads: o.workers?.threads ?? Math.max(1, os.availableParallelism() - 1),
       maxMemoryMb: o.workers?.maxMemoryMb ?? 128,
@@ -322,6 +397,27 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
   if (h.enabled && h.port !== 0 && h.port === resolved.port && h.host === resolved.host) {
     problems.push(
       `http.port: ${h.port} is also the nexo TCP port; give HTTP its own (e.g. --http-port 8080)`,
+    );
+  }
+  const t = resolved.telemetry;
+  if (t.retentionMs > 0 && t.retentionMs < 60_000) {
+    problems.push(`telemetry.retention: must be 0 (keep forever) or at least 1m (got ${t.retentionMs} ms)`);
+  }
+  if (t.queryTimeoutMs === 0) problems.push('telemetry.queryTimeout: must be more than 0');
+  if (t.mqtt.url !== undefined && !/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/.test(t.mqtt.url)) {
+    problems.push(
+      `telemetry.mqtt.url: expected a broker URL such as mqtt://127.0.0.1:1883 (got ${JSON.stringify(t.mqtt.url.slice(0, 60))})`,
+    );
+  }
+  const levels = t.mqtt.topic.split('/');
+  if (
+    levels.length < 2 ||
+    levels.some(
+      (l, i) => (l.includes('#') && (l !== '#' || i !== levels.length - 1)) || (l.includes('+') && l !== '+'),
+    )
+  ) {
+    problems.push(
+      `telemetry.mqtt.topic: expected an MQTT topic filter whose last two levels are <sensor>/<metric>, such as sensors/+/+ (got ${JSON.stringify(t.mqtt.topic.slice(0, 60))})`,
     );
   }
   if (!resolved.auth.anonymous && Object.keys(resolved.auth.tokens).length === 0) {

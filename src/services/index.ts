@@ -3,11 +3,12 @@ import { chatService } from './chat/index.js';
 import { echoService } from './echo/index.js';
 import { greetService } from './greet/index.js';
 import { nodeService } from './node/index.js';
+import { telemetryService } from './telemetry/index.js';
 import type { ServiceFactory } from './types.js';
 
 /** The services every node runs unless told otherwise. */
 export function builtinServices(): ServiceFactory[] {
-  return [calcService, greetService, echoService, chatService, nodeService];
+  return [calcService, greetService, echoService, telemetryService, chatService, nodeService];
 }
 
-export { calcService, chatService, echoService, greetService, nodeService };
+export { calcService, chatService, echoService, greetService, nodeService, telemetryService };

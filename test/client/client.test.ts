@@ -184,7 +184,10 @@ describe('closing with a subscription open (§7.3.4)', () => {
     const started = Date.now();
     await client.close();
     expect(Date.now() - started).toBeLessThan(1000);
-    await expect(call.result).rejects.toMatchObject({ code: 'CANCELLED', message: 'the client is going away' });
+    await expect(call.result).rejects.toMatchObject({
+      code: 'CANCELLED',
+      message: 'the client is going away',
+    });
     expect(events.length).toBeGreaterThan(1);
   });
 });

@@ -1,0 +1,21 @@
+/**
+ * The node under test for `bench/telemetry.ts`, in its own process (`node telemetry-server.js`): a fresh data
+ * directory, no per-sensor rate limit (the bench's sensors send far above a real sensor's rate on purpose),
+ * and a write queue large enough for every sensor's requests in flight. Prints `port <n>`.
+ */
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { NexoNode } from '../src/server/node.js';
+
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'nexo-bench-telemetry-'));
+const node = new NexoNode({
+  host: '127.0.0.1',
+  port: 0,
+  dataDir,
+  log: { level: 'warn' },
+  telemetry: { rate: 0, maxQueued: 2_000_000 },
+});
+const { port } = await node.start();
+process.stdout.write(`port ${port}\n`);
+process.on('SIGTERM', () => process.exit(0));

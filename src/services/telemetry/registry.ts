@@ -1,0 +1,281 @@
+import { NexoError } from '../../errors.js';
+import type { Definitions } from './batch.js';
+import {
+  type LatestReading,
+  LIMITS,
+  type MetricSummary,
+  type SensorMeta,
+  type SensorSummary,
+} from './model.js';
+import type { StoreSnapshot } from './store.js';
+
+export class SeriesEntry {
+  count = 0;
+  firstTs: number | undefined;
+  lastTs: number | undefined;
+  lastValue = 0;
+  lastRecv = 0;
+
+  constructor(
+    readonly id: number,
+    readonly sensor: SensorEntry,
+    readonly metric: string,
+    public unit: string | undefined,
+  ) {}
+
+  latest(): LatestReading | undefined {
+    if (this.lastTs === undefined) return undefined;
+    const reading: LatestReading = {
+      sensor: this.sensor.name,
+      metric: this.metric,
+      value: this.lastValue,
+      ts: this.lastTs,
+      recv: this.lastRecv,
+    };
+    if (this.unit !== undefined) reading.unit = this.unit;
+    return reading;
+  }
+
+  summary(): MetricSummary {
+    const summary: MetricSummary = {
+      metric: this.metric,
+      count: this.count,
+      first: this.firstTs ?? 0,
+      last: { value: this.lastValue, ts: this.lastTs ?? 0, recv: this.lastRecv },
+    };
+    if (this.unit !== undefined) summary.unit = this.unit;
+    return summary;
+  }
+}
+
+export class SensorEntry {
+  readonly series = new Map<string, SeriesEntry>();
+
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    public kind: string | undefined,
+    public location: string | undefined,
+    public firstSeen: number,
+    public lastSeen: number,
+  ) {}
+
+  summary(): SensorSummary {
+    const metrics = [...this.series.values()].map((s) => s.summary());
+    metrics.sort((a, b) => (a.metric < b.metric ? -1 : 1));
+    const summary: SensorSummary = {
+      sensor: this.name,
+      firstSeen: this.firstSeen,
+      lastSeen: this.lastSeen,
+      readings: metrics.reduce((n, m) => n + m.count, 0),
+      metrics,
+    };
+    if (this.kind !== undefined) summary.kind = this.kind;
+    if (this.location !== undefined) summary.location = this.location;
+    return summary;
+  }
+}
+
+/**
+ * Every sensor and series (sensor × metric) the node knows, in memory: ids for the store, units, counts and
+ * the latest reading of each series. Loaded from the store at start and kept in step with each commit, so
+ * `sensors` and `latest` never touch the disk. Sensors and series created since the last commit travel with
+ * the next one (`takeDefinitions`) and are persisted in the same transaction as their first readings.
+ */
+export class Registry {
+  readonly #sensors = new Map<string, SensorEntry>();
+  readonly #sensorsById = new Map<number, SensorEntry>();
+  readonly #seriesById = new Map<number, SeriesEntry>();
+  readonly #dirtySensors = new Set<SensorEntry>();
+  readonly #dirtySeries = new Set<SeriesEntry>();
+  readonly #maxSeries: number;
+  #nextSensorId = 1;
+  #nextSeriesId = 1;
+
+  constructor(snapshot: StoreSnapshot, maxSeries: number) {
+    this.#maxSeries = maxSeries;
+    const byId = this.#sensorsById;
+    for (const s of snapshot.sensors) {
+      const entry = new SensorEntry(
+        s.id,
+        s.name,
+        s.kind ?? undefined,
+        s.location ?? undefined,
+        s.firstSeen,
+        s.lastSeen,
+      );
+      this.#sensors.set(s.name, entry);
+      byId.set(s.id, entry);
+      this.#nextSensorId = Math.max(this.#nextSensorId, s.id + 1);
+    }
+    for (const row of snapshot.series) {
+      const sensor = byId.get(row.sensor);
+      if (sensor === undefined) continue;
+      const entry = new SeriesEntry(row.id, sensor, row.metric, row.unit ?? undefined);
+      entry.count = row.count;
+      entry.firstTs = row.firstTs ?? undefined;
+      entry.lastTs = row.lastTs ?? undefined;
+      entry.lastValue = row.lastValue ?? 0;
+      entry.lastRecv = row.lastRecv ?? 0;
+      sensor.series.set(row.metric, entry);
+      this.#seriesById.set(row.id, entry);
+      this.#nextSeriesId = Math.max(this.#nextSeriesId, row.id + 1);
+    }
+  }
+
+  get sensorCount(): number {
+    return this.#sensors.size;
+  }
+
+  get seriesCount(): number {
+    return this.#seriesById.size;
+  }
+
+  sensor(name: string): SensorEntry | undefined {
+    return this.#sensors.get(name);
+  }
+
+  sensors(): IterableIterator<SensorEntry> {
+    return this.#sensors.values();
+  }
+
+  seriesById(id: number): SeriesEntry | undefined {
+    return this.#seriesById.get(id);
+  }
+
+  /** The sensor, created (and its metadata updated) for a report. */
+  ensureSensor(name: string, meta: SensorMeta, now: number): SensorEntry {
+    let sensor = this.#sensors.get(name);
+    if (sensor === undefined) {
+      sensor = new SensorEntry(this.#nextSensorId++, name, meta.kind, meta.location, now, now);
+      this.#sensors.set(name, sensor);
+      this.#sensorsById.set(sensor.id, sensor);
+      this.#dirtySensors.add(sensor);
+      return sensor;
+    }
+    if (meta.kind !== undefined && meta.kind !== sensor.kind) {
+      sensor.kind = meta.kind;
+      this.#dirtySensors.add(sensor);
+    }
+    if (meta.location !== undefined && meta.location !== sensor.location) {
+      sensor.location = meta.location;
+      this.#dirtySensors.add(sensor);
+    }
+    return sensor;
+  }
+
+  /**
+   * Checks that `metric` with `unit` may be reported by the sensor `name` (which may not exist yet): a series
+   * keeps one unit, a sensor has at most LIMITS.metricsPerSensor metrics, the node at most maxSeries series.
+   * `planned` counts series this same request is about to create.
+   */
+  checkSeries(
+    name: string,
+    metric: string,
+    unit: string | undefined,
+    planned: Map<string, string | undefined>,
+  ): void {
+    const existing = this.#sensors.get(name)?.series.get(metric);
+    const known = existing !== undefined ? existing.unit : planned.get(metric);
+    const isNew = existing === undefined && !planned.has(metric);
+    if (!isNew && unit !== undefined && known !== undefined && unit !== known) {
+      throw new NexoError(
+        'TELEMETRY_INVALID_READING',
+        `sensor '${name}' reports ${metric} in '${known}', not '${unit}': a series keeps one unit (report it under another metric name, e.g. ${metric}_${unit.replace(/[^A-Za-z0-9]/g, '') || 'alt'})`,
+        { field: 'unit' },
+      );
+    }
+    if (isNew) {
+      const metrics = (this.#sensors.get(name)?.series.size ?? 0) + planned.size;
+      if (metrics >= LIMITS.metricsPerSensor) {
+        throw new NexoError(
+          'TELEMETRY_LIMIT',
+          `sensor '${name}' already reports ${metrics} metrics; at most ${LIMITS.metricsPerSensor}`,
+          { sensor: name, limit: LIMITS.metricsPerSensor },
+        );
+      }
+      if (this.#seriesById.size + planned.size >= this.#maxSeries) {
+        throw new NexoError(
+          'TELEMETRY_LIMIT',
+          `this node already stores ${this.#seriesById.size} series (sensor × metric); at most ${this.#maxSeries} (telemetry.maxSeries)`,
+          { limit: this.#maxSeries },
+        );
+      }
+      planned.set(metric, unit);
+    } else if (known === undefined && unit !== undefined) planned.set(metric, unit);
+  }
+
+  ensureSeries(sensor: SensorEntry, metric: string, unit: string | undefined): SeriesEntry {
+    let series = sensor.series.get(metric);
+    if (series === undefined) {
+      series = new SeriesEntry(this.#nextSeriesId++, sensor, metric, unit);
+      sensor.series.set(metric, series);
+      this.#seriesById.set(series.id, series);
+      this.#dirtySeries.add(series);
+    } else if (series.unit === undefined && unit !== undefined) {
+      series.unit = unit;
+      this.#dirtySeries.add(series);
+    }
+    return series;
+  }
+
+  /** Sensors and series created or changed since the last commit, for the next one. */
+  takeDefinitions(): Definitions {
+    const defs: Definitions = {
+      sensors: [...this.#dirtySensors].map((s) => ({
+        id: s.id,
+        name: s.name,
+        kind: s.kind ?? null,
+        location: s.location ?? null,
+        firstSeen: s.firstSeen,
+      })),
+      series: [...this.#dirtySeries].map((s) => ({
+        id: s.id,
+        sensor: s.sensor.id,
+        metric: s.metric,
+        unit: s.unit ?? null,
+      })),
+    };
+    this.#dirtySensors.clear();
+    this.#dirtySeries.clear();
+    return defs;
+  }
+
+  /** A commit failed: its definitions go with the next one. */
+  restoreDefinitions(defs: Definitions): void {
+    for (const s of defs.sensors) {
+      const sensor = this.#sensorsById.get(s.id);
+      if (sensor !== undefined) this.#dirtySensors.add(sensor);
+    }
+    for (const s of defs.series) {
+      const series = this.#seriesById.get(s.id);
+      if (series !== undefined) this.#dirtySeries.add(series);
+    }
+  }
+
+  /** Per-series readings removed by retention. */
+  applyPrune(deleted: Map<number, number>): void {
+    for (const [id, n] of deleted) {
+      const series = this.#seriesById.get(id);
+      if (series !== undefined) series.count = Math.max(0, series.count - n);
+    }
+  }
+
+  latest(filter: { sensor?: string | undefined; metric?: string | undefined }): LatestReading[] {
+    const out: LatestReading[] = [];
+    const sensors =
+      filter.sensor === undefined ? [...this.#sensors.values()] : [this.#sensors.get(filter.sensor)];
+    for (const sensor of sensors) {
+      if (sensor === undefined) continue;
+      for (const series of sensor.series.values()) {
+        if (filter.metric !== undefined && series.metric !== filter.metric) continue;
+        const latest = series.latest();
+        if (latest !== undefined) out.push(latest);
+      }
+    }
+    out.sort((a, b) =>
+      a.sensor === b.sensor ? (a.metric < b.metric ? -1 : 1) : a.sensor < b.sensor ? -1 : 1,
+    );
+    return out;
+  }
+}

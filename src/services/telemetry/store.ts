@@ -1,0 +1,110 @@
+import type { CommitBatch, CommitResult } from './batch.js';
+import type { AlertEvent, AlertRule, StoredReading } from './model.js';
+
+/**
+ * Where telemetry lives. The service only talks to this interface, so the embedded SQLite store (the default,
+ * in the node's data directory) can be replaced by a shared one (PostgreSQL, for a cluster) without touching
+ * ingest, queries or alerts. Every method is asynchronous: an implementation must never block the event loop.
+ *
+ * Sensors and series (sensor × metric) are numbered by the service, which keeps the registry in memory; the
+ * store persists the numbers it is given (`CommitBatch.defs`) and returns them on `open()`.
+ */
+export interface TelemetryStore {
+  /** Opens (creating if needed) and returns what the service keeps in memory. */
+  open(): Promise<StoreSnapshot>;
+  /**
+   * Writes a batch durably, in one transaction, before resolving: readings (a (sensor, seq) already stored is
+   * skipped and reported as not fresh), the definitions, per-minute rollups and series statistics.
+   */
+  commit(batch: CommitBatch): Promise<CommitResult>;
+  readings(query: RawQuery): Promise<ReadingsPage>;
+  buckets(query: BucketQuery): Promise<BucketColumns>;
+  saveRule(rule: Omit<AlertRule, 'id'>): Promise<number>;
+  deleteRule(id: number): Promise<boolean>;
+  appendAlertEvents(events: AlertEvent[]): Promise<void>;
+  alertEvents(query: AlertEventQuery): Promise<AlertEvent[]>;
+  /**
+   * Deletes readings, rollups and alert events older than `cutoff` (ms), a little at a time so that commits
+   * keep going in between. Resolves with how many readings each series lost.
+   */
+  prune(cutoff: number): Promise<PruneResult>;
+  close(): Promise<void>;
+}
+
+export interface SensorRow {
+  id: number;
+  name: string;
+  kind: string | null;
+  location: string | null;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+export interface SeriesRow {
+  id: number;
+  sensor: number;
+  metric: string;
+  unit: string | null;
+  count: number;
+  firstTs: number | null;
+  lastTs: number | null;
+  lastValue: number | null;
+  lastRecv: number | null;
+}
+
+export interface StoreSnapshot {
+  sensors: SensorRow[];
+  series: SeriesRow[];
+  rules: AlertRule[];
+}
+
+export interface RawQuery {
+  series: number;
+  /** Inclusive, ms. */
+  from: number;
+  /** Exclusive, ms. */
+  to: number;
+  /** Continue after this reading (ts, seq), in the query's order. */
+  after?: { ts: number; seq: number } | undefined;
+  limit: number;
+  order: 'asc' | 'desc';
+}
+
+export interface ReadingsPage {
+  readings: StoredReading[];
+  /** Where the page ended, to continue from (`RawQuery.after`). */
+  last: { ts: number; seq: number } | undefined;
+}
+
+export interface BucketQuery {
+  series: number;
+  from: number;
+  to: number;
+  /** Bucket width, ms; buckets start at multiples of it since 1970 (UTC). */
+  every: number;
+}
+
+/** Buckets as columns (cheap to move between threads); avg = sum / count. */
+export interface BucketColumns {
+  t: Float64Array;
+  min: Float64Array;
+  max: Float64Array;
+  sum: Float64Array;
+  count: Float64Array;
+  /** Whether the per-minute rollup answered (true) or raw readings were scanned. */
+  rollup: boolean;
+}
+
+export interface AlertEventQuery {
+  from: number;
+  to: number;
+  sensor?: string | undefined;
+  ruleId?: number | undefined;
+  limit: number;
+}
+
+export interface PruneResult {
+  /** Readings deleted per series id. */
+  deleted: Map<number, number>;
+  total: number;
+}

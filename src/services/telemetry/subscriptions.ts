@@ -1,0 +1,130 @@
+import type { CallContext } from '../types.js';
+import type { Committed } from './ingest.js';
+import type { AlertEvent, LiveReading } from './model.js';
+
+export interface WatchFilter {
+  /** Only these sensors (all when empty). */
+  sensors: ReadonlySet<string>;
+  /** Only these metrics (all when empty). */
+  metrics: ReadonlySet<string>;
+  /** Push alert events too. */
+  alerts: boolean;
+}
+
+/** Readings per EVENT frame when events are batched (binary mode). */
+export const READINGS_PER_EVENT = 500;
+
+interface Watcher {
+  filter: WatchFilter;
+  ctx: CallContext;
+  /** One EVENT per reading (text mode prints one line per event). */
+  single: boolean;
+  /** Events not sent because the client was behind, since the last `dropped` event. */
+  dropped: number;
+  droppedTotal: number;
+  behind: boolean;
+}
+
+/**
+ * Live readings for watchers. Only durable readings are pushed (after their commit), and only fresh ones (a
+ * resent duplicate is not news). A watcher that does not read fast enough is not allowed to make the node
+ * buffer for it: once `emit` reports it behind, its events are dropped and counted until it catches up, then
+ * it is told how many it missed (`{type: "dropped", count}`).
+ */
+export class Subscriptions {
+  readonly #watchers = new Set<Watcher>();
+
+  get size(): number {
+    return this.#watchers.size;
+  }
+
+  add(filter: WatchFilter, ctx: CallContext): { remove(): { dropped: number } } {
+    const watcher: Watcher = {
+      filter,
+      ctx,
+      single: ctx.session.mode === 'text',
+      dropped: 0,
+      droppedTotal: 0,
+      behind: false,
+    };
+    this.#watchers.add(watcher);
+    return {
+      remove: () => {
+        this.#watchers.delete(watcher);
+        return { dropped: watcher.droppedTotal };
+      },
+    };
+  }
+
+  onCommit(c: Committed): void {
+    if (this.#watchers.size === 0) return;
+    const tags = c.batch.tags.length === 0 ? undefined : new Map(c.batch.tags);
+    for (const w of this.#watchers) {
+      const readings: LiveReading[] = [];
+      for (let i = 0; i < c.batch.count; i++) {
+        if (c.fresh[i] === 0) continue;
+        const series = c.series[i]!;
+        if (w.filter.sensors.size > 0 && !w.filter.sensors.has(series.sensor.name)) continue;
+        if (w.filter.metrics.size > 0 && !w.filter.metrics.has(series.metric)) continue;
+        readings.push(liveReading(c, i, tags));
+      }
+      if (readings.length === 0) continue;
+      if (w.single) {
+        for (const r of readings) this.#send(w, { type: 'reading', ...r }, 1);
+      } else {
+        for (let i = 0; i < readings.length; i += READINGS_PER_EVENT) {
+          const part = readings.slice(i, i + READINGS_PER_EVENT);
+          this.#send(w, { type: 'readings', readings: part }, part.length);
+        }
+      }
+    }
+  }
+
+  onAlert(event: AlertEvent): void {
+    for (const w of this.#watchers) {
+      if (!w.filter.alerts) continue;
+      if (w.filter.sensors.size > 0 && !w.filter.sensors.has(event.sensor)) continue;
+      if (w.filter.metrics.size > 0 && !w.filter.metrics.has(event.metric)) continue;
+      this.#send(w, { type: 'alert', ...event }, 1);
+    }
+  }
+
+  #send(w: Watcher, event: unknown, readings: number): void {
+    if (w.behind) {
+      w.dropped += readings;
+      w.droppedTotal += readings;
+      return;
+    }
+    if (w.ctx.emit(event)) return;
+    // The event was queued, but the client is behind: drop from now on until it has read its backlog.
+    w.behind = true;
+    w.ctx.whenWritable().then(
+      () => {
+        w.behind = false;
+        if (w.dropped > 0 && this.#watchers.has(w)) {
+          const count = w.dropped;
+          w.dropped = 0;
+          w.ctx.emit({ type: 'dropped', count });
+        }
+      },
+      () => {},
+    );
+  }
+}
+
+function liveReading(c: Committed, i: number, tags: Map<number, string> | undefined): LiveReading {
+  const series = c.series[i]!;
+  const reading: LiveReading = {
+    sensor: series.sensor.name,
+    metric: series.metric,
+    value: c.batch.value[i]!,
+    ts: c.batch.ts[i]!,
+    recv: c.batch.recv[i]!,
+  };
+  if (series.unit !== undefined) reading.unit = series.unit;
+  const seq = c.batch.seq[i]!;
+  if (!Number.isNaN(seq)) reading.seq = seq;
+  const json = tags?.get(i);
+  if (json !== undefined) reading.tags = JSON.parse(json) as Record<string, string>;
+  return reading;
+}
