@@ -16,6 +16,9 @@ const Duration = Type.Union([Type.Number({ minimum: 0 }), Type.String({ minLengt
 const Size = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ minLength: 1, maxLength: 32 })], {
   description: 'bytes, or a string such as 64KiB, 1MiB',
 });
+const Role = Type.String({ pattern: '^[a-z][a-z0-9_-]{0,31}$' });
+/** Who may call a group of methods: "anyone", or a list of roles (e.g. ["admin", "user"]). */
+const Roles = Type.Union([Type.Literal('anyone'), Type.Array(Role, { minItems: 1, maxItems: 64 })]);
 
 export const ServerOptionsSchema = Type.Object(
   {
@@ -57,6 +60,21 @@ export const ServerOptionsSchema = Type.Object(
           maxLength: Type.Optional(Type.Integer({ minimum: 16, maximum: 1 << 20 })),
           maxVariables: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
           maxBatch: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    files: Type.Optional(
+      Type.Object(
+        {
+          maxFileSize: Type.Optional(Size),
+          quota: Type.Optional(Size),
+          maxUploads: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+          partialExpiry: Type.Optional(Duration),
+          stallTimeout: Type.Optional(Duration),
+          readRoles: Type.Optional(Roles),
+          writeRoles: Type.Optional(Roles),
+          deleteRoles: Type.Optional(Roles),
         },
         { additionalProperties: false },
       ),
@@ -116,8 +134,32 @@ export interface ServerOptions {
   shutdownTimeoutMs: number;
   auth: { anonymous: boolean; tokens: Record<string, string> };
   calc: { precision: number; timeoutMs: number; maxLength: number; maxVariables: number; maxBatch: number };
+  files: FilesOptions;
   workers: { threads: number; maxMemoryMb: number };
   log: { level: LogLevel; pretty: boolean };
+}
+
+/** Who may call a group of methods: everybody, or sessions whose role is listed. */
+export type RoleList = 'anyone' | readonly string[];
+
+/** Settings of the files service (docs/configuration.md). */
+export interface FilesOptions {
+  /** Largest file accepted, bytes. */
+  maxFileSize: number;
+  /** Bytes all stored files (each content once) plus unfinished uploads may take; 0 = only the disk limits. */
+  quota: number;
+  /** Uploads receiving at once on this node. */
+  maxUploads: number;
+  /** Unfinished uploads untouched this long are deleted. */
+  partialExpiryMs: number;
+  /** An upload that receives no chunk this long fails (it stays resumable). */
+  stallTimeoutMs: number;
+  /** download, info, list, status */
+  readRoles: RoleList;
+  /** upload */
+  writeRoles: RoleList;
+  /** delete */
+  deleteRoles: RoleList;
 }
 
 export const DEFAULT_PORT = 5000;
@@ -139,6 +181,16 @@ export const DEFAULTS = {
   slowPeerTimeout: '15s',
   shutdownTimeout: '10s',
   calc: { precision: 64, timeout: '1s', maxLength: 65536, maxVariables: 100, maxBatch: 1000 },
+  files: {
+    maxFileSize: '64GiB',
+    quota: 0,
+    maxUploads: 16,
+    partialExpiry: '24h',
+    stallTimeout: '2m',
+    readRoles: 'anyone' as RoleList,
+    writeRoles: 'anyone' as RoleList,
+    deleteRoles: ['admin'] as RoleList,
+  },
   log: { level: 'info' as LogLevel },
 } as const;
 
@@ -208,6 +260,24 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
       maxVariables: o.calc?.maxVariables ?? DEFAULTS.calc.maxVariables,
       maxBatch: o.calc?.maxBatch ?? DEFAULTS.calc.maxBatch,
     },
+    files: {
+      maxFileSize: unit('files.maxFileSize', parseSize, o.files?.maxFileSize ?? DEFAULTS.files.maxFileSize),
+      quota: unit('files.quota', parseSize, o.files?.quota ?? DEFAULTS.files.quota),
+      maxUploads: o.files?.maxUploads ?? DEFAULTS.files.maxUploads,
+      partialExpiryMs: unit(
+        'files.partialExpiry',
+        parseDuration,
+        o.files?.partialExpiry ?? DEFAULTS.files.partialExpiry,
+      ),
+      stallTimeoutMs: unit(
+        'files.stallTimeout',
+        parseDuration,
+        o.files?.stallTimeout ?? DEFAULTS.files.stallTimeout,
+      ),
+      readRoles: o.files?.readRoles ?? DEFAULTS.files.readRoles,
+      writeRoles: o.files?.writeRoles ?? DEFAULTS.files.writeRoles,
+      deleteRoles: o.files?.deleteRoles ?? DEFAULTS.files.deleteRoles,
+    },
     workers: {
       threads: o.workers?.threads ?? Math.max(1, os.availableParallelism() - 1),
       maxMemoryMb: o.workers?.maxMemoryMb ?? 128,
@@ -230,6 +300,15 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
   if (resolved.handshakeTimeoutMs === 0) problems.push('handshakeTimeout: must be more than 0');
   if (resolved.slowPeerTimeoutMs === 0) problems.push('slowPeerTimeout: must be more than 0');
   if (resolved.calc.timeoutMs === 0) problems.push('calc.timeout: must be more than 0');
+  if (resolved.files.maxFileSize === 0) problems.push('files.maxFileSize: must be more than 0');
+  if (resolved.files.partialExpiryMs < 1000) {
+    problems.push(
+      `files.partialExpiry: must be at least 1s, so an interrupted upload can be resumed (got ${resolved.files.partialExpiryMs} ms)`,
+    );
+  }
+  if (resolved.files.stallTimeoutMs < 1000) {
+    problems.push(`files.stallTimeout: must be at least 1s (got ${resolved.files.stallTimeoutMs} ms)`);
+  }
   if (!resolved.auth.anonymous && Object.keys(resolved.auth.tokens).length === 0) {
     problems.push('auth: anonymous access is off but no tokens are configured, so nobody could connect');
   }
