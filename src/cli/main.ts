@@ -3,10 +3,14 @@ import { Command, CommanderError } from 'commander';
 import { NexoError } from '../errors.js';
 import { OptionsError } from '../server/options.js';
 import { registerCalc } from './commands/calc.js';
+import { registerDownload } from './commands/download.js';
+import { registerFiles } from './commands/files.js';
 import { registerGreet } from './commands/greet.js';
 import { registerPing } from './commands/ping.js';
+import { registerRm } from './commands/rm.js';
 import { registerSend } from './commands/send.js';
 import { registerServer } from './commands/server.js';
+import { registerUpload } from './commands/upload.js';
 import { EXIT } from './exit-codes.js';
 import { paint, reportError } from './output.js';
 
@@ -21,6 +25,10 @@ registerCalc(program);
 registerGreet(program);
 registerSend(program);
 registerPing(program);
+registerUpload(program);
+registerDownload(program);
+registerFiles(program);
+registerRm(program);
 
 try {
   await program.parseAsync(process.argv);
