@@ -199,6 +199,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     } finally {
       this.#pumping = false;
     }
+    if (this.#peerEnded && this.#starved) this.#failUnfinishedInputs();
     if (this.phase === Phase.Closed) return;
     if (this.#canDecode() && !this.#peerEnded) this.stream.resume();
     else this.stream.pause();
@@ -403,6 +404,21 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     if (frame.payload.length > 0) call.input.push(frame.payload);
     if ((frame.flags & Flags.END) !== 0) call.input.end();
     if (!wasFull && call.input.full) this.#inputsFull++;
+  }
+
+  /**
+   * §6.4 The peer half-closed and every frame it sent has been read: an upload still waiting for its END
+   * chunk can never get it. Fail its input so the handler ends (and the connection can close, §7.3) instead
+   * of waiting for the heartbeat to notice.
+   */
+  #failUnfinishedInputs(): void {
+    for (const call of this.#calls.values()) {
+      if (call.input !== undefined && !call.input.ended && !call.final) {
+        call.input.fail(
+          new NexoError('CONNECTION_LOST', 'the client closed the connection before ending its upload'),
+        );
+      }
+    }
   }
 
   #inputDrained(): void {

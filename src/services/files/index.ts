@@ -181,7 +181,7 @@ export function filesService(host: ServiceHost, parts: FilesServiceParts = {}): 
         parse: (rest) => ({ method: 'list', args: rest.trim() === '' ? null : { prefix: rest.trim() } }),
         format: (result) => {
           const { files, total } = result as { files: FileEntry[]; total: number };
-          if (files.length === 0) return total === 0 ? 'no files' : `no files here (${total} in all)`;
+          if (files.length === 0) return 'no files';
           const lines = files.map((f) => `${f.id}  ${formatBytes(f.size).padStart(9)}  ${f.name}`);
           if (total > files.length) lines.push(`(${files.length} of ${total} shown)`);
           return lines;

@@ -165,7 +165,10 @@ export class Uploads {
   ): Promise<Session> {
     return this.locks.run('admission', async () => {
       const quota = this.options.quota;
-      if (quota > 0) {
+      // Content already stored costs nothing more once verified (one copy per hash): only a declared hash
+      // can tell up front. A false declaration fails verification, so it cannot buy space.
+      const known = declared !== undefined && (await this.catalog.refs(declared)) > 0;
+      if (quota > 0 && !known) {
         const usage = await this.catalog.usage();
         const used = usage.storedBytes + usage.reservedBytes;
         if (used + size > quota) {
