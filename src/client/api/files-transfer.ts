@@ -213,7 +213,10 @@ export async function upload(
         if (failures > retries) throw withUploadId(error, job.uploadId);
         options.onRetry?.(error, failures);
         await pause(Math.min(100 * 2 ** (failures - 1), 3000), options.signal);
-        await r.ready();
+        // No connection any more (the client gave up reconnecting): report what broke the transfer.
+        await r.ready().catch(() => {
+          throw withUploadId(error, job.uploadId);
+        });
       }
     }
   } finally {
@@ -623,7 +626,9 @@ async function receive(
       if (failures > retries) throw error;
       options.onRetry?.(error, failures);
       await pause(Math.min(100 * 2 ** (failures - 1), 3000), options.signal);
-      await r.ready();
+      await r.ready().catch(() => {
+        throw error;
+      });
     }
   }
 }
