@@ -4,7 +4,7 @@
  * them. Real sockets, a real node with its own data directory.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,6 +35,7 @@ async function node(options: ServerOptionsInput = {}): Promise<Node> {
 }
 afterAll(async () => {
   await Promise.all(nodes.map((n) => n.close({ timeoutMs: 2000 })));
+  for (const n of nodes) rmSync(n.options.dataDir, { recursive: true, force: true });
 });
 
 function chunkPayload(offset: number, data: Uint8Array, crc = crc32(data)): Uint8Array {

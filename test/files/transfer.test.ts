@@ -32,6 +32,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of clients) c.destroy();
   await node.close({ timeoutMs: 2000 });
+  rmSync(node.options.dataDir, { recursive: true, force: true });
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -332,6 +333,7 @@ describe('backpressure', () => {
       expect(maxAhead).toBeGreaterThan(0);
     } finally {
       await slow.close({ timeoutMs: 2000 });
+      rmSync(slow.options.dataDir, { recursive: true, force: true });
     }
   });
 

@@ -28,8 +28,10 @@ export type UploadResult = FileEntry & { deduplicated: boolean };
 
 /** The receiving call that currently owns an upload. */
 interface Run {
-  /** Rejects when the run must stop: taken over by a newer call, or stalled. */
-  readonly stopped: Promise<never>;
+  /** Set when the run must stop: taken over by a newer call, or stalled. */
+  stoppedBy: NexoError | undefined;
+  /** Rejects the read the run is waiting on, if any (one slot, replaced at every read). */
+  interruptRead: ((reason: NexoError) => void) | undefined;
   stop(reason: NexoError): void;
   lastChunkAt: number;
   readonly done: Promise<void>;
@@ -258,14 +260,13 @@ export class Uploads {
 
   async #run(session: Session, ctx: CallContext): Promise<UploadResult> {
     let finish!: () => void;
-    let stop!: (reason: NexoError) => void;
-    const stopped = new Promise<never>((_, reject) => {
-      stop = reject;
-    });
-    stopped.catch(() => {}); // raced against every read; nobody else awaits it
     const run: Run = {
-      stopped,
-      stop,
+      stoppedBy: undefined,
+      interruptRead: undefined,
+      stop(reason) {
+        this.stoppedBy ??= reason;
+        this.interruptRead?.(reason);
+      },
       lastChunkAt: Date.now(),
       done: new Promise<void>((resolve) => {
         finish = resolve;
@@ -334,7 +335,7 @@ export class Uploads {
       let sawTrailer = false;
       try {
         for (;;) {
-          const next = await Promise.race([input.next(), run.stopped]);
+          const next = await nextChunk(input, run);
           if (next.done) break;
           run.lastChunkAt = Date.now();
           const chunk = decodeChunk(next.value, offset);
@@ -474,6 +475,28 @@ export class Uploads {
       this.#completed.delete(this.#completed.keys().next().value as string);
     }
   }
+}
+
+/**
+ * The next chunk, or a rejection as soon as the run is stopped. Not Promise.race with a long-lived "stopped"
+ * promise: every race would add a reaction to it that keeps its chunk alive until the upload ends (the whole
+ * file in memory). One replaceable callback instead.
+ */
+function nextChunk(input: AsyncIterator<Uint8Array>, run: Run): Promise<IteratorResult<Uint8Array>> {
+  if (run.stoppedBy !== undefined) return Promise.reject(run.stoppedBy);
+  return new Promise((resolve, reject) => {
+    run.interruptRead = reject;
+    input.next().then(
+      (result) => {
+        run.interruptRead = undefined;
+        resolve(result);
+      },
+      (err: unknown) => {
+        run.interruptRead = undefined;
+        reject(err);
+      },
+    );
+  });
 }
 
 function corrupt(uploadId: string, offset: number): NexoError {
