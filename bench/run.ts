@@ -1,12 +1,14 @@
 /**
  * `npm run bench`: every capability next to its ceiling, measured in the same run. Select with
- * `npm run bench -- protocol` (names: protocol). BENCH_SECONDS sets the measuring time per case.
+ * `npm run bench -- protocol` (names: protocol, files). BENCH_SECONDS sets the measuring time per case.
  */
 import os from 'node:os';
+import { benchFiles } from './files.js';
 import { benchProtocol } from './protocol.js';
 
 const suites: Record<string, () => Promise<{ text: string }>> = {
   protocol: benchProtocol,
+  files: benchFiles,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
