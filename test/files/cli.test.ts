@@ -168,6 +168,15 @@ describe('nexo upload, files, download, rm', () => {
     expect(clash.code).toBe(1);
     expect(clash.out).toMatch(/already exists; choose another destination or allow overwriting/);
     expect((await nexo(['download', 'exists.bin', '-o', source, '--force'])).code).toBe(0);
+    const intoNew = await nexo(['download', 'exists.bin', '-o', `${path.join(work, 'new', 'dir')}/`]);
+    expect(intoNew.code).toBe(0);
+    expect(readFileSync(path.join(work, 'new', 'dir', 'exists.bin'), 'utf8')).toBe('x');
+    const unwritable = await nexo(['download', 'exists.bin', '-o', '/proc/no-such-dir/x']);
+    expect(unwritable.code).toBe(1);
+    expect(unwritable.out).toMatch(/cannot write \/proc\/no-such-dir\/x: ENOENT/);
+    const badChunk = await nexo(['upload', source, '--chunk-size', 'huge']);
+    expect(badChunk.code).toBe(2);
+    expect(badChunk.out).toMatch(/invalid size "huge"/);
     const nobody = await nexo(['files'], await freePort());
     expect(nobody.code).toBe(3);
   });

@@ -40,7 +40,8 @@ Examples:
 
 While downloading, the bytes go to <path>.nexo-part (with a small .nexo-part.json beside it); the file
 appears under its name only once complete and verified. An interrupted download (Ctrl-C, lost network)
-resumes from the partial file when the same command runs again.`,
+resumes from the partial file when the same command runs again.
+`,
     )
     .action(async (ref: string, flags: DownloadFlags) => {
       const client = await connectForTransfer(flags);
@@ -50,7 +51,11 @@ resumes from the partial file when the same command runs again.`,
       const started = performance.now();
       let from = 0;
       try {
-        const dest = toStdout ? process.stdout : path.resolve(flags.output ?? '.');
+        // A trailing separator means "into this directory" (created if needed): keep it through resolve().
+        const output = flags.output ?? '.';
+        const dest = toStdout
+          ? process.stdout
+          : `${path.resolve(output)}${/[\\/]$/.test(output) ? path.sep : ''}`;
         const result: DownloadResult = await client.files.download(ref, dest, {
           overwrite: flags.force === true,
           resume: flags.resume,

@@ -18,7 +18,7 @@ export function registerFiles(program: Command): void {
       .addOption(new Option('-l, --limit <n>', 'at most this many').default(100).argParser(count))
       .addOption(new Option('--offset <n>', 'skip this many (paging)').default(0).argParser(count)),
   )
-    .addHelpText('after', '\nExamples:\n  nexo files\n  nexo files report- --json')
+    .addHelpText('after', '\nExamples:\n  nexo files\n  nexo files report- --json\n')
     .action(async (prefix: string | undefined, flags: FilesFlags) => {
       const client = await connectFromFlags(flags);
       try {
@@ -41,7 +41,7 @@ export function registerFiles(program: Command): void {
         const usage = await client.files.usage();
         process.stdout.write(
           paint.dim(
-            `${page.files.length === page.total ? page.total : `${page.files.length} of ${page.total}`} files; ${formatBytes(usage.storedBytes)} stored${usage.freeBytes === null ? '' : `, ${formatBytes(usage.freeBytes)} free`}\n`,
+            `${page.files.length === page.total ? page.total : `${page.files.length} of ${page.total}`} file${page.total === 1 ? '' : 's'}; ${formatBytes(usage.storedBytes)} stored${usage.freeBytes === null ? '' : `, ${formatBytes(usage.freeBytes)} free`}\n`,
           ),
         );
       } catch (err) {

@@ -12,7 +12,7 @@ export function registerRm(program: Command): void {
   )
     .addHelpText(
       'after',
-      '\nExamples:\n  nexo rm k3x9q2m7p4r8t6w2 --token $ADMIN_TOKEN\n  nexo rm old-report.pdf',
+      '\nExamples:\n  nexo rm k3x9q2m7p4r8t6w2 --token $ADMIN_TOKEN\n  nexo rm old-report.pdf\n',
     )
     .action(async (refs: string[], flags: ClientFlags) => {
       const client = await connectFromFlags(flags);

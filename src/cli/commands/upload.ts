@@ -40,7 +40,8 @@ Examples:
 
 An interrupted upload (Ctrl-C, lost network, server restart) resumes from where the server stopped when
 the same command runs again. Each chunk carries a CRC-32 and the file's SHA-256 is checked before it is
-stored, so a damaged transfer is re-sent or refused, never stored.`,
+stored, so a damaged transfer is re-sent or refused, never stored.
+`,
     )
     .action(async (paths: string[], flags: UploadFlags) => {
       if (flags.name !== undefined && paths.length > 1) {

@@ -544,7 +544,16 @@ export async function download(
     verifyHash(entry, hash);
     return { entry, path: undefined, resumedFrom: 0 };
   }
-  const target = (await isDirectory(dest)) ? path.join(dest, safeLocalName(entry.name)) : dest;
+  // A directory (existing, or named with a trailing separator: created) receives the file under its name.
+  const intoDirectory = /[\\/]$/.test(dest) || (await isDirectory(dest));
+  if (intoDirectory) {
+    await fs.mkdir(dest, { recursive: true }).catch((err: Error) => {
+      throw new NexoError('INVALID_ARGS', `cannot create the directory ${dest}: ${err.message}`, {
+        path: dest,
+      });
+    });
+  }
+  const target = intoDirectory ? path.join(dest, safeLocalName(entry.name)) : dest;
   if (options.overwrite !== true && (await exists(target))) {
     throw new NexoError(
       'INVALID_ARGS',
@@ -570,7 +579,14 @@ export async function download(
       await handle.close();
     }
   }
-  const handle = await local.open(entry, offset);
+  let handle: fs.FileHandle;
+  try {
+    handle = await local.open(entry, offset);
+  } catch (err) {
+    throw new NexoError('INVALID_ARGS', `cannot write ${target}: ${(err as Error).message}`, {
+      path: target,
+    });
+  }
   options.onStart?.({ entry, path: local.partial, offset });
   try {
     await receive(r, entry, offset, hash, new FileSink(handle), options);
