@@ -456,9 +456,12 @@ class StreamSink implements Sink {
     });
   }
 
+  /** Resolves once the stream has processed every byte written so far (an empty write's callback). */
   async flush(): Promise<void> {
     if (this.#error !== undefined) throw this.#error;
-    if (this.buffered > 0) await this.whenLow();
+    await new Promise<void>((resolve) => {
+      this.stream.write(new Uint8Array(0), () => resolve());
+    });
     if (this.#error !== undefined) throw this.#error;
   }
 }
