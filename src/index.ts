@@ -31,7 +31,9 @@ export {
 export type { Session } from './server/session.js';
 
 // Services
-export { builtinServices, calcService, echoService, greetService } from './services/index.js';
+export type { FileCatalog } from './services/files/catalog.js';
+export type { BlobReader, FileStore, PartialFile } from './services/files/store.js';
+export { builtinServices, calcService, echoService, filesService, greetService } from './services/index.js';
 export {
   type Access,
   type CallContext,

@@ -3,7 +3,16 @@
  * interrupted the hard way (kill -9 of the client, Ctrl-C, a cut connection, kill -9 of the server) and run
  * again.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -177,6 +186,7 @@ describe('nexo upload, files, download, rm', () => {
     const badChunk = await nexo(['upload', source, '--chunk-size', 'huge']);
     expect(badChunk.code).toBe(2);
     expect(badChunk.out).toMatch(/invalid size "huge"/);
+    expect((await nexo(['files', '--limit', '-1'])).code).toBe(2);
     const nobody = await nexo(['files'], await freePort());
     expect(nobody.code).toBe(3);
   });
@@ -235,6 +245,33 @@ describe('interrupted transfers resume', () => {
     expect(run.output()).toMatch(/(connection closed|connection failed).*; retrying/);
     expect(resumedAt(run.output())).toBeGreaterThan(size * 0.25);
     expect(run.output()).toContain(`sha256 ${hash}`);
+  });
+
+  it('resume state that is damaged or names an upload the server no longer has: the upload starts over', async () => {
+    const size = 8 * 1024 * 1024;
+    const source = path.join(work, 'stale-state.bin');
+    const hash = await writeRandomFile(source, size, 'stale-state');
+    const states = path.join(work, 'cache', 'uploads');
+    for (const damage of ['{"uploadId": 12', 'unknown-id']) {
+      const before = proxy.up;
+      const first = cli(['upload', source], proxy.port);
+      await waitFor(() => proxy.up - before > size * 0.3, 30_000, '30% of the upload');
+      first.child.kill('SIGKILL');
+      await first.exited;
+      for (const name of readdirSync(states)) {
+        const file = path.join(states, name);
+        const state = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+        if (state.path !== source) continue;
+        writeFileSync(
+          file,
+          damage === 'unknown-id' ? JSON.stringify({ ...state, uploadId: 'AAAAAAAAAAAAAAAAAAAAAA' }) : damage,
+        );
+      }
+      const again = await nexo(['upload', source]);
+      expect(again.code, again.out).toBe(0);
+      expect(again.out).not.toMatch(/resuming/);
+      expect(again.stdout).toContain(`sha256 ${hash}`);
+    }
   });
 
   it('a download killed (kill -9) at 40% resumes from its partial file when the command runs again', async () => {

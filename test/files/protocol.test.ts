@@ -635,9 +635,9 @@ describe('list, info, delete and roles', () => {
     const peer = await RawPeer.open(n.port);
     const entry = (await uploadRaw(peer, 'vídeo de prueba.mp4', randomBytes(2048))).value as { id: string };
     peer.close();
-    const out = await textSession(n.port, 'files\nfiles zzz\nquit\n');
+    const out = await textSession(n.port, `files\nfiles zzz\nfiles ${'\u00e9'.repeat(3000)}\nquit\n`);
     expect(out).toContain(`${entry.id}    2.0 KiB  vídeo de prueba.mp4\n`);
-    expect(out).toMatch(/vídeo de prueba\.mp4\nno files\n/);
+    expect(out).toMatch(/vídeo de prueba\.mp4\nno files\nno files\n$/);
   });
 });
 
