@@ -385,6 +385,51 @@ describe('files.upload at the frame level', () => {
     b.close();
   });
 
+  it('two requests resuming the same upload at once: the later wins, the bytes stay right', async () => {
+    const data = randomBytes(6000);
+    const started = await begin(peer, { name: 'race.bin', size: data.length });
+    sendData(peer, started.id, 0, data.subarray(0, 2000));
+    await new Promise((r) => setTimeout(r, 50));
+    const [b, c] = [await RawPeer.open(n.port), await RawPeer.open(n.port)];
+    const args = { name: 'race.bin', size: data.length, uploadId: started.progress!.uploadId };
+    const idB = b.request('files', 'upload', args);
+    const idC = c.request('files', 'upload', args);
+    expect(await errorOf(peer, started.id)).toMatchObject({ code: 'CANCELLED' });
+    // One of them is told to stop; the other gets the offset and finishes the upload.
+    const outcomes = await Promise.all(
+      [
+        [b, idB],
+        [c, idC],
+      ].map(async ([p, id]) => {
+        const frame = await nextFor(p as RawPeer, id as number);
+        const value = unpackValue(frame.payload) as { offset?: number; code?: string };
+        if (value.offset !== undefined) {
+          // It may still be replaced by the other one; then its final reply is CANCELLED.
+          const next = (p as RawPeer).frames.find((f) => f.id === id);
+          return {
+            peer: p as RawPeer,
+            id: id as number,
+            offset: value.offset,
+            cancelledLater: next !== undefined,
+          };
+        }
+        return { peer: p as RawPeer, id: id as number, code: value.code };
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    const winners = outcomes.filter(
+      (o) => o.offset !== undefined && !o.peer.frames.some((f) => f.id === o.id),
+    );
+    expect(winners).toHaveLength(1);
+    const winner = winners[0]!;
+    expect(winner.offset).toBe(2000);
+    sendData(winner.peer, winner.id, 2000, data.subarray(2000));
+    sendTrailer(winner.peer, winner.id, data.length, sha256(data));
+    expect((await winner.peer.reply(winner.id)).value).toMatchObject({ sha256: sha256(data) });
+    b.close();
+    c.close();
+  });
+
   it('an upload committed earlier answers its final reply again (the client lost it)', async () => {
     const data = randomBytes(100);
     const started = await begin(peer, { name: 'twice.bin', size: 100 });

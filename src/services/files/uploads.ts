@@ -34,7 +34,9 @@ interface Run {
   interruptRead: ((reason: NexoError) => void) | undefined;
   stop(reason: NexoError): void;
   lastChunkAt: number;
+  /** Resolves when the run has ended (its last write landed). */
   readonly done: Promise<void>;
+  finish(): void;
 }
 
 interface Session {
@@ -89,13 +91,9 @@ export class Uploads {
       const done = this.#completed.get(args.uploadId);
       if (done !== undefined) return done; // committed earlier; the client missed the reply
       session = await this.#resume(args.uploadId, name, args.size, declared);
-      await this.#takeOver(session);
-      // The call we replaced may have finished the upload, or discarded it, meanwhile.
-      const finished = this.#completed.get(args.uploadId);
-      if (finished !== undefined) return finished;
-      if (this.#sessions.get(args.uploadId) !== session) throw notFound(args.uploadId);
     }
-    if (this.#receiving >= o.maxUploads) {
+    // Taking over an upload that is still receiving (its client reconnected) replaces it: no new slot.
+    if (session?.run === undefined && this.#receiving >= o.maxUploads) {
       throw new NexoError(
         'FILES_TOO_MANY_UPLOADS',
         `this node is receiving ${this.#receiving} uploads, its limit; try again in a moment`,
@@ -105,7 +103,16 @@ export class Uploads {
     this.#receiving++;
     try {
       session ??= await this.#admit(name, args.size, type, declared, ctx);
-      return await this.#run(session, ctx);
+      const run = await this.#claim(session);
+      // A call we replaced may have finished the upload, or discarded it, meanwhile.
+      const uploadId = session.record.uploadId;
+      if (this.#sessions.get(uploadId) !== session) {
+        this.#release(session, run);
+        const finished = this.#completed.get(uploadId);
+        if (finished !== undefined) return finished;
+        throw notFound(uploadId);
+      }
+      return await this.#run(session, run, ctx);
     } finally {
       this.#receiving--;
     }
@@ -245,20 +252,19 @@ export class Uploads {
     return session;
   }
 
-  /** One call receives an upload at a time: a newer call (the client reconnected) replaces an older one. */
-  async #takeOver(session: Session): Promise<void> {
+  /**
+   * One call receives an upload at a time: a newer call (the client reconnected) stops an older one and waits
+   * for it to finish its last write. The new run is installed in the same turn the slot is seen free, so two
+   * calls resuming at once cannot both get it.
+   */
+  async #claim(session: Session): Promise<Run> {
     while (session.run !== undefined) {
-      const run = session.run;
-      run.stop(
+      const older = session.run;
+      older.stop(
         new NexoError('CANCELLED', 'this upload was resumed by a newer request (the client reconnected)'),
       );
-      await run.done;
+      await older.done;
     }
-  }
-
-  // ---- receiving ----------------------------------------------------------------------------------
-
-  async #run(session: Session, ctx: CallContext): Promise<UploadResult> {
     let finish!: () => void;
     const run: Run = {
       stoppedBy: undefined,
@@ -271,8 +277,20 @@ export class Uploads {
       done: new Promise<void>((resolve) => {
         finish = resolve;
       }),
+      finish: () => finish(),
     };
     session.run = run;
+    return run;
+  }
+
+  #release(session: Session, run: Run): void {
+    if (session.run === run) session.run = undefined;
+    run.finish();
+  }
+
+  // ---- receiving ----------------------------------------------------------------------------------
+
+  async #run(session: Session, run: Run, ctx: CallContext): Promise<UploadResult> {
     const stallMs = this.options.stallTimeoutMs;
     const watchdog = setInterval(
       () => {
@@ -296,13 +314,12 @@ export class Uploads {
       return result;
     } finally {
       clearInterval(watchdog);
-      session.run = undefined;
       if (!settled && this.#sessions.get(session.record.uploadId) === session) {
         const at = Date.now();
         session.record.touchedAt = at;
         this.catalog.touchUpload(session.record.uploadId, at).catch(() => {});
       }
-      finish();
+      this.#release(session, run);
     }
   }
 
