@@ -624,6 +624,11 @@ describe('list, info, delete and roles', () => {
     expect((await admin.reply(admin.request('files', 'info', { id: b.id }))).value).toMatchObject({
       code: 'FILES_NOT_FOUND',
     });
+    const bySha = await admin.reply(admin.request('files', 'delete', { sha256: sha256(data) }));
+    expect(bySha.value).toMatchObject({
+      code: 'INVALID_ARGS',
+      message: expect.stringMatching(/by id or name/),
+    });
     anonymous.close();
     admin.close();
   });

@@ -243,8 +243,13 @@ interface UploadJob {
   streamRead: boolean;
 }
 
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new NexoError('CANCELLED', 'cancelled');
+}
+
 async function uploadOnce(job: UploadJob): Promise<UploadResult> {
   const { r, source, options } = job;
+  throwIfAborted(options.signal);
   const size = source.size;
   const args: Record<string, unknown> = { name: job.name, size, type: job.type };
   if (job.declared !== undefined) args.sha256 = job.declared;
@@ -661,6 +666,7 @@ async function receiveOnce(
   sink: Sink,
   options: DownloadOptions,
 ): Promise<void> {
+  throwIfAborted(options.signal);
   let error: Error | undefined;
   let trailerSeen = false;
   let paused = false;

@@ -161,6 +161,12 @@ export function filesService(host: ServiceHost, parts: FilesServiceParts = {}): 
         args: RefArgs,
         access: o.deleteRoles,
         async handler(args) {
+          if (args.sha256 !== undefined) {
+            throw new NexoError(
+              'INVALID_ARGS',
+              'delete a file by id or name (several entries may share a hash)',
+            );
+          }
           const target = await resolve(args, true);
           return locks.run(target.sha256, async () => {
             const removed = await catalog.remove(target.id);
