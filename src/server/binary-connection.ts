@@ -161,6 +161,9 @@ export class BinaryConnection extends PeerConnection implements CallSink {
   }
 
   protected override onWritable(): void {
+    // The peer is reading what we send, so it is alive even if it sends nothing (a long download, §7.2):
+    // while our writes are blocked we do not read its frames, PONG included, and must not count it dead.
+    this.#lastFrameAt = this.host.now();
     this.#pump();
   }
 

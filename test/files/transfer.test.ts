@@ -367,6 +367,31 @@ describe('backpressure', () => {
   });
 });
 
+describe('long transfers and heartbeats', () => {
+  it('transfers longer than several heartbeat periods neither time out nor retry', async () => {
+    const quick = await startNode({ heartbeat: '1s' });
+    const proxy = await TcpProxy.start(quick.port, { rate: 3e6 });
+    try {
+      const c = await client(proxy.port);
+      // About 2.8 s each way through the proxy: the server PINGs a quiet peer after 1 s and drops it 1 s later
+      // if nothing comes back, and during a download the client sends nothing at all.
+      const size = 8 * 1024 * 1024;
+      const source = path.join(work, 'heartbeat.bin');
+      const hash = await writeRandomFile(source, size, 'heartbeat');
+      const retries: unknown[] = [];
+      const up = await c.files.upload(source, { onRetry: (e) => retries.push(e) });
+      const dest = path.join(work, 'heartbeat.out');
+      await c.files.download(up.id, dest, { onRetry: (e) => retries.push(e) });
+      expect(retries.map((e) => (e as Error).message)).toEqual([]);
+      expect(await sha256File(dest)).toBe(hash);
+    } finally {
+      await proxy.close();
+      await quick.close({ timeoutMs: 2000 });
+      rmSync(quick.options.dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('usage and status', () => {
   it('reports stored and reserved bytes and the limits', async () => {
     const c = await client();
