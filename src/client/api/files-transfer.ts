@@ -102,6 +102,8 @@ interface Source {
   readonly seekable: boolean;
   /** Fills `target[at .. at+length)` with the bytes at `position`; returns how many it read. */
   read(target: Uint8Array, at: number, length: number, position: number): Promise<number>;
+  /** Fills the targets in order from `position` in one call (files: one preadv); returns bytes read. */
+  readv?(targets: Uint8Array[], position: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -117,6 +119,7 @@ async function fileSource(file: string): Promise<Source> {
     name: path.basename(file),
     seekable: true,
     read: async (target, at, length, position) => (await handle.read(target, at, length, position)).bytesRead,
+    readv: async (targets, position) => (await handle.readv(targets, position)).bytesRead,
     close: () => handle.close(),
   };
 }
@@ -291,32 +294,37 @@ async function uploadOnce(job: UploadJob): Promise<UploadResult> {
     options.onProgress?.({ name: job.name, size, bytes: position, resumedFrom: start.offset });
   progress();
 
-  const readAt = (at: number): Promise<Uint8Array> | undefined => {
+  // Chunks are read a batch at a time (one preadv: one thread-pool hand-off), the next batch while this one
+  // is sent.
+  const readAt = (at: number): Promise<Uint8Array[]> | undefined => {
     if (at >= size) return undefined;
-    const read = readChunk(source, at, Math.min(chunkData, size - at));
+    const read = readChunks(source, at, chunkData, size);
     read.catch(() => {}); // awaited on the next turn; not unhandled meanwhile
     return read;
   };
   let next = readAt(position);
   while (next !== undefined && failure === undefined) {
-    const chunk = await next;
-    const data = chunk.subarray(CHUNK_HEADER_SIZE);
-    next = readAt(position + data.length);
-    if (job.hash !== undefined && job.hashed === position) {
-      job.hash.update(data);
-      job.hashed += data.length;
+    const chunks = await next;
+    next = readAt(position + chunks.reduce((n, c) => n + c.length - CHUNK_HEADER_SIZE, 0));
+    for (const chunk of chunks) {
+      if (failure !== undefined) break;
+      const data = chunk.subarray(CHUNK_HEADER_SIZE);
+      if (job.hash !== undefined && job.hashed === position) {
+        job.hash.update(data);
+        job.hashed += data.length;
+      }
+      let crc = crc32(data);
+      const hooks = options.testHooks;
+      if (hooks?.corruptChunk === job.chunkIndex++) {
+        data[data.length >> 1]! ^= 0x5a; // damage after hashing, as a bad link would
+        if (hooks.keepChecksum === true) crc = crc32(data);
+      }
+      writeChunkHeader(chunk, position, crc);
+      position += data.length;
+      await handle.write(chunk);
+      job.sent = Math.max(job.sent, position);
+      progress();
     }
-    let crc = crc32(data);
-    const hooks = options.testHooks;
-    if (hooks?.corruptChunk === job.chunkIndex++) {
-      data[data.length >> 1]! ^= 0x5a; // damage after hashing, as a bad link would
-      if (hooks.keepChecksum === true) crc = crc32(data);
-    }
-    writeChunkHeader(chunk, position, crc);
-    position += data.length;
-    await handle.write(chunk);
-    job.sent = Math.max(job.sent, position);
-    progress();
   }
   if (failure !== undefined) {
     await next?.catch(() => {});
@@ -344,21 +352,50 @@ async function catchUpHash(job: UploadJob, offset: number): Promise<void> {
   }
 }
 
-/** One CHUNK payload: room for the header, then `length` bytes from the source. Fresh: it is queued. */
-async function readChunk(source: Source, position: number, length: number): Promise<Uint8Array> {
-  const buffer = Buffer.allocUnsafeSlow(CHUNK_HEADER_SIZE + length);
-  let done = 0;
-  while (done < length) {
-    const n = await source.read(buffer, CHUNK_HEADER_SIZE + done, length - done, position + done);
+/** Chunks read per batch: about 1 MiB at the default chunk size. */
+const READ_BATCH = 4;
+
+/**
+ * The next CHUNK payloads from `position`: each a fresh buffer (it is queued on the socket) with room for
+ * the header, then its data. Files fill a batch with one preadv; streams chunk by chunk.
+ */
+async function readChunks(
+  source: Source,
+  position: number,
+  chunkData: number,
+  size: number,
+): Promise<Uint8Array[]> {
+  const chunks: Uint8Array[] = [];
+  for (let at = position; at < size && chunks.length < (source.readv ? READ_BATCH : 1); ) {
+    const length = Math.min(chunkData, size - at);
+    chunks.push(Buffer.allocUnsafeSlow(CHUNK_HEADER_SIZE + length));
+    at += length;
+  }
+  let targets = chunks.map((c) => c.subarray(CHUNK_HEADER_SIZE));
+  let at = position;
+  while (targets.length > 0) {
+    let n = source.readv
+      ? await source.readv(targets, at)
+      : await source.read(targets[0]!, 0, targets[0]!.length, at);
     if (n === 0) {
       throw new NexoError(
         'INVALID_ARGS',
-        `the source ended at byte ${position + done}, before its declared size; was the file truncated?`,
+        `the source ended at byte ${at}, before its declared size; was the file truncated?`,
       );
     }
-    done += n;
+    at += n;
+    while (n > 0 && targets.length > 0) {
+      const first = targets[0]!;
+      if (first.length <= n) {
+        n -= first.length;
+        targets = targets.slice(1);
+      } else {
+        targets = [first.subarray(n), ...targets.slice(1)];
+        n = 0;
+      }
+    }
   }
-  return buffer;
+  return chunks;
 }
 
 function cannotRewind(offset: number): NexoError {
@@ -386,10 +423,15 @@ interface Sink {
   flush(): Promise<void>;
 }
 
-/** Writes to a local file in order, one write in flight, counting what waits. */
+/**
+ * Writes to a local file in order: one write in flight, and whatever arrived meanwhile goes in the next one
+ * (a single pwritev), so the thread-pool hand-off is paid once per batch rather than once per chunk.
+ */
 class FileSink implements Sink {
   #buffered = 0;
-  #tail: Promise<void> = Promise.resolve();
+  #pending: Uint8Array[] = [];
+  #pendingAt = 0;
+  #inFlight: Promise<void> | undefined;
   #error: Error | undefined;
   #lowWaiters: (() => void)[] = [];
 
@@ -400,38 +442,65 @@ class FileSink implements Sink {
   }
 
   write(data: Uint8Array, position: number): void {
+    if (this.#pending.length === 0) this.#pendingAt = position;
+    this.#pending.push(data);
     this.#buffered += data.length;
-    this.#tail = this.#tail.then(async () => {
-      try {
-        if (this.#error === undefined) {
-          let done = 0;
-          while (done < data.length) {
-            done += (await this.handle.write(data, done, data.length - done, position + done)).bytesWritten;
-          }
-        }
-      } catch (err) {
-        this.#error ??= err as Error;
-      } finally {
-        this.#buffered -= data.length;
-        if (this.#buffered <= SINK_LOW || this.#error !== undefined) this.#wakeLow();
-      }
-    });
+    if (this.#inFlight === undefined) this.#start();
   }
 
   whenLow(): Promise<void> {
-    if (this.#buffered <= SINK_LOW) return Promise.resolve();
+    if (this.#buffered <= SINK_LOW || this.#error !== undefined) return Promise.resolve();
     return new Promise((resolve) => this.#lowWaiters.push(resolve));
   }
 
   async flush(): Promise<void> {
-    await this.#tail;
+    while (this.#inFlight !== undefined) await this.#inFlight;
     if (this.#error !== undefined) throw this.#error;
   }
 
-  #wakeLow(): void {
-    const waiters = this.#lowWaiters;
-    this.#lowWaiters = [];
-    for (const w of waiters) w();
+  #start(): void {
+    const batch = this.#pending;
+    const at = this.#pendingAt;
+    this.#pending = [];
+    const bytes = batch.reduce((n, b) => n + b.length, 0);
+    this.#inFlight = this.#writeAll(batch, at).then(
+      () => this.#done(bytes),
+      (err: Error) => {
+        this.#error ??= err;
+        this.#done(bytes);
+      },
+    );
+  }
+
+  async #writeAll(batch: Uint8Array[], at: number): Promise<void> {
+    if (this.#error !== undefined) return;
+    let buffers = batch;
+    let position = at;
+    while (buffers.length > 0) {
+      let { bytesWritten } = await this.handle.writev(buffers, position);
+      position += bytesWritten;
+      while (bytesWritten > 0 && buffers.length > 0) {
+        const first = buffers[0]!;
+        if (first.length <= bytesWritten) {
+          bytesWritten -= first.length;
+          buffers = buffers.slice(1);
+        } else {
+          buffers = [first.subarray(bytesWritten), ...buffers.slice(1)];
+          bytesWritten = 0;
+        }
+      }
+    }
+  }
+
+  #done(bytes: number): void {
+    this.#buffered -= bytes;
+    this.#inFlight = undefined;
+    if (this.#pending.length > 0) this.#start();
+    if (this.#buffered <= SINK_LOW || this.#error !== undefined) {
+      const waiters = this.#lowWaiters;
+      this.#lowWaiters = [];
+      for (const w of waiters) w();
+    }
   }
 }
 

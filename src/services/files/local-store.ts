@@ -175,13 +175,27 @@ class LocalPartialFile implements PartialFile {
     return this.#size;
   }
 
-  async append(data: Uint8Array): Promise<void> {
-    let done = 0;
-    while (done < data.length) {
-      const { bytesWritten } = await this.handle.write(data, done, data.length - done, this.#size + done);
-      done += bytesWritten;
+  async append(chunks: readonly Uint8Array[]): Promise<void> {
+    let buffers = [...chunks];
+    let total = buffers.reduce((n, b) => n + b.length, 0);
+    const end = this.#size + total;
+    while (total > 0) {
+      // One pwritev per batch; a short write continues with what is left.
+      const { bytesWritten } = await this.handle.writev(buffers, end - total);
+      total -= bytesWritten;
+      let skip = bytesWritten;
+      while (skip > 0 && buffers.length > 0) {
+        const first = buffers[0]!;
+        if (first.length <= skip) {
+          skip -= first.length;
+          buffers.shift();
+        } else {
+          buffers = [first.subarray(skip), ...buffers.slice(1)];
+          skip = 0;
+        }
+      }
     }
-    this.#size += data.length;
+    this.#size = end;
   }
 
   sync(): Promise<void> {

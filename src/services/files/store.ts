@@ -9,7 +9,8 @@
 export interface PartialFile {
   /** Bytes in the partial file (where the next append lands). */
   readonly size: number;
-  append(data: Uint8Array): Promise<void>;
+  /** Writes the chunks, in order, at the end of the file. */
+  append(chunks: readonly Uint8Array[]): Promise<void>;
   /** Makes the appended bytes durable. */
   sync(): Promise<void>;
   close(): Promise<void>;

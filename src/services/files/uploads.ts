@@ -6,6 +6,7 @@ import { NexoError } from '../../errors.js';
 import type { FilesOptions } from '../../server/options.js';
 import { formatBytes } from '../../util/format-bytes.js';
 import type { CallContext } from '../types.js';
+import { AppendQueue } from './append-queue.js';
 import type { FileCatalog } from './catalog.js';
 import {
   bytesToHex,
@@ -21,6 +22,8 @@ import type { FileStore } from './store.js';
 
 /** Space left free on the disk besides what uploads declare, so the node never fills it completely. */
 const DISK_MARGIN = 64 * 1024 * 1024;
+/** Verified bytes that may wait for the disk per upload before the upload waits (and its sender with it). */
+const MAX_PENDING_WRITES = 2 * 1024 * 1024;
 /** Completed uploads remembered so a client that lost the final reply can ask again (by upload id). */
 const REMEMBER_COMPLETED = 1000;
 
@@ -346,8 +349,7 @@ export class Uploads {
       run.lastChunkAt = Date.now();
 
       const input = ctx.input![Symbol.asyncIterator]();
-      let writing: Promise<void> = Promise.resolve();
-      let writeError: Error | undefined;
+      const writes = new AppendQueue(partial, MAX_PENDING_WRITES);
       let trailer: string | undefined;
       let sawTrailer = false;
       try {
@@ -392,26 +394,22 @@ export class Uploads {
           }
           if (crc32(data) !== chunk.crc) throw corrupt(uploadId, offset);
           hash.update(data);
-          // One append in flight: the partial file is always a contiguous prefix of the upload, even if the
-          // process dies, so its length is the offset to resume from. Hashing the next chunk overlaps it.
-          await writing;
-          if (writeError !== undefined) throw writeError;
-          writing = partial.append(data).catch((err: Error) => {
-            writeError = err;
-          });
           offset += data.length;
+          // Written in order, one batch in flight: the partial file is always a contiguous prefix of the
+          // upload, even if the process dies, so its length is the offset to resume from.
+          await writes.push(data);
         }
-        await writing;
-        if (writeError !== undefined) throw writeError;
+        await writes.drain();
       } catch (err) {
-        await writing;
-        if (writeError === undefined) {
+        // Verified chunks still queued are written too, so the hash matches the file and a resume loses nothing.
+        await writes.drain().catch(() => {});
+        if (writes.error === undefined) {
           session.hash = hash;
           session.hashed = offset;
         }
-        throw writeError === undefined
+        throw writes.error === undefined
           ? err
-          : new NexoError('INTERNAL_ERROR', `writing the upload failed: ${writeError.message}`);
+          : new NexoError('INTERNAL_ERROR', `writing the upload failed: ${writes.error.message}`);
       }
 
       if (offset < record.size) {
