@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: every capability next to its ceiling, measured in the same run. Select with
- * `npm run bench -- protocol` (names: protocol, telemetry, web). BENCH_SECONDS sets the measuring time per case.
+ * `npm run bench -- protocol` (names: protocol, telemetry, files, web). BENCH_SECONDS sets the measuring time per case.
  */
 import os from 'node:os';
+import { benchFiles } from './files.js';
 import { benchProtocol } from './protocol.js';
 import { benchTelemetry } from './telemetry.js';
 import { benchWeb } from './web.js';
@@ -10,6 +11,7 @@ import { benchWeb } from './web.js';
 const suites: Record<string, () => Promise<{ text: string }>> = {
   protocol: benchProtocol,
   telemetry: benchTelemetry,
+  files: benchFiles,
   web: benchWeb,
 };
 

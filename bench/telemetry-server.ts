@@ -15,6 +15,7 @@ const node = new NexoNode({
   dataDir,
   log: { level: 'warn' },
   telemetry: { rate: 0, maxQueued: 2_000_000 },
+  http: { enabled: false },
 });
 const { port } = await node.start();
 process.stdout.write(`port ${port}\n`);

@@ -189,6 +189,52 @@ export const ERRORS = {
     retryable: true,
     summary: 'The telemetry store could not write (disk full, I/O error); nothing was acknowledged.',
   },
+
+  // files service
+  FILES_NOT_FOUND: { status: 404, summary: 'No stored file has that id, name or hash.' },
+  FILES_AMBIGUOUS: {
+    status: 409,
+    summary: 'Several files have that name; the message lists their ids. Use an id instead.',
+  },
+  FILES_NAME_INVALID: {
+    status: 400,
+    summary: 'The file name is empty, blank, too long or contains control characters.',
+  },
+  FILES_TOO_LARGE: { status: 413, summary: "The declared size exceeds the node's largest file size." },
+  FILES_QUOTA_EXCEEDED: {
+    status: 507,
+    summary: "The file does not fit in the node's quota or on its disk.",
+  },
+  FILES_TOO_MANY_UPLOADS: {
+    status: 429,
+    retryable: true,
+    summary: 'The node is receiving as many uploads as it allows; try again shortly.',
+  },
+  FILES_UPLOAD_NOT_FOUND: {
+    status: 404,
+    summary: 'The upload id is unknown or expired; start the upload again without it.',
+  },
+  FILES_UPLOAD_MISMATCH: {
+    status: 409,
+    summary: 'A resumed upload declares a different size, name or hash than when it started.',
+  },
+  FILES_BAD_CHUNK: {
+    status: 400,
+    summary: 'A file chunk is malformed or not at the expected offset; details.offset says where to resume.',
+  },
+  FILES_CHUNK_CORRUPT: {
+    status: 400,
+    retryable: true,
+    summary: 'A file chunk failed its CRC-32 check; resume from details.offset.',
+  },
+  FILES_SIZE_MISMATCH: {
+    status: 400,
+    summary: 'The upload sent more bytes than declared, or ended before the declared size.',
+  },
+  FILES_HASH_MISMATCH: {
+    status: 422,
+    summary: 'The whole-file SHA-256 differs from the declared one; nothing was stored.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -31,11 +31,14 @@ export {
 export type { Session } from './server/session.js';
 
 // Services
+export type { FileCatalog } from './services/files/catalog.js';
+export type { BlobReader, FileStore, PartialFile } from './services/files/store.js';
 export {
   builtinServices,
   calcService,
   chatService,
   echoService,
+  filesService,
   greetService,
   nodeService,
   telemetryService,

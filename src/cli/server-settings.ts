@@ -17,7 +17,8 @@ interface Setting {
   readonly flag: string;
   readonly env: string;
   readonly help: string;
-  readonly kind: 'string' | 'int' | 'bool' | 'unit';
+  /** `roles`: "anyone" or a comma-separated list of roles. */
+  readonly kind: 'string' | 'int' | 'bool' | 'unit' | 'roles';
 }
 
 export const SERVER_SETTINGS: readonly Setting[] = [
@@ -240,6 +241,62 @@ export const SERVER_SETTINGS: readonly Setting[] = [
     kind: 'string',
   },
   {
+    path: 'files.maxFileSize',
+    flag: '--files-max-size <size>',
+    env: 'NEXO_FILES_MAX_SIZE',
+    help: 'largest file accepted for upload (default 64GiB)',
+    kind: 'unit',
+  },
+  {
+    path: 'files.quota',
+    flag: '--files-quota <size>',
+    env: 'NEXO_FILES_QUOTA',
+    help: 'bytes stored files and unfinished uploads may take (default 0 = the disk is the limit)',
+    kind: 'unit',
+  },
+  {
+    path: 'files.maxUploads',
+    flag: '--files-max-uploads <n>',
+    env: 'NEXO_FILES_MAX_UPLOADS',
+    help: 'uploads received at once (default 16)',
+    kind: 'int',
+  },
+  {
+    path: 'files.partialExpiry',
+    flag: '--files-partial-expiry <duration>',
+    env: 'NEXO_FILES_PARTIAL_EXPIRY',
+    help: 'delete unfinished uploads untouched this long (default 24h)',
+    kind: 'unit',
+  },
+  {
+    path: 'files.stallTimeout',
+    flag: '--files-stall-timeout <duration>',
+    env: 'NEXO_FILES_STALL_TIMEOUT',
+    help: 'fail an upload that sends nothing this long; it stays resumable (default 2m)',
+    kind: 'unit',
+  },
+  {
+    path: 'files.readRoles',
+    flag: '--files-read-roles <roles>',
+    env: 'NEXO_FILES_READ_ROLES',
+    help: 'who may download and list files: anyone, or roles like admin,user (default anyone)',
+    kind: 'roles',
+  },
+  {
+    path: 'files.writeRoles',
+    flag: '--files-write-roles <roles>',
+    env: 'NEXO_FILES_WRITE_ROLES',
+    help: 'who may upload: anyone, or roles (default anyone)',
+    kind: 'roles',
+  },
+  {
+    path: 'files.deleteRoles',
+    flag: '--files-delete-roles <roles>',
+    env: 'NEXO_FILES_DELETE_ROLES',
+    help: 'who may delete files: anyone, or roles (default admin)',
+    kind: 'roles',
+  },
+  {
     path: 'workers.threads',
     flag: '--workers <n>',
     env: 'NEXO_WORKERS',
@@ -358,6 +415,13 @@ function convert(value: string, kind: Setting['kind']): unknown {
   if (kind === 'bool')
     return value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
   if (kind === 'unit') return /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (kind === 'roles') {
+    if (value.trim() === 'anyone') return 'anyone';
+    return value
+      .split(',')
+      .map((r) => r.trim())
+      .filter(Boolean);
+  }
   return value;
 }
 

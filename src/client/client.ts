@@ -3,13 +3,20 @@ import type { GoAway, Welcome } from '../protocol/payload.js';
 import { calcApi } from './api/calc.js';
 import { chatApi } from './api/chat.js';
 import { echoApi } from './api/echo.js';
+import { filesApi } from './api/files.js';
 import { greetApi } from './api/greet.js';
 import { nodeApi } from './api/node.js';
 import { telemetryApi } from './api/telemetry.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { type CallHandlers, ClientConnection, type Pending } from './connection.js';
 import { Emitter } from './emitter.js';
-import { type Endpoint, formatEndpoint, parseEndpoint, type SocketFactory } from './socket.js';
+import {
+  type ClientSocket,
+  type Endpoint,
+  formatEndpoint,
+  parseEndpoint,
+  type SocketFactory,
+} from './socket.js';
 
 export interface ClientOptions {
   /** Servers to use, in order of preference: `host:port` strings or endpoints. */
@@ -47,6 +54,12 @@ export interface CallHandle<R = unknown> {
   /** Sends the last CHUNK (flag END). */
   end(bytes?: Uint8Array): Promise<void>;
   cancel(): void;
+  /**
+   * Stops reading the connection (every call on it waits) until `resume()`: a download whose disk is slower
+   * than the network uses it, so bytes wait in the server instead of filling this process's memory.
+   */
+  pause(): void;
+  resume(): void;
 }
 
 export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -93,9 +106,12 @@ export class NexoClient extends Emitter<ClientEvents> {
   readonly chat = chatApi(this);
   readonly node = nodeApi(this);
   readonly telemetry = telemetryApi(this);
+  readonly files = filesApi(this);
   readonly #options: ClientOptions;
   readonly #backoff: BackoffOptions | undefined;
   readonly #waiting: Waiting[] = [];
+  /** Each connection's socket, for pause/resume of reading (CallHandle). */
+  readonly #sockets = new WeakMap<ClientConnection, { socket: ClientSocket; pauses: number }>();
   #conn: ClientConnection | undefined;
   #index = 0;
   #state: ClientState = 'connecting';
@@ -177,16 +193,30 @@ export class NexoClient extends Emitter<ClientEvents> {
     );
     const onAbort = () => conn.cancel(id, new NexoError('CANCELLED', 'cancelled'));
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    result.then(
-      () => options.signal?.removeEventListener('abort', onAbort),
-      () => options.signal?.removeEventListener('abort', onAbort),
-    );
+    const reading = this.#sockets.get(conn);
+    let paused = false;
+    const resume = () => {
+      if (!paused || reading === undefined) return;
+      paused = false;
+      if (--reading.pauses === 0) reading.socket.resume?.();
+    };
+    const done = () => {
+      options.signal?.removeEventListener('abort', onAbort);
+      resume(); // a finished call never leaves the connection paused
+    };
+    result.then(done, done);
     return {
       id,
       result: result as Promise<R>,
       write: (bytes) => conn.sendChunk(id, bytes, false),
       end: (bytes) => conn.sendChunk(id, bytes ?? new Uint8Array(0), true),
       cancel: onAbort,
+      pause: () => {
+        if (paused || reading === undefined || conn.closed) return;
+        paused = true;
+        if (reading.pauses++ === 0) reading.socket.pause?.();
+      },
+      resume,
     };
   }
 
@@ -253,7 +283,9 @@ export class NexoClient extends Emitter<ClientEvents> {
     const signal = AbortSignal.timeout(timeoutMs);
     let conn: ClientConnection;
     try {
-      conn = new ClientConnection(await this.#options.socketFactory(endpoint, signal));
+      const socket = await this.#options.socketFactory(endpoint, signal);
+      conn = new ClientConnection(socket);
+      this.#sockets.set(conn, { socket, pauses: 0 });
     } catch (err) {
       throw describeSocketError(err as Error & { code?: string }, where, timeoutMs);
     }

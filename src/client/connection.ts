@@ -83,6 +83,10 @@ export class ClientConnection {
     this.#socket = socket;
     socket.onData = (bytes) => this.#onData(bytes);
     socket.onDrain = () => {
+      // The server is reading what we send (an upload): it is alive even if it has nothing to say, and our
+      // PING may be queued behind megabytes of chunks.
+      this.#lastReceivedAt = Date.now();
+      this.#heartbeatPingAt = 0;
       this.#writable = true;
       const waiters = this.#drainWaiters;
       this.#drainWaiters = [];

@@ -34,6 +34,20 @@ export async function connect(options: ConnectOptions = {}): Promise<NexoClient>
 
 export type { CalcBatchItem, CalcValue } from './api/calc.js';
 export type { ChatEvent, ChatMembership, ChatMessage } from './api/chat.js';
+export type {
+  DownloadOptions,
+  DownloadResult,
+  DownloadStart,
+  FileEntry,
+  FileRef,
+  FileSpecifier,
+  FilesUsage,
+  TransferProgress,
+  UploadOptions,
+  UploadResult,
+  UploadStart,
+  UploadStatus,
+} from './api/files.js';
 export type { GreetLanguage } from './api/greet.js';
 export type { NodeInfo, NodeStats } from './api/node.js';
 export type { Requester } from './api/requester.js';

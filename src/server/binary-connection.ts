@@ -39,6 +39,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
   #inputsFull = 0;
   #pumping = false;
   #flushScheduled = false;
+  #pumpScheduled = false;
   #prefaceSent = false;
   #lastFrameAt = 0;
   #lastRequestAt = 0;
@@ -163,6 +164,9 @@ export class BinaryConnection extends PeerConnection implements CallSink {
   }
 
   protected override onWritable(): void {
+    // The peer is reading what we send, so it is alive even if it sends nothing (a long download, §7.2):
+    // while our writes are blocked we do not read its frames, PONG included, and must not count it dead.
+    this.#lastFrameAt = this.host.now();
     this.#pump();
   }
 
@@ -201,6 +205,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     } finally {
       this.#pumping = false;
     }
+    if (this.#peerEnded && this.#starved) this.#failUnfinishedInputs();
     if (this.phase === Phase.Closed) return;
     if (this.#canDecode() && !this.#peerEnded) this.stream.resume();
     else this.stream.pause();
@@ -394,8 +399,22 @@ export class BinaryConnection extends PeerConnection implements CallSink {
       }
     }
     if (this.#pumping) return; // the pump loop flushes and resumes reading itself
-    this.#pump(); // first: requests held back by backpressure may be waiting
-    this.#closeIfDone();
+    this.#schedulePump();
+  }
+
+  /**
+   * Async calls often finish together (one group commit acknowledges hundreds of reports): they share one
+   * pump, so their replies leave in one write (§7.4.1) instead of one write each.
+   */
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    process.nextTick(() => {
+      this.#pumpScheduled = false;
+      if (this.phase === Phase.Closed) return;
+      this.#pump(); // first: requests held back by backpressure may be waiting
+      this.#closeIfDone();
+    });
   }
 
   #onChunk(frame: Frame): void {
@@ -407,6 +426,21 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     if (frame.payload.length > 0) call.input.push(frame.payload);
     if ((frame.flags & Flags.END) !== 0) call.input.end();
     if (!wasFull && call.input.full) this.#inputsFull++;
+  }
+
+  /**
+   * §6.4 The peer half-closed and every frame it sent has been read: an upload still waiting for its END
+   * chunk can never get it. Fail its input so the handler ends (and the connection can close, §7.3) instead
+   * of waiting for the heartbeat to notice.
+   */
+  #failUnfinishedInputs(): void {
+    for (const call of this.#calls.values()) {
+      if (call.input !== undefined && !call.input.ended && !call.final) {
+        call.input.fail(
+          new NexoError('CONNECTION_LOST', 'the client closed the connection before ending its upload'),
+        );
+      }
+    }
   }
 
   #inputDrained(): void {

@@ -16,6 +16,9 @@ const Duration = Type.Union([Type.Number({ minimum: 0 }), Type.String({ minLengt
 const Size = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ minLength: 1, maxLength: 32 })], {
   description: 'bytes, or a string such as 64KiB, 1MiB',
 });
+const Role = Type.String({ pattern: '^[a-z][a-z0-9_-]{0,31}$' });
+/** Who may call a group of methods: "anyone", or a list of roles (e.g. ["admin", "user"]). */
+const Roles = Type.Union([Type.Literal('anyone'), Type.Array(Role, { minItems: 1, maxItems: 64 })]);
 
 export const ServerOptionsSchema = Type.Object(
   {
@@ -111,6 +114,21 @@ export const ServerOptionsSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    files: Type.Optional(
+      Type.Object(
+        {
+          maxFileSize: Type.Optional(Size),
+          quota: Type.Optional(Size),
+          maxUploads: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+          partialExpiry: Type.Optional(Duration),
+          stallTimeout: Type.Optional(Duration),
+          readRoles: Type.Optional(Roles),
+          writeRoles: Type.Optional(Roles),
+          deleteRoles: Type.Optional(Roles),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     workers: Type.Optional(
       Type.Object(
         {
@@ -193,6 +211,7 @@ export interface ServerOptions {
     maxRooms: number;
   };
   telemetry: TelemetryOptions;
+  files: FilesOptions;
   workers: { threads: number; maxMemoryMb: number };
   log: { level: LogLevel; pretty: boolean };
 }
@@ -213,6 +232,29 @@ export interface TelemetryOptions {
   queryTimeoutMs: number;
   /** MQTT ingest: off unless `url` is set. */
   mqtt: { url: string | undefined; topic: string; clientId: string | undefined };
+}
+
+/** Who may call a group of methods: everybody, or sessions whose role is listed. */
+export type RoleList = 'anyone' | readonly string[];
+
+/** Settings of the files service (docs/configuration.md). */
+export interface FilesOptions {
+  /** Largest file accepted, bytes. */
+  maxFileSize: number;
+  /** Bytes all stored files (each content once) plus unfinished uploads may take; 0 = only the disk limits. */
+  quota: number;
+  /** Uploads receiving at once on this node. */
+  maxUploads: number;
+  /** Unfinished uploads untouched this long are deleted. */
+  partialExpiryMs: number;
+  /** An upload that receives no chunk this long fails (it stays resumable). */
+  stallTimeoutMs: number;
+  /** download, info, list, status */
+  readRoles: RoleList;
+  /** upload */
+  writeRoles: RoleList;
+  /** delete */
+  deleteRoles: RoleList;
 }
 
 export const DEFAULT_PORT = 5000;
@@ -252,6 +294,16 @@ export const DEFAULTS = {
     readers: 2,
     queryTimeout: '10s',
     mqttTopic: 'sensors/+/+',
+  },
+  files: {
+    maxFileSize: '64GiB',
+    quota: 0,
+    maxUploads: 16,
+    partialExpiry: '24h',
+    stallTimeout: '2m',
+    readRoles: 'anyone' as RoleList,
+    writeRoles: 'anyone' as RoleList,
+    deleteRoles: ['admin'] as RoleList,
   },
   log: { level: 'info' as LogLevel },
 } as const;
@@ -364,6 +416,24 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
         clientId: o.telemetry?.mqtt?.clientId,
       },
     },
+    files: {
+      maxFileSize: unit('files.maxFileSize', parseSize, o.files?.maxFileSize ?? DEFAULTS.files.maxFileSize),
+      quota: unit('files.quota', parseSize, o.files?.quota ?? DEFAULTS.files.quota),
+      maxUploads: o.files?.maxUploads ?? DEFAULTS.files.maxUploads,
+      partialExpiryMs: unit(
+        'files.partialExpiry',
+        parseDuration,
+        o.files?.partialExpiry ?? DEFAULTS.files.partialExpiry,
+      ),
+      stallTimeoutMs: unit(
+        'files.stallTimeout',
+        parseDuration,
+        o.files?.stallTimeout ?? DEFAULTS.files.stallTimeout,
+      ),
+      readRoles: o.files?.readRoles ?? DEFAULTS.files.readRoles,
+      writeRoles: o.files?.writeRoles ?? DEFAULTS.files.writeRoles,
+      deleteRoles: o.files?.deleteRoles ?? DEFAULTS.files.deleteRoles,
+    },
     workers: {
       threads: o.workers?.threads ?? Math.max(1, os.availableParallelism() - 1),
       maxMemoryMb: o.workers?.maxMemoryMb ?? 128,
@@ -419,6 +489,15 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
     problems.push(
       `telemetry.mqtt.topic: expected an MQTT topic filter whose last two levels are <sensor>/<metric>, such as sensors/+/+ (got ${JSON.stringify(t.mqtt.topic.slice(0, 60))})`,
     );
+  }
+  if (resolved.files.maxFileSize === 0) problems.push('files.maxFileSize: must be more than 0');
+  if (resolved.files.partialExpiryMs < 1000) {
+    problems.push(
+      `files.partialExpiry: must be at least 1s, so an interrupted upload can be resumed (got ${resolved.files.partialExpiryMs} ms)`,
+    );
+  }
+  if (resolved.files.stallTimeoutMs < 1000) {
+    problems.push(`files.stallTimeout: must be at least 1s (got ${resolved.files.stallTimeoutMs} ms)`);
   }
   if (!resolved.auth.anonymous && Object.keys(resolved.auth.tokens).length === 0) {
     problems.push('auth: anonymous access is off but no tokens are configured, so nobody could connect');

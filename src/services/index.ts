@@ -1,6 +1,7 @@
 import { calcService } from './calc/index.js';
 import { chatService } from './chat/index.js';
 import { echoService } from './echo/index.js';
+import { filesService } from './files/index.js';
 import { greetService } from './greet/index.js';
 import { nodeService } from './node/index.js';
 import { telemetryService } from './telemetry/index.js';
@@ -8,7 +9,15 @@ import type { ServiceFactory } from './types.js';
 
 /** The services every node runs unless told otherwise. */
 export function builtinServices(): ServiceFactory[] {
-  return [calcService, greetService, echoService, telemetryService, chatService, nodeService];
+  return [
+    calcService,
+    greetService,
+    echoService,
+    telemetryService,
+    (host) => filesService(host),
+    chatService,
+    nodeService,
+  ];
 }
 
-export { calcService, chatService, echoService, greetService, nodeService, telemetryService };
+export { calcService, chatService, echoService, filesService, greetService, nodeService, telemetryService };

@@ -13,5 +13,6 @@ export const DEFAULT_LANGUAGE: Language = 'es';
 export const LANGUAGES = Object.keys(GREETINGS) as Language[];
 
 export function greet(name: string, lang: Language): string {
-  return GREETINGS[lang].template.replace('{name}', name);
+  // A replacer function, not a string: names like `$&` or `$$` must not act as replacement patterns.
+  return GREETINGS[lang].template.replace('{name}', () => name);
 }

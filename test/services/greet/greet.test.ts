@@ -25,6 +25,12 @@ describe('greet service', () => {
       greetings: ['¡Hola, Zoe!', '¡Hola, Ana María!'],
     });
     expect((await client.greet.hello(['Zoe'], 'de')).greetings).toEqual(['Hallo, Zoe!']);
+    // Replacement patterns in a name are just characters (found by the property below).
+    expect((await client.greet.hello(['$$', "$&$'$`", '$1'], 'en')).greetings).toEqual([
+      'Hello, $$!',
+      "Hello, $&$'$`!",
+      'Hello, $1!',
+    ]);
   });
 
   it('property: any printable name of 1..100 characters is greeted with the name intact', async () => {

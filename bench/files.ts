@@ -1,0 +1,114 @@
+/**
+ * Issue #4 benchmark: upload and download MB/s of one large file through nexo (chunks with CRC-32, SHA-256
+ * verified by the receiver, the file written to disk: the server's store on upload, a local file on
+ * download), next to the ceiling measured in the same run: a raw Node TCP stream of the same bytes whose
+ * receiver hashes them with SHA-256. For reference also the raw stream alone and SHA-256 alone.
+ *
+ * BENCH_FILE_MIB sets the size (default 1024). Each case runs twice; the better run counts.
+ */
+import { createCipheriv, createHash } from 'node:crypto';
+import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { connect } from '../src/client/index.js';
+import { fmt, spawnBenchServer, table } from './harness.js';
+
+const MIB = 1024 * 1024;
+const SIZE = Number(process.env.BENCH_FILE_MIB ?? 1024) * MIB;
+const RUNS = 2;
+
+async function makeFile(file: string, size: number): Promise<void> {
+  const cipher = createCipheriv('aes-256-ctr', Buffer.alloc(32, 7), Buffer.alloc(16));
+  const zeros = Buffer.alloc(4 * MIB);
+  const handle = await fs.open(file, 'w');
+  try {
+    for (let done = 0; done < size; done += zeros.length) {
+      const block = cipher.update(zeros.subarray(0, Math.min(zeros.length, size - done)));
+      await handle.write(block, 0, block.length, done);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Streams the file to a raw server and waits for its answer (sent when it has seen every byte). */
+function rawStream(port: number, file: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const socket = net.connect({ port, host: '127.0.0.1' }, () => {
+      createReadStream(file, { highWaterMark: MIB }).pipe(socket);
+    });
+    socket.on('data', () => {});
+    socket.on('end', () => resolve(performance.now() - started));
+    socket.on('error', reject);
+  });
+}
+
+async function best(run: () => Promise<number>): Promise<number> {
+  let fastest = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < RUNS; i++) fastest = Math.min(fastest, await run());
+  return fastest;
+}
+
+export async function benchFiles(): Promise<{ text: string }> {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'nexo-bench-files-'));
+  const source = path.join(work, 'source.bin');
+  await makeFile(source, SIZE);
+  const sink = await spawnBenchServer('file-servers.js', ['sink']);
+  const hashsink = await spawnBenchServer('file-servers.js', ['hashsink']);
+  const nexo = await spawnBenchServer('file-servers.js', ['nexo', path.join(work, 'node')]);
+  const rate = (ms: number) => SIZE / (ms / 1000);
+  try {
+    const hashOnly = await best(async () => {
+      const block = Buffer.alloc(16 * MIB, 1);
+      const started = performance.now();
+      const hash = createHash('sha256');
+      for (let done = 0; done < SIZE; done += block.length) hash.update(block);
+      hash.digest();
+      return performance.now() - started;
+    });
+    const raw = await best(() => rawStream(sink.port, source));
+    const ceiling = await best(() => rawStream(hashsink.port, source));
+    const client = await connect({ endpoints: [`127.0.0.1:${nexo.port}`] });
+    let id = '';
+    const upload = await best(async () => {
+      const started = performance.now();
+      id = (await client.files.upload(source, { name: 'bench.bin' })).id;
+      return performance.now() - started;
+    });
+    const download = await best(async () => {
+      const dest = path.join(work, 'download.bin');
+      const started = performance.now();
+      await client.files.download(id, dest, { overwrite: true, resume: false });
+      const ms = performance.now() - started;
+      await fs.rm(dest);
+      return ms;
+    });
+    await client.close();
+    const rows = [
+      ['SHA-256 alone (in memory)', fmt.mbps(rate(hashOnly)), ''],
+      ['raw TCP stream alone', fmt.mbps(rate(raw)), ''],
+      ['ceiling: raw TCP stream + SHA-256 at the receiver', fmt.mbps(rate(ceiling)), '100%'],
+      [
+        'nexo upload (file → node store, verified, committed)',
+        fmt.mbps(rate(upload)),
+        fmt.pct(ceiling / upload),
+      ],
+      [
+        'nexo download (node → local file, verified, renamed)',
+        fmt.mbps(rate(download)),
+        fmt.pct(ceiling / download),
+      ],
+    ];
+    return {
+      text: `${SIZE / MIB} MiB file, best of ${RUNS}\n${table(['transfer', 'MB/s', 'of ceiling'], rows)}`,
+    };
+  } finally {
+    await sink.stop();
+    await hashsink.stop();
+    await nexo.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}

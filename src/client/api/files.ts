@@ -1,0 +1,168 @@
+import type { Readable } from 'node:stream';
+import type { FileEntry, FileRef } from '../../services/files/model.js';
+import type { CallHandle, CallOptions, RequestOptions } from '../client.js';
+import type { Requester } from './requester.js';
+
+export type { FileEntry, FileRef };
+
+/** What the files facade needs from a client. */
+export interface FilesRequester extends Requester {
+  call<R = unknown>(
+    service: string,
+    method: string,
+    args: unknown,
+    options?: CallOptions,
+  ): Promise<CallHandle<R>>;
+  /** Waits for a usable connection (after a reconnect). */
+  ready(): Promise<void>;
+}
+
+export interface UploadResult extends FileEntry {
+  /** The content was already stored (by another entry): the node kept one copy. */
+  deduplicated: boolean;
+  /** Offset this call started sending from (> 0 when it resumed an earlier upload). */
+  resumedFrom: number;
+}
+
+export interface TransferProgress {
+  readonly name: string;
+  readonly size: number;
+  /** Bytes done, counting those a resumed transfer did not need to send again. */
+  readonly bytes: number;
+  /** Where this call started (0, or the offset it resumed from). */
+  readonly resumedFrom: number;
+}
+
+export interface UploadStart {
+  readonly uploadId: string;
+  readonly name: string;
+  readonly size: number;
+  /** Offset the server asked to continue from (0 for a new upload). */
+  readonly offset: number;
+}
+
+export interface UploadOptions {
+  /** Name to store; default the file's base name. Any Unicode text (protocol §9). */
+  name?: string;
+  /** Media type; default guessed from the name's extension. */
+  type?: string;
+  /** SHA-256 (hex) of the content if known: declared up front, the client then does not hash. */
+  sha256?: string;
+  /** Bytes of a stream source (required for streams; files use their size). */
+  size?: number;
+  /** Resume this upload (the id a previous call reported through onStart). */
+  uploadId?: string;
+  /** Data bytes per chunk; default the server's recommendation (256 KiB). */
+  chunkSize?: number;
+  /** Attempts after a failure that made no progress (lost connection, corrupted chunk). Default 5. */
+  retries?: number;
+  signal?: AbortSignal;
+  /** Called once the server assigned the upload id (save it to resume after the process dies). */
+  onStart?(start: UploadStart): void;
+  onProgress?(progress: TransferProgress): void;
+  /** Called before each retry, with the error that caused it. */
+  onRetry?(error: Error, attempt: number): void;
+  /**
+   * FOR TESTS ONLY: damage the data of the data chunk with this index (0-based, counted over the whole
+   * call) after its checksum was computed, as a bad link would. With `keepChecksum` the checksum is computed
+   * over the damaged bytes instead, so only the whole-file SHA-256 can catch it.
+   */
+  testHooks?: { corruptChunk?: number; keepChecksum?: boolean };
+}
+
+export interface DownloadStart {
+  readonly entry: FileEntry;
+  /** Local file being written (the partial file until it is complete). */
+  readonly path: string;
+  readonly offset: number;
+}
+
+export interface DownloadOptions {
+  /** Resume from a partial download left by an earlier call (default true). */
+  resume?: boolean;
+  /** Replace the destination file if it exists (default false: refuse). */
+  overwrite?: boolean;
+  retries?: number;
+  signal?: AbortSignal;
+  onStart?(start: DownloadStart): void;
+  onProgress?(progress: TransferProgress): void;
+  onRetry?(error: Error, attempt: number): void;
+  /** FOR TESTS ONLY: damage the data chunk with this index (0-based) as it arrives, before it is checked. */
+  testHooks?: { corruptChunk?: number };
+}
+
+export interface DownloadResult {
+  entry: FileEntry;
+  /** Where the file was written (undefined for a stream). */
+  path: string | undefined;
+  /** Offset this call started receiving from (> 0 when it resumed). */
+  resumedFrom: number;
+}
+
+export interface UploadStatus {
+  uploadId: string;
+  state: 'receiving' | 'paused' | 'complete';
+  size: number;
+  offset: number;
+  name?: string;
+  type?: string;
+  expiresAt?: string;
+  file?: FileEntry;
+}
+
+export interface FilesUsage {
+  storedBytes: number;
+  reservedBytes: number;
+  files: number;
+  quota: number;
+  maxFileSize: number;
+  freeBytes: number | null;
+  uploadsReceiving: number;
+  maxUploads: number;
+}
+
+/** A file by id, name or content hash; a plain string is tried as an id, then as a name. */
+export type FileSpecifier = string | FileRef;
+
+/**
+ * Typed calls of the files service (docs/protocol.md §9). Transfers load their Node implementation (fs,
+ * crypto, zlib) on first use, so this module stays importable in a browser.
+ */
+export function filesApi(r: FilesRequester) {
+  const transfer = () => import('./files-transfer.js');
+  return {
+    list: (query: { limit?: number; offset?: number; prefix?: string } = {}, options?: RequestOptions) =>
+      r.request<{ files: FileEntry[]; total: number; offset: number; limit: number }>(
+        'files',
+        'list',
+        query,
+        options,
+      ),
+    info: async (file: FileSpecifier, options?: RequestOptions) =>
+      (await transfer()).resolveEntry(r, file, options),
+    status: (uploadId: string, options?: RequestOptions) =>
+      r.request<UploadStatus>('files', 'status', { uploadId }, options),
+    usage: (options?: RequestOptions) => r.request<FilesUsage>('files', 'usage', null, options),
+    /** Deletes one entry (by id, or by a name only one file has). */
+    remove: async (file: FileSpecifier, options?: RequestOptions) =>
+      r.request<{ deleted: FileEntry; contentRemoved: boolean }>(
+        'files',
+        'delete',
+        await (await transfer()).refOf(r, file, options),
+        options,
+      ),
+    /** Uploads a file (path) or a stream (needs options.size and options.name); resumes and retries. */
+    upload: async (source: string | Readable | AsyncIterable<Uint8Array>, options: UploadOptions = {}) =>
+      (await transfer()).upload(r, source, options),
+    /**
+     * Downloads to `dest` (a file path, or a directory: the file's name is made safe and used), verifying
+     * every chunk and the SHA-256; resumes a partial download left at `<path>.nexo-part`. A writable stream
+     * also works (no resume across calls then).
+     */
+    download: async (
+      file: FileSpecifier,
+      dest: string | NodeJS.WritableStream,
+      options: DownloadOptions = {},
+    ) => (await transfer()).download(r, file, dest, options),
+  };
+}

@@ -1,0 +1,217 @@
+import path from 'node:path';
+import { Type } from '@sinclair/typebox';
+import { NexoError } from '../../errors.js';
+import { formatBytes } from '../../util/format-bytes.js';
+import { defineMethod, type ServiceDefinition, type ServiceHost } from '../types.js';
+import type { FileCatalog } from './catalog.js';
+import { sendFile } from './downloads.js';
+import { KeyedLock } from './keyed-lock.js';
+import { LocalFileStore } from './local-store.js';
+import {
+  DownloadArgs,
+  type FileEntry,
+  type FileRef,
+  ListArgs,
+  RefArgs,
+  StatusArgs,
+  UploadArgs,
+} from './model.js';
+import { normalizeName } from './names.js';
+import { SqliteCatalog } from './sqlite-catalog.js';
+import type { FileStore } from './store.js';
+import { Uploads } from './uploads.js';
+
+export interface FilesServiceParts {
+  store?: FileStore;
+  catalog?: FileCatalog;
+}
+
+/**
+ * `files`: upload and download of any size over chunk streams, verified end to end (CRC-32 per chunk,
+ * SHA-256 per file), resumable, content stored once per hash. Protocol: docs/protocol.md §9 (files).
+ * Storage: a FileStore for bytes and a FileCatalog for metadata; by default a directory and an SQLite file
+ * in `<dataDir>/files`.
+ */
+export function filesService(host: ServiceHost, parts: FilesServiceParts = {}): ServiceDefinition {
+  const o = host.options.files;
+  const root = path.join(host.options.dataDir, 'files');
+  const store = parts.store ?? new LocalFileStore(root);
+  const catalog = parts.catalog ?? new SqliteCatalog(path.join(root, 'catalog.sqlite'));
+  const locks = new KeyedLock();
+  const log = host.log.child({ service: 'files' });
+  const uploads = new Uploads(store, catalog, o, host.options.maxFrame, locks, log);
+  let sweeper: NodeJS.Timeout | undefined;
+  let housekeeping: Promise<void> = Promise.resolve();
+
+  const housekeep = async () => {
+    try {
+      await uploads.expire();
+    } catch (err) {
+      log.warn({ err }, 'files: expiring unfinished uploads failed');
+    }
+  };
+
+  /** After a crash: partials nobody will resume, and content whose commit never reached the catalog. */
+  const recover = async () => {
+    const partials = await uploads.removeOrphanPartials();
+    let blobs = 0;
+    for await (const sha256 of store.blobHashes()) {
+      await locks.run(sha256, async () => {
+        if ((await catalog.refs(sha256)) === 0) {
+          await store.deleteBlob(sha256);
+          blobs++;
+        }
+      });
+    }
+    if (partials + blobs > 0) log.info({ partials, blobs }, 'files: removed leftovers of interrupted work');
+  };
+
+  async function resolve(ref: FileRef, forDelete = false): Promise<FileEntry> {
+    const given = [ref.id, ref.name, ref.sha256].filter((v) => v !== undefined).length;
+    if (given !== 1)
+      throw new NexoError('INVALID_ARGS', 'name the file by exactly one of id, name or sha256');
+    if (ref.id !== undefined) {
+      const entry = await catalog.byId(ref.id);
+      if (entry === undefined)
+        throw new NexoError('FILES_NOT_FOUND', `no file has id ${ref.id}`, { id: ref.id });
+      return entry;
+    }
+    if (ref.sha256 !== undefined) {
+      const sha256 = ref.sha256.toLowerCase();
+      const entry = await catalog.bySha256(sha256);
+      if (entry === undefined)
+        throw new NexoError('FILES_NOT_FOUND', `no file has SHA-256 ${sha256}`, { sha256 });
+      return entry;
+    }
+    const name = normalizeName(ref.name!);
+    const { entries, count } = await catalog.byName(name, 20);
+    if (count === 0) throw new NexoError('FILES_NOT_FOUND', `no file is named '${clip(name)}'`, { name });
+    if (forDelete && count > 1) {
+      throw new NexoError(
+        'FILES_AMBIGUOUS',
+        `${count} files are named '${clip(name)}'; delete one by id: ${entries.map((e) => e.id).join(', ')}${count > entries.length ? ', ...' : ''}`,
+        { ids: entries.map((e) => e.id), count },
+      );
+    }
+    return entries[0]!;
+  }
+
+  return {
+    name: 'files',
+    description: 'Stores files of any size: resumable, verified uploads and downloads, content kept once.',
+    methods: {
+      upload: defineMethod({
+        description:
+          'Receives a file as CHUNK frames after a progress reply {uploadId, offset}; answers the stored entry.',
+        args: UploadArgs,
+        access: o.writeRoles,
+        input: 'chunks',
+        handler: (args, ctx) => uploads.receive(args, ctx),
+      }),
+      download: defineMethod({
+        description: 'Sends a file from an offset as CHUNK frames after a progress reply with its metadata.',
+        args: DownloadArgs,
+        access: o.readRoles,
+        async handler(args, ctx) {
+          const entry = await resolve({ id: args.id, name: args.name, sha256: args.sha256 });
+          return sendFile(store, entry, args.offset ?? 0, host.options.maxFrame, ctx);
+        },
+      }),
+      info: defineMethod({
+        description: 'Metadata of one file, by id, name (the newest with it) or content hash.',
+        args: RefArgs,
+        access: o.readRoles,
+        handler: (args) => resolve(args),
+      }),
+      list: defineMethod({
+        description: 'Stored files, newest first.',
+        args: ListArgs,
+        access: o.readRoles,
+        async handler(args) {
+          const limit = args?.limit ?? 100;
+          const offset = args?.offset ?? 0;
+          const { files, total } = await catalog.list({ limit, offset, prefix: args?.prefix });
+          return { files, total, offset, limit };
+        },
+      }),
+      status: defineMethod({
+        description: 'How far an unfinished upload got (the offset to resume from).',
+        args: StatusArgs,
+        access: o.readRoles,
+        handler: (args) => uploads.status(args.uploadId),
+      }),
+      usage: defineMethod({
+        description: 'Space used, reserved and allowed on this node.',
+        args: Type.Union([Type.Null(), Type.Object({}, { additionalProperties: false })]),
+        access: o.readRoles,
+        async handler() {
+          const usage = await catalog.usage();
+          return {
+            ...usage,
+            quota: o.quota,
+            maxFileSize: o.maxFileSize,
+            freeBytes: (await store.freeBytes()) ?? null,
+            uploadsReceiving: uploads.receiving,
+            maxUploads: o.maxUploads,
+          };
+        },
+      }),
+      delete: defineMethod({
+        description: 'Deletes one file entry; its content goes when no other entry shares it.',
+        args: RefArgs,
+        access: o.deleteRoles,
+        async handler(args) {
+          if (args.sha256 !== undefined) {
+            throw new NexoError(
+              'INVALID_ARGS',
+              'delete a file by id or name (several entries may share a hash)',
+            );
+          }
+          const target = await resolve(args, true);
+          return locks.run(target.sha256, async () => {
+            const removed = await catalog.remove(target.id);
+            if (removed === undefined) {
+              throw new NexoError('FILES_NOT_FOUND', `no file has id ${target.id}`, { id: target.id });
+            }
+            if (removed.refsLeft === 0) await store.deleteBlob(target.sha256);
+            return { deleted: removed.entry, contentRemoved: removed.refsLeft === 0 };
+          });
+        },
+      }),
+    },
+    text: [
+      {
+        name: 'files',
+        usage: 'files [name prefix]',
+        summary: 'list stored files, newest first (upload and download with the nexo CLI)',
+        parse: (rest) => ({ method: 'list', args: rest.trim() === '' ? null : { prefix: rest.trim() } }),
+        format: (result) => {
+          const { files, total } = result as { files: FileEntry[]; total: number };
+          if (files.length === 0) return 'no files';
+          const lines = files.map((f) => `${f.id}  ${formatBytes(f.size).padStart(9)}  ${f.name}`);
+          if (total > files.length) lines.push(`(${files.length} of ${total} shown)`);
+          return lines;
+        },
+      },
+    ],
+    async start() {
+      await store.init();
+      await catalog.open();
+      housekeeping = recover().catch((err: unknown) => log.warn({ err }, 'files: recovery sweep failed'));
+      const every = Math.max(1000, Math.min(o.partialExpiryMs / 4, 60_000));
+      sweeper = setInterval(() => {
+        housekeeping = housekeeping.then(housekeep);
+      }, every);
+      sweeper.unref();
+    },
+    async stop() {
+      clearInterval(sweeper);
+      await housekeeping;
+      await catalog.close();
+    },
+  };
+}
+
+function clip(text: string): string {
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}

@@ -1,0 +1,554 @@
+import { createHash, type Hash, randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+import type { Static } from '@sinclair/typebox';
+import type { Logger } from 'pino';
+import { NexoError } from '../../errors.js';
+import type { FilesOptions } from '../../server/options.js';
+import { formatBytes } from '../../util/format-bytes.js';
+import type { CallContext } from '../types.js';
+import { AppendQueue } from './append-queue.js';
+import type { FileCatalog } from './catalog.js';
+import {
+  bytesToHex,
+  CHUNK_HEADER_SIZE,
+  DEFAULT_CHUNK_DATA,
+  decodeChunk,
+  SHA256_SIZE,
+} from './chunk-format.js';
+import type { KeyedLock } from './keyed-lock.js';
+import type { FileEntry, UploadArgs, UploadRecord } from './model.js';
+import { normalizeName, normalizeType } from './names.js';
+import type { FileStore } from './store.js';
+
+/** Space left free on the disk besides what uploads declare, so the node never fills it completely. */
+const DISK_MARGIN = 64 * 1024 * 1024;
+/** Verified bytes that may wait for the disk per upload before the upload waits (and its sender with it). */
+const MAX_PENDING_WRITES = 2 * 1024 * 1024;
+/** Completed uploads remembered so a client that lost the final reply can ask again (by upload id). */
+const REMEMBER_COMPLETED = 1000;
+
+export type UploadResult = FileEntry & { deduplicated: boolean };
+
+/** The receiving call that currently owns an upload. */
+interface Run {
+  /** Set when the run must stop: taken over by a newer call, or stalled. */
+  stoppedBy: NexoError | undefined;
+  /** Rejects the read the run is waiting on, if any (one slot, replaced at every read). */
+  interruptRead: ((reason: NexoError) => void) | undefined;
+  stop(reason: NexoError): void;
+  lastChunkAt: number;
+  /** Resolves when the run has ended (its last write landed). */
+  readonly done: Promise<void>;
+  finish(): void;
+}
+
+interface Session {
+  record: UploadRecord;
+  /** Declared later than at the start (a resume may add the hash). */
+  declared: string | undefined;
+  /** Hash of the partial's first `hashed` bytes, kept across calls so a reconnect does not re-read them. */
+  hash: Hash | undefined;
+  hashed: number;
+  run: Run | undefined;
+}
+
+/**
+ * Upload sessions: admission (size, quota, disk, concurrency: refused before the client sends a byte), the
+ * receiving loop (offset and CRC-32 of every chunk, sequential appends, running SHA-256), resume, commit,
+ * and expiry of what was abandoned.
+ */
+export class Uploads {
+  readonly #sessions = new Map<string, Session>();
+  readonly #completed = new Map<string, UploadResult>();
+  #receiving = 0;
+
+  constructor(
+    private readonly store: FileStore,
+    private readonly catalog: FileCatalog,
+    private readonly options: FilesOptions,
+    private readonly maxFrame: number,
+    private readonly locks: KeyedLock,
+    private readonly log: Logger,
+  ) {}
+
+  /** Uploads receiving right now. */
+  get receiving(): number {
+    return this.#receiving;
+  }
+
+  /** files.upload: see docs/protocol.md §9 for the exchange. */
+  async receive(args: Static<typeof UploadArgs>, ctx: CallContext): Promise<UploadResult> {
+    const name = normalizeName(args.name);
+    const type = normalizeType(args.type);
+    const declared = args.sha256?.toLowerCase();
+    const o = this.options;
+    if (args.size > o.maxFileSize) {
+      throw new NexoError(
+        'FILES_TOO_LARGE',
+        `the file is ${formatBytes(args.size)}; this node accepts files up to ${formatBytes(o.maxFileSize)}`,
+        { limit: o.maxFileSize, size: args.size },
+      );
+    }
+    let session: Session | undefined;
+    if (args.uploadId !== undefined) {
+      const done = this.#completed.get(args.uploadId);
+      if (done !== undefined) return done; // committed earlier; the client missed the reply
+      session = await this.#resume(args.uploadId, name, args.size, declared);
+    }
+    // Taking over an upload that is still receiving (its client reconnected) replaces it: no new slot.
+    if (session?.run === undefined && this.#receiving >= o.maxUploads) {
+      throw new NexoError(
+        'FILES_TOO_MANY_UPLOADS',
+        `this node is receiving ${this.#receiving} uploads, its limit; try again in a moment`,
+        { limit: o.maxUploads },
+      );
+    }
+    this.#receiving++;
+    try {
+      session ??= await this.#admit(name, args.size, type, declared, ctx);
+      const run = await this.#claim(session);
+      // A call we replaced may have finished the upload, or discarded it, meanwhile.
+      const uploadId = session.record.uploadId;
+      if (this.#sessions.get(uploadId) !== session) {
+        this.#release(session, run);
+        const finished = this.#completed.get(uploadId);
+        if (finished !== undefined) return finished;
+        throw notFound(uploadId);
+      }
+      return await this.#run(session, run, ctx);
+    } finally {
+      this.#receiving--;
+    }
+  }
+
+  /** files.status */
+  async status(uploadId: string): Promise<Record<string, unknown>> {
+    const done = this.#completed.get(uploadId);
+    if (done !== undefined)
+      return { uploadId, state: 'complete', offset: done.size, size: done.size, file: done };
+    const record = this.#sessions.get(uploadId)?.record ?? (await this.catalog.upload(uploadId));
+    if (record === undefined) throw notFound(uploadId);
+    return {
+      uploadId,
+      state: this.#sessions.get(uploadId)?.run === undefined ? 'paused' : 'receiving',
+      name: record.name,
+      size: record.size,
+      type: record.type,
+      offset: await this.store.partialSize(uploadId),
+      expiresAt: new Date(record.touchedAt + this.options.partialExpiryMs).toISOString(),
+    };
+  }
+
+  /** Deletes unfinished uploads nobody touched for `partialExpiry`. */
+  async expire(now = Date.now()): Promise<number> {
+    let expired = 0;
+    for (const record of await this.catalog.staleUploads(now - this.options.partialExpiryMs)) {
+      const session = this.#sessions.get(record.uploadId);
+      if (session?.run !== undefined) continue;
+      this.#sessions.delete(record.uploadId);
+      await this.store.discardPartial(record.uploadId);
+      await this.catalog.removeUpload(record.uploadId);
+      expired++;
+    }
+    if (expired > 0) this.log.info({ expired }, 'files: expired unfinished uploads');
+    return expired;
+  }
+
+  /** After a restart: partial files without a record are leftovers of expired or failed uploads. */
+  async removeOrphanPartials(): Promise<number> {
+    const known = new Set(await this.catalog.uploadIds());
+    let removed = 0;
+    for (const id of await this.store.partialIds()) {
+      if (known.has(id) || this.#sessions.has(id)) continue;
+      await this.store.discardPartial(id);
+      removed++;
+    }
+    return removed;
+  }
+
+  // ---- starting and resuming ----------------------------------------------------------------------
+
+  async #admit(
+    name: string,
+    size: number,
+    type: string,
+    declared: string | undefined,
+    ctx: CallContext,
+  ): Promise<Session> {
+    return this.locks.run('admission', async () => {
+      const quota = this.options.quota;
+      // Content already stored costs nothing more once verified (one copy per hash): only a declared hash
+      // can tell up front. A false declaration fails verification, so it cannot buy space.
+      const known = declared !== undefined && (await this.catalog.refs(declared)) > 0;
+      if (quota > 0 && !known) {
+        const usage = await this.catalog.usage();
+        const used = usage.storedBytes + usage.reservedBytes;
+        if (used + size > quota) {
+          throw new NexoError(
+            'FILES_QUOTA_EXCEEDED',
+            `the file (${formatBytes(size)}) does not fit in this node's quota of ${formatBytes(quota)}: ${formatBytes(used)} is stored or reserved by unfinished uploads`,
+            { quota, used, size },
+          );
+        }
+      }
+      const free = await this.store.freeBytes();
+      if (free !== undefined && size + DISK_MARGIN > free) {
+        throw new NexoError(
+          'FILES_QUOTA_EXCEEDED',
+          `the node's disk has ${formatBytes(free)} free; the file needs ${formatBytes(size)} (plus ${formatBytes(DISK_MARGIN)} kept free)`,
+          { free, size },
+        );
+      }
+      const now = Date.now();
+      const record: UploadRecord = {
+        uploadId: randomBytes(16).toString('base64url'),
+        name,
+        size,
+        type,
+        sha256: declared,
+        uploader: `${ctx.session.role}@${ctx.session.peer.address}`,
+        startedAt: now,
+        touchedAt: now,
+      };
+      // Durable before the client hears the id: a restart can always resume what it was told about.
+      await this.catalog.addUpload(record);
+      const session: Session = { record, declared, hash: undefined, hashed: 0, run: undefined };
+      this.#sessions.set(record.uploadId, session);
+      return session;
+    });
+  }
+
+  async #resume(
+    uploadId: string,
+    name: string,
+    size: number,
+    declared: string | undefined,
+  ): Promise<Session> {
+    let session = this.#sessions.get(uploadId);
+    if (session === undefined) {
+      const record = await this.catalog.upload(uploadId);
+      if (record === undefined) throw notFound(uploadId);
+      session = this.#sessions.get(uploadId);
+      if (session === undefined) {
+        session = { record, declared: record.sha256, hash: undefined, hashed: 0, run: undefined };
+        this.#sessions.set(uploadId, session);
+      }
+    }
+    const r = session.record;
+    if (r.size !== size || r.name !== name) {
+      throw new NexoError(
+        'FILES_UPLOAD_MISMATCH',
+        `upload ${uploadId} was started for '${clip(r.name)}' (${r.size} bytes); this request declares '${clip(name)}' (${size} bytes). Start a new upload for a different file`,
+        { name: r.name, size: r.size },
+      );
+    }
+    if (declared !== undefined) {
+      if (session.declared !== undefined && session.declared !== declared) {
+        throw new NexoError(
+          'FILES_UPLOAD_MISMATCH',
+          `upload ${uploadId} was started with SHA-256 ${session.declared}; this request declares ${declared}`,
+          { sha256: session.declared },
+        );
+      }
+      session.declared = declared;
+    }
+    return session;
+  }
+
+  /**
+   * One call receives an upload at a time: a newer call (the client reconnected) stops an older one and waits
+   * for it to finish its last write. The new run is installed in the same turn the slot is seen free, so two
+   * calls resuming at once cannot both get it.
+   */
+  async #claim(session: Session): Promise<Run> {
+    while (session.run !== undefined) {
+      const older = session.run;
+      older.stop(
+        new NexoError('CANCELLED', 'this upload was resumed by a newer request (the client reconnected)'),
+      );
+      await older.done;
+    }
+    let finish!: () => void;
+    const run: Run = {
+      stoppedBy: undefined,
+      interruptRead: undefined,
+      stop(reason) {
+        this.stoppedBy ??= reason;
+        this.interruptRead?.(reason);
+      },
+      lastChunkAt: Date.now(),
+      done: new Promise<void>((resolve) => {
+        finish = resolve;
+      }),
+      finish: () => finish(),
+    };
+    session.run = run;
+    return run;
+  }
+
+  #release(session: Session, run: Run): void {
+    if (session.run === run) session.run = undefined;
+    run.finish();
+  }
+
+  // ---- receiving ----------------------------------------------------------------------------------
+
+  async #run(session: Session, run: Run, ctx: CallContext): Promise<UploadResult> {
+    const stallMs = this.options.stallTimeoutMs;
+    const watchdog = setInterval(
+      () => {
+        if (Date.now() - run.lastChunkAt > stallMs) {
+          run.stop(
+            new NexoError(
+              'TIMEOUT',
+              `no upload data for ${Math.round(stallMs / 1000)} s; resume with uploadId ${session.record.uploadId}`,
+              { uploadId: session.record.uploadId },
+            ),
+          );
+        }
+      },
+      Math.max(100, Math.min(stallMs / 4, 5000)),
+    );
+    watchdog.unref();
+    let settled = false;
+    try {
+      const result = await this.#receiveChunks(session, run, ctx);
+      settled = true;
+      return result;
+    } finally {
+      clearInterval(watchdog);
+      if (!settled && this.#sessions.get(session.record.uploadId) === session) {
+        const at = Date.now();
+        session.record.touchedAt = at;
+        this.catalog.touchUpload(session.record.uploadId, at).catch(() => {});
+      }
+      this.#release(session, run);
+    }
+  }
+
+  async #receiveChunks(session: Session, run: Run, ctx: CallContext): Promise<UploadResult> {
+    const record = session.record;
+    const uploadId = record.uploadId;
+    let partial = await this.store.openPartial(uploadId);
+    let open = true;
+    try {
+      if (partial.size > record.size) {
+        // Cannot happen through this code; a damaged or foreign file: start it over.
+        await partial.close();
+        await this.store.discardPartial(uploadId);
+        partial = await this.store.openPartial(uploadId);
+        session.hash = undefined;
+      }
+      let offset = partial.size;
+      let hash: Hash;
+      if (session.hash !== undefined && session.hashed === offset) hash = session.hash;
+      else hash = await this.#rehash(uploadId, offset, ctx.signal);
+      session.hash = undefined; // this run owns it now; handed back below if it still matches the file
+      const maxChunk = this.maxFrame - CHUNK_HEADER_SIZE;
+      ctx.progress({ uploadId, offset, chunkSize: Math.min(DEFAULT_CHUNK_DATA, maxChunk), maxChunk });
+      run.lastChunkAt = Date.now();
+
+      const input = ctx.input![Symbol.asyncIterator]();
+      const writes = new AppendQueue(partial, MAX_PENDING_WRITES);
+      let trailer: string | undefined;
+      let sawTrailer = false;
+      try {
+        for (;;) {
+          const next = await nextChunk(input, run);
+          if (next.done) break;
+          run.lastChunkAt = Date.now();
+          const chunk = decodeChunk(next.value, offset);
+          if (sawTrailer) {
+            throw new NexoError('FILES_BAD_CHUNK', 'a chunk arrived after the END chunk', { offset });
+          }
+          if (chunk.offset !== offset) {
+            throw new NexoError(
+              'FILES_BAD_CHUNK',
+              `chunk for offset ${chunk.offset} arrived, but the upload is at offset ${offset}; send from there`,
+              { offset, got: chunk.offset },
+            );
+          }
+          const data = chunk.data;
+          if (offset === record.size) {
+            sawTrailer = true;
+            if (data.length !== 0 && data.length !== SHA256_SIZE) {
+              throw new NexoError(
+                'FILES_BAD_CHUNK',
+                `the END chunk carries nothing or the ${SHA256_SIZE}-byte SHA-256 of the file; it carries ${data.length} bytes`,
+                { offset },
+              );
+            }
+            if (data.length === SHA256_SIZE) {
+              if (crc32(data) !== chunk.crc) throw corrupt(uploadId, offset);
+              trailer = bytesToHex(data);
+            }
+            continue;
+          }
+          if (data.length === 0) continue;
+          if (offset + data.length > record.size) {
+            throw new NexoError(
+              'FILES_SIZE_MISMATCH',
+              `the upload declared ${record.size} bytes, but this chunk reaches byte ${offset + data.length}`,
+              { size: record.size, offset },
+            );
+          }
+          if (crc32(data) !== chunk.crc) throw corrupt(uploadId, offset);
+          hash.update(data);
+          offset += data.length;
+          // Written in order, one batch in flight: the partial file is always a contiguous prefix of the
+          // upload, even if the process dies, so its length is the offset to resume from.
+          await writes.push(data);
+        }
+        await writes.drain();
+      } catch (err) {
+        // Verified chunks still queued are written too, so the hash matches the file and a resume loses nothing.
+        await writes.drain().catch(() => {});
+        if (writes.error === undefined) {
+          session.hash = hash;
+          session.hashed = offset;
+        }
+        throw writes.error === undefined
+          ? err
+          : new NexoError('INTERNAL_ERROR', `writing the upload failed: ${writes.error.message}`);
+      }
+
+      if (offset < record.size) {
+        session.hash = hash;
+        session.hashed = offset;
+        throw new NexoError(
+          'FILES_SIZE_MISMATCH',
+          `the upload ended at byte ${offset} of the ${record.size} declared; resume from offset ${offset}`,
+          { size: record.size, offset, uploadId },
+        );
+      }
+      const claimed = trailer ?? session.declared;
+      if (claimed === undefined) {
+        session.hash = hash;
+        session.hashed = offset;
+        throw new NexoError(
+          'FILES_BAD_CHUNK',
+          'no SHA-256 to verify the file against: declare sha256 in files.upload or send it in the END chunk',
+          { offset, uploadId },
+        );
+      }
+      const actual = hash.digest('hex');
+      if (
+        actual !== claimed ||
+        (trailer !== undefined && session.declared !== undefined && trailer !== session.declared)
+      ) {
+        await partial.close();
+        open = false;
+        await this.#forget(uploadId);
+        throw new NexoError(
+          'FILES_HASH_MISMATCH',
+          `the received file's SHA-256 is ${actual}, but ${claimed} was declared; nothing was stored and the upload was discarded: upload the file again`,
+          { expected: claimed, actual },
+        );
+      }
+      await partial.sync();
+      await partial.close();
+      open = false;
+      const entry: FileEntry = {
+        id: newEntryId(),
+        name: record.name,
+        size: record.size,
+        sha256: actual,
+        type: record.type,
+        uploader: record.uploader,
+        uploadedAt: new Date().toISOString(),
+      };
+      const { firstCopy } = await this.locks.run(actual, async () => {
+        await this.store.commitPartial(uploadId, actual);
+        return this.catalog.commit(entry, uploadId);
+      });
+      this.#sessions.delete(uploadId);
+      const result: UploadResult = { ...entry, deduplicated: !firstCopy };
+      this.#remember(uploadId, result);
+      return result;
+    } finally {
+      if (open) await partial.close();
+    }
+  }
+
+  /** Rebuilds the running hash of the bytes already received (after a restart or a failed write). */
+  async #rehash(uploadId: string, length: number, signal: AbortSignal): Promise<Hash> {
+    const hash = createHash('sha256');
+    if (length === 0) return hash;
+    for await (const bytes of this.store.readPartial(uploadId, length, signal)) hash.update(bytes);
+    return hash;
+  }
+
+  async #forget(uploadId: string): Promise<void> {
+    this.#sessions.delete(uploadId);
+    await this.store.discardPartial(uploadId);
+    await this.catalog.removeUpload(uploadId);
+  }
+
+  #remember(uploadId: string, result: UploadResult): void {
+    this.#completed.set(uploadId, result);
+    if (this.#completed.size > REMEMBER_COMPLETED) {
+      this.#completed.delete(this.#completed.keys().next().value as string);
+    }
+  }
+}
+
+/**
+ * The next chunk, or a rejection as soon as the run is stopped. Not Promise.race with a long-lived "stopped"
+ * promise: every race would add a reaction to it that keeps its chunk alive until the upload ends (the whole
+ * file in memory). One replaceable callback instead.
+ */
+function nextChunk(input: AsyncIterator<Uint8Array>, run: Run): Promise<IteratorResult<Uint8Array>> {
+  if (run.stoppedBy !== undefined) return Promise.reject(run.stoppedBy);
+  return new Promise((resolve, reject) => {
+    run.interruptRead = reject;
+    input.next().then(
+      (result) => {
+        run.interruptRead = undefined;
+        resolve(result);
+      },
+      (err: unknown) => {
+        run.interruptRead = undefined;
+        reject(err);
+      },
+    );
+  });
+}
+
+function corrupt(uploadId: string, offset: number): NexoError {
+  return new NexoError(
+    'FILES_CHUNK_CORRUPT',
+    `the chunk at offset ${offset} failed its CRC-32 check (damaged in transit); resume upload ${uploadId} from offset ${offset}`,
+    { uploadId, offset },
+  );
+}
+
+function notFound(uploadId: string): NexoError {
+  return new NexoError(
+    'FILES_UPLOAD_NOT_FOUND',
+    `upload ${uploadId} is unknown or expired; start the upload again without an uploadId`,
+    { uploadId },
+  );
+}
+
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+/** 16 characters of base32 (80 random bits): unique, URL- and shell-safe, easy to type. */
+export function newEntryId(): string {
+  const bytes = randomBytes(10);
+  let out = '';
+  let bits = 0;
+  let value = 0;
+  for (const b of bytes) {
+    value = (value << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      out += BASE32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  return out;
+}
+
+function clip(text: string): string {
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
