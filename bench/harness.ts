@@ -74,3 +74,51 @@ export function table(header: string[], rows: string[][]): string {
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
+
+/**
+ * Keeps `inFlight` calls going on each client (each awaits its reply, then starts the next), measures
+ * `seconds` after `warmupMs`, then closes the clients. The load of the client-library columns.
+ */
+export async function clientLoop<C extends { close(): Promise<void> }>(
+  clients: C[],
+  inFlight: number,
+  call: (client: C) => Promise<unknown>,
+  timing: { warmupMs: number; seconds: number },
+): Promise<LoadResult> {
+  const h = histogram();
+  let recording = false;
+  let stop = false;
+  let count = 0;
+  const loops = clients.flatMap((client) =>
+    Array.from({ length: inFlight }, async () => {
+      while (!stop) {
+        const started = performance.now();
+        await call(client);
+        if (recording) {
+          h.recordValue(Math.max(1, Math.round((performance.now() - started) * 1000)));
+          count++;
+        }
+      }
+    }),
+  );
+  const elapsed = await measureWindow(timing, (on) => {
+    recording = on;
+  });
+  stop = true;
+  await Promise.all(loops);
+  await Promise.all(clients.map((c) => c.close()));
+  return summarize(h, count, elapsed);
+}
+
+/** Waits out the warm-up, turns recording on for `seconds`, then off; returns the measured seconds. */
+export async function measureWindow(
+  timing: { warmupMs: number; seconds: number },
+  record: (on: boolean) => void,
+): Promise<number> {
+  await new Promise((r) => setTimeout(r, timing.warmupMs));
+  record(true);
+  const started = performance.now();
+  await new Promise((r) => setTimeout(r, timing.seconds * 1000));
+  record(false);
+  return (performance.now() - started) / 1000;
+}

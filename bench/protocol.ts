@@ -10,7 +10,16 @@ import { connect } from '../src/client/index.js';
 import { FrameType, HEADER_SIZE, PREFACE } from '../src/protocol/constants.js';
 import { encodeFrame } from '../src/protocol/encoder.js';
 import { packValue } from '../src/protocol/payload.js';
-import { fmt, histogram, type LoadResult, spawnBenchServer, summarize, table } from './harness.js';
+import {
+  clientLoop,
+  fmt,
+  histogram,
+  type LoadResult,
+  measureWindow,
+  spawnBenchServer,
+  summarize,
+  table,
+} from './harness.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const WARMUP_MS = 700;
@@ -88,12 +97,9 @@ async function rawLoad(port: number, shape: Shape): Promise<LoadResult> {
     }
     socket.write(first);
   }
-  await new Promise((r) => setTimeout(r, WARMUP_MS));
-  recording = true;
-  const started = performance.now();
-  await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  recording = false;
-  const elapsed = (performance.now() - started) / 1000;
+  const elapsed = await measureWindow({ warmupMs: WARMUP_MS, seconds: SECONDS }, (on) => {
+    recording = on;
+  });
   stop = true;
   for (const s of sockets) s.destroy();
   return summarize(h, count, elapsed);
@@ -188,12 +194,9 @@ async function nexoLeanLoad(
     });
     socket.write(hello);
   }
-  await new Promise((r) => setTimeout(r, WARMUP_MS));
-  recording = true;
-  const started = performance.now();
-  await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  recording = false;
-  const elapsed = (performance.now() - started) / 1000;
+  const elapsed = await measureWindow({ warmupMs: WARMUP_MS, seconds: SECONDS }, (on) => {
+    recording = on;
+  });
   stop = true;
   for (const s of sockets) s.destroy();
   if (failure) throw failure;
@@ -206,35 +209,10 @@ async function nexoLoad(
   shape: Shape,
   call: (c: Awaited<ReturnType<typeof connect>>) => Promise<unknown>,
 ): Promise<LoadResult> {
-  const h = histogram();
   const clients = await Promise.all(
     Array.from({ length: shape.connections }, () => connect({ endpoints: [`127.0.0.1:${port}`] })),
   );
-  let recording = false;
-  let stop = false;
-  let count = 0;
-  const loops = clients.flatMap((client) =>
-    Array.from({ length: shape.inFlight }, async () => {
-      while (!stop) {
-        const started = performance.now();
-        await call(client);
-        if (recording) {
-          h.recordValue(Math.max(1, Math.round((performance.now() - started) * 1000)));
-          count++;
-        }
-      }
-    }),
-  );
-  await new Promise((r) => setTimeout(r, WARMUP_MS));
-  recording = true;
-  const started = performance.now();
-  await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  recording = false;
-  const elapsed = (performance.now() - started) / 1000;
-  stop = true;
-  await Promise.all(loops);
-  await Promise.all(clients.map((c) => c.close()));
-  return summarize(h, count, elapsed);
+  return clientLoop(clients, shape.inFlight, call, { warmupMs: WARMUP_MS, seconds: SECONDS });
 }
 
 export interface ProtocolRow {

@@ -14,7 +14,15 @@ import { nodeWebSocketFactory } from '../src/client/ws-node.js';
 import { FrameType, HEADER_SIZE, PREFACE } from '../src/protocol/constants.js';
 import { encodeFrame } from '../src/protocol/encoder.js';
 import { packValue } from '../src/protocol/payload.js';
-import { fmt, histogram, type LoadResult, spawnBenchServer, summarize, table } from './harness.js';
+import {
+  clientLoop,
+  fmt,
+  histogram,
+  type LoadResult,
+  spawnBenchServer,
+  summarize,
+  table,
+} from './harness.js';
 import { SHAPES } from './protocol.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -31,38 +39,16 @@ async function echoLoad(
   factory: SocketFactory,
   shape: { connections: number; inFlight: number },
 ): Promise<LoadResult> {
-  const h = histogram();
   const clients = await Promise.all(
     Array.from({ length: shape.connections }, async () => {
       const client = new NexoClient({ endpoints: [endpoint], socketFactory: factory, reconnect: false });
       return client.connect();
     }),
   );
-  let recording = false;
-  let stop = false;
-  let count = 0;
-  const loops = clients.flatMap((client) =>
-    Array.from({ length: shape.inFlight }, async () => {
-      while (!stop) {
-        const started = performance.now();
-        await client.echo.echo(PAYLOAD);
-        if (recording) {
-          h.recordValue(Math.max(1, Math.round((performance.now() - started) * 1000)));
-          count++;
-        }
-      }
-    }),
-  );
-  await new Promise((r) => setTimeout(r, WARMUP_MS));
-  recording = true;
-  const started = performance.now();
-  await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  recording = false;
-  const elapsed = (performance.now() - started) / 1000;
-  stop = true;
-  await Promise.all(loops);
-  await Promise.all(clients.map((c) => c.close()));
-  return summarize(h, count, elapsed);
+  return clientLoop(clients, shape.inFlight, (c) => c.echo.echo(PAYLOAD), {
+    warmupMs: WARMUP_MS,
+    seconds: SECONDS,
+  });
 }
 
 function connectRaw(port: number): Promise<net.Socket> {

@@ -1,6 +1,6 @@
 import { NexoError } from '../../errors.js';
-import type { CallHandle, CallOptions, RequestOptions } from '../client.js';
-import type { Requester } from './requester.js';
+import type { RequestOptions } from '../client.js';
+import type { Caller } from './requester.js';
 
 /** A message of a room (history and live). */
 export interface ChatMessage {
@@ -31,15 +31,6 @@ export interface ChatMembership {
   leave(): Promise<void>;
   /** Settles when the membership ends: resolves on leave, rejects on CHAT_TOO_SLOW, cancel or disconnect. */
   readonly ended: Promise<unknown>;
-}
-
-interface Caller extends Requester {
-  call<R = unknown>(
-    service: string,
-    method: string,
-    args: unknown,
-    options?: CallOptions,
-  ): Promise<CallHandle<R>>;
 }
 
 /** Typed calls of the chat service. */

@@ -23,6 +23,7 @@ import {
   writeChunkHeader,
 } from '../../services/files/chunk-format.js';
 import type { FileEntry, FileRef } from '../../services/files/model.js';
+import { SerialWriter } from '../../util/serial-writer.js';
 import type { RequestOptions } from '../client.js';
 import type {
   DownloadOptions,
@@ -423,62 +424,47 @@ interface Sink {
   flush(): Promise<void>;
 }
 
+/** Bytes written to a download between background syncs (see SerialWriter). */
+const SINK_SYNC_EVERY = 32 * 1024 * 1024;
+
 /**
- * Writes to a local file in order: one write in flight, and whatever arrived meanwhile goes in the next one
- * (a single pwritev), so the thread-pool hand-off is paid once per batch rather than once per chunk.
+ * Writes a download to a local file through a SerialWriter: in order, one write in flight, batches of what
+ * arrived meanwhile (a single pwritev), a background sync every 32 MiB so the final fsync is short.
  */
 class FileSink implements Sink {
-  #buffered = 0;
-  #pending: Uint8Array[] = [];
-  #pendingAt = 0;
-  #inFlight: Promise<void> | undefined;
-  #error: Error | undefined;
-  #lowWaiters: (() => void)[] = [];
+  readonly #writer: SerialWriter;
+  #position: number | undefined;
 
-  constructor(readonly handle: fs.FileHandle) {}
+  constructor(readonly handle: fs.FileHandle) {
+    this.#writer = new SerialWriter((batch) => this.#writeAll(batch), {
+      sync: () => handle.sync(),
+      syncEvery: SINK_SYNC_EVERY,
+    });
+  }
 
   get buffered(): number {
-    return this.#buffered;
+    return this.#writer.queuedBytes;
   }
 
   write(data: Uint8Array, position: number): void {
-    if (this.#pending.length === 0) this.#pendingAt = position;
-    this.#pending.push(data);
-    this.#buffered += data.length;
-    if (this.#inFlight === undefined) this.#start();
+    // Downloads arrive in order: each write starts where the previous one ended.
+    this.#position ??= position;
+    this.#writer.push(data);
   }
 
   whenLow(): Promise<void> {
-    if (this.#buffered <= SINK_LOW || this.#error !== undefined) return Promise.resolve();
-    return new Promise((resolve) => this.#lowWaiters.push(resolve));
+    return this.#writer.whenBelow(SINK_LOW + 1);
   }
 
-  async flush(): Promise<void> {
-    while (this.#inFlight !== undefined) await this.#inFlight;
-    if (this.#error !== undefined) throw this.#error;
+  flush(): Promise<void> {
+    return this.#writer.drain();
   }
 
-  #start(): void {
-    const batch = this.#pending;
-    const at = this.#pendingAt;
-    this.#pending = [];
-    const bytes = batch.reduce((n, b) => n + b.length, 0);
-    this.#inFlight = this.#writeAll(batch, at).then(
-      () => this.#done(bytes),
-      (err: Error) => {
-        this.#error ??= err;
-        this.#done(bytes);
-      },
-    );
-  }
-
-  async #writeAll(batch: Uint8Array[], at: number): Promise<void> {
-    if (this.#error !== undefined) return;
+  async #writeAll(batch: Uint8Array[]): Promise<void> {
     let buffers = batch;
-    let position = at;
     while (buffers.length > 0) {
-      let { bytesWritten } = await this.handle.writev(buffers, position);
-      position += bytesWritten;
+      let { bytesWritten } = await this.handle.writev(buffers, this.#position);
+      this.#position = (this.#position ?? 0) + bytesWritten;
       while (bytesWritten > 0 && buffers.length > 0) {
         const first = buffers[0]!;
         if (first.length <= bytesWritten) {
@@ -489,17 +475,6 @@ class FileSink implements Sink {
           bytesWritten = 0;
         }
       }
-    }
-  }
-
-  #done(bytes: number): void {
-    this.#buffered -= bytes;
-    this.#inFlight = undefined;
-    if (this.#pending.length > 0) this.#start();
-    if (this.#buffered <= SINK_LOW || this.#error !== undefined) {
-      const waiters = this.#lowWaiters;
-      this.#lowWaiters = [];
-      for (const w of waiters) w();
     }
   }
 }

@@ -1,18 +1,12 @@
 import type { Readable } from 'node:stream';
 import type { FileEntry, FileRef } from '../../services/files/model.js';
-import type { CallHandle, CallOptions, RequestOptions } from '../client.js';
-import type { Requester } from './requester.js';
+import type { RequestOptions } from '../client.js';
+import type { Caller } from './requester.js';
 
 export type { FileEntry, FileRef };
 
 /** What the files facade needs from a client. */
-export interface FilesRequester extends Requester {
-  call<R = unknown>(
-    service: string,
-    method: string,
-    args: unknown,
-    options?: CallOptions,
-  ): Promise<CallHandle<R>>;
+export interface FilesRequester extends Caller {
   /** Waits for a usable connection (after a reconnect). */
   ready(): Promise<void>;
 }

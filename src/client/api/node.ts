@@ -1,23 +1,9 @@
-import type { CallHandle, CallOptions, RequestOptions } from '../client.js';
-import type { Requester } from './requester.js';
+import type { NodeSnapshot } from '../../services/node/snapshot.js';
+import type { RequestOptions } from '../client.js';
+import type { Caller } from './requester.js';
 
 /** A snapshot of a node's counters (docs/protocol.md §9, node). */
-export interface NodeStats {
-  node: string;
-  at: number;
-  startedAt: number;
-  uptimeMs: number;
-  draining: boolean;
-  connections: Record<string, number> & { total: number };
-  requests: { total: number; perSecond: number };
-  errors: number;
-  bytesIn: number;
-  bytesOut: number;
-  services: Record<
-    string,
-    { counters: Record<string, number>; rates: Record<string, number>; gauges: Record<string, number> }
-  >;
-}
+export type NodeStats = NodeSnapshot;
 
 export interface NodeInfo {
   node: string;
@@ -26,15 +12,6 @@ export interface NodeInfo {
   uptimeMs: number;
   http: { port: number } | null;
   services: string[];
-}
-
-interface Caller extends Requester {
-  call<R = unknown>(
-    service: string,
-    method: string,
-    args: unknown,
-    options?: CallOptions,
-  ): Promise<CallHandle<R>>;
 }
 
 /** Typed calls of the node service: which node, how it is doing. */

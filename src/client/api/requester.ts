@@ -1,6 +1,16 @@
-import type { RequestOptions } from '../client.js';
+import type { CallHandle, CallOptions, RequestOptions } from '../client.js';
 
 /** What a typed service facade needs from a client. One file per service in this folder. */
 export interface Requester {
   request<R = unknown>(service: string, method: string, args?: unknown, options?: RequestOptions): Promise<R>;
+}
+
+/** A Requester that can also open calls with streams and events (subscriptions, transfers). */
+export interface Caller extends Requester {
+  call<R = unknown>(
+    service: string,
+    method: string,
+    args: unknown,
+    options?: CallOptions,
+  ): Promise<CallHandle<R>>;
 }

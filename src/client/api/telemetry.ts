@@ -9,8 +9,8 @@ import type {
   SensorSummary,
   StoredReading,
 } from '../../services/telemetry/model.js';
-import type { CallHandle, CallOptions, RequestOptions } from '../client.js';
-import type { Requester } from './requester.js';
+import type { RequestOptions } from '../client.js';
+import type { Caller } from './requester.js';
 
 export type {
   Ack,
@@ -110,14 +110,7 @@ export interface Watch {
 export type AlertRuleWithState = AlertRule & { firing: { sensor: string; since: number }[] };
 
 /** What the telemetry facade needs from a client: requests, and calls with events for `watch`. */
-export interface TelemetryRequester extends Requester {
-  call<R = unknown>(
-    service: string,
-    method: string,
-    args: unknown,
-    options?: CallOptions,
-  ): Promise<CallHandle<R>>;
-}
+export type TelemetryRequester = Caller;
 
 /** The object without its undefined fields (they would travel as nil, which optional fields refuse). */
 function defined<T extends object>(value: T): T {

@@ -1,27 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import { defineMethod, type ServiceDefinition, type ServiceHost } from '../types.js';
 import { RateSampler } from './rates.js';
+import type { NodeSnapshot } from './snapshot.js';
+
+export type { NodeSnapshot };
 
 export const SERVER_NAME = 'nexo/0.1.0';
-
-/** What `node.stats` and every `node.watch` event carry (docs/protocol.md §9, node). */
-export interface NodeSnapshot {
-  node: string;
-  at: number;
-  startedAt: number;
-  uptimeMs: number;
-  draining: boolean;
-  connections: Record<string, number> & { total: number };
-  requests: { total: number; perSecond: number };
-  errors: number;
-  bytesIn: number;
-  bytesOut: number;
-  /** Per service that reports numbers: its counters, their per-second rates, and its gauges. */
-  services: Record<
-    string,
-    { counters: Record<string, number>; rates: Record<string, number>; gauges: Record<string, number> }
-  >;
-}
 
 const NoArgs = Type.Union([Type.Null(), Type.Object({}, { additionalProperties: false })]);
 
