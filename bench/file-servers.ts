@@ -4,10 +4,15 @@
  *
  *   sink      raw TCP: reads every byte and drops it; answers one byte when the sender ends
  *   hashsink  raw TCP: SHA-256 of every byte; answers the 32-byte digest when the sender ends (the ceiling)
+ *   disksink  raw TCP: SHA-256 of every byte, written to a file in dataDir and fsynced (a background
+ *             fdatasync every 32 MiB, as nexo does, then fsync) before the digest is answered: the ceiling
+ *             of the same task with the disk, which nexo's uploads and downloads also pay for
  *   nexo      a nexo node with its data directory at dataDir (uploads are written there)
  */
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { NexoNode } from '../src/server/node.js';
 
 function rawServer(hash: boolean): Promise<number> {
@@ -15,6 +20,34 @@ function rawServer(hash: boolean): Promise<number> {
     const digest = hash ? createHash('sha256') : undefined;
     socket.on('data', (chunk: Buffer) => digest?.update(chunk));
     socket.on('end', () => socket.end(digest === undefined ? Buffer.from([1]) : digest.digest()));
+    socket.on('error', () => {});
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)),
+  );
+}
+
+function diskServer(dir: string): Promise<number> {
+  fs.mkdirSync(dir, { recursive: true });
+  let n = 0;
+  const server = net.createServer((socket) => {
+    const digest = createHash('sha256');
+    const fd = fs.openSync(path.join(dir, `raw-${process.pid}-${n++}.bin`), 'w');
+    const out = fs.createWriteStream('', { fd, autoClose: false });
+    let sinceSync = 0;
+    socket.on('data', (chunk: Buffer) => {
+      digest.update(chunk);
+      if (!out.write(chunk)) socket.pause();
+      sinceSync += chunk.length;
+      if (sinceSync >= 32 * 1024 * 1024) {
+        sinceSync = 0;
+        fs.fdatasync(fd, () => {});
+      }
+    });
+    out.on('drain', () => socket.resume());
+    socket.on('end', () =>
+      out.end(() => fs.fsync(fd, () => fs.close(fd, () => socket.end(digest.digest())))),
+    );
     socket.on('error', () => {});
   });
   return new Promise((resolve) =>
@@ -40,11 +73,13 @@ const port =
     ? await rawServer(false)
     : kind === 'hashsink'
       ? await rawServer(true)
-      : kind === 'nexo' && process.argv[3] !== undefined
-        ? await nexoServer(process.argv[3])
-        : undefined;
+      : kind === 'disksink' && process.argv[3] !== undefined
+        ? await diskServer(process.argv[3])
+        : kind === 'nexo' && process.argv[3] !== undefined
+          ? await nexoServer(process.argv[3])
+          : undefined;
 if (port === undefined) {
-  console.error('usage: file-servers.js sink|hashsink|nexo <dataDir>');
+  console.error('usage: file-servers.js sink|hashsink|disksink <dir>|nexo <dataDir>');
   process.exit(2);
 }
 process.stdout.write(`port ${port}\n`);
