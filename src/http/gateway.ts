@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { NexoError } from '../errors.js';
+import type { CallContext } from '../services/types.js';
 import { ConnectionLimit } from './connection-limit.js';
 import { clientError, fromFrameworkError, rawErrorResponse, sendError } from './errors.js';
 import { registerApi } from './routes/api.js';
@@ -121,6 +122,7 @@ export async function startHttpGateway(
     app,
     node,
     call: (request, service, method, args) => callFor(node, request, service, method, args),
+    run: (request, service, method, handler) => callFor(node, request, service, method, null, handler),
   };
   registerHealth(app, node);
   registerWebSocket(app, node);
@@ -149,6 +151,7 @@ async function callFor(
   service: string,
   method: string,
   args: unknown,
+  run?: (ctx: CallContext) => Promise<unknown>,
 ): Promise<unknown> {
   const controller = new AbortController();
   // The client hung up before its answer: stop the work (handlers see ctx.signal aborted).
@@ -163,6 +166,7 @@ async function callFor(
       token: bearerToken(request.headers.authorization),
       peer: peerOf(request),
       signal: controller.signal,
+      run,
     });
   } finally {
     socket.off('close', onClose);
