@@ -4,6 +4,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { NexoError } from '../errors.js';
 import type { CallContext } from '../services/types.js';
+import { registerBodyTimeouts } from './body-timeout.js';
 import { ConnectionLimit } from './connection-limit.js';
 import { clientError, fromFrameworkError, rawErrorResponse, sendError } from './errors.js';
 import { registerApi } from './routes/api.js';
@@ -46,8 +47,9 @@ export async function startHttpGateway(
     serverFactory: (handler) => {
       const server = http.createServer(
         {
-          // Slow requests (slowloris): the whole request, headers included, must arrive in time.
-          requestTimeout: o.requestTimeoutMs,
+          // Slow requests (slowloris): Node times the headers; bodies are timed by registerBodyTimeouts, since
+          // Node's requestTimeout would also cut an upload that is simply large.
+          requestTimeout: 0,
           headersTimeout: Math.min(o.requestTimeoutMs, 60_000),
           connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(o.requestTimeoutMs / 4))),
           maxHeaderSize: 16 * 1024,
@@ -85,6 +87,7 @@ export async function startHttpGateway(
       return sendError(reply, new NexoError('NOT_FOUND', 'WebSocket upgrades are accepted at /ws only'));
     }
   });
+  registerBodyTimeouts(app, o.requestTimeoutMs, () => node.nodeId);
   app.setErrorHandler((err, _request, reply) => {
     const error = fromFrameworkError(err, o.bodyLimit);
     if (error.code === 'INTERNAL_ERROR') node.log.error({ err }, 'HTTP request failed');
