@@ -14,7 +14,7 @@ export function contentDisposition(
   const ascii = safe
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '') // accents off: "vídeo" → "video"
-    .replace(/[^\x20-\x7e]|["\\%;]/g, '_');
+    .replace(/[^\x20-\x7e]|["\\%;]/gu, '_'); // per character: an emoji is one `_`, not two
   const fallback = ascii.replace(/^[\s.]+$/, '') === '' ? 'download' : ascii;
   const header = `${disposition}; filename="${fallback}"`;
   return fallback === safe ? header : `${header}; filename*=UTF-8''${encodeRfc8187(safe)}`;

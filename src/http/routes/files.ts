@@ -270,6 +270,8 @@ async function receiveUpload(
   let current: MultipartFile | undefined;
   try {
     const parts = request.parts({
+      // The client's file name is kept as sent (names are metadata, never paths: protocol §9 files).
+      preservePath: true,
       limits: {
         fileSize: maxFileSize + 1, // the service enforces the limit itself; this only backs it up
         files: MAX_FILES,
@@ -307,6 +309,10 @@ async function receiveUpload(
       stored.push(entry);
     }
   } catch (err) {
+    // A field named like an Object.prototype property is refused by the parser, which says so only after
+    // the last part: by then it is one more field this route ignores.
+    const ignorable = (err as { code?: string }).code === 'FST_PROTO_VIOLATION' && current === undefined;
+    if (ignorable && stored.length > 0) return created(reply, stored);
     // The rest of the body is not read: stop the part, and close the connection once the answer is out.
     current?.file.destroy();
     reply.header('connection', 'close');
@@ -318,6 +324,10 @@ async function receiveUpload(
       'the form has no file part: curl -F file=@<path> http://<node>/api/files',
     );
   }
+  return created(reply, stored);
+}
+
+function created(reply: FastifyReply, stored: UploadResult[]): FastifyReply {
   reply.code(201);
   if (stored.length === 1) reply.header('location', `/api/files/${stored[0]!.id}`);
   return sendJson(reply, { files: stored });
@@ -325,7 +335,11 @@ async function receiveUpload(
 
 /** A file part's bytes, failing (not ending) if the parser cut it at its size limit. */
 async function* complete(part: MultipartFile): AsyncGenerator<Uint8Array> {
-  for await (const chunk of part.file) yield chunk as Buffer;
+  try {
+    for await (const chunk of part.file) yield chunk as Buffer;
+  } catch (err) {
+    throw fromMultipartError(err); // a malformed body is the client's error, not the node's
+  }
   if (part.file.truncated) {
     throw new NexoError('FILES_TOO_LARGE', 'the file is larger than this node accepts (--files-max-size)');
   }
