@@ -59,7 +59,10 @@ describe.skipIf(!curlAvailable())('files over HTTP: memory does not grow with th
     ).files[0]!;
     expect(entry).toMatchObject({ sha256: hash, size: SIZE });
     // The bytes went to the store's partial file while they arrived (not held until the end).
-    expect([...partials].some((n) => n > 0 && n < SIZE), `partial sizes seen: ${[...partials]}`).toBe(true);
+    expect(
+      [...partials].some((n) => n > 0 && n < SIZE),
+      `partial sizes seen: ${[...partials]}`,
+    ).toBe(true);
     const uploadPeak = peak;
 
     peak = rssOf(pid);

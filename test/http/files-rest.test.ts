@@ -83,7 +83,7 @@ async function uploadForm(
   return request(`/api/files${query}`, { method: 'POST', body: form, headers });
 }
 
-async function uploadBytes(bytes: Uint8Array, name: string, type?: string): Promise<Entry> {
+async function uploadBytes(bytes: Uint8Array<ArrayBuffer>, name: string, type?: string): Promise<Entry> {
   const r = await uploadForm([['file', new Blob([bytes], type === undefined ? {} : { type }), name]]);
   expect(r.status, JSON.stringify(r.json)).toBe(201);
   return (r.json as { files: Entry[] }).files[0]!;
