@@ -2,10 +2,11 @@
  * SHA-256 (FIPS 180-4) in plain TypeScript, incremental: a browser hashes a file of any size while it uploads
  * it, a slice at a time (WebCrypto only hashes a whole buffer at once, which would mean holding the whole
  * file in memory). No platform API; the same interface as Node's `Hash` (`update`, `copy`, `digest`).
- * About 100 MB/s in V8 (WebCrypto cannot hash a stream; Node uses its native hash instead).
+ * Int32 arithmetic throughout (V8 keeps it in registers): 100-170 MB/s. WebCrypto cannot hash a stream;
+ * Node uses its native hash instead.
  */
 
-const K = new Uint32Array([
+const K = new Int32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
   0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
   0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
@@ -21,10 +22,10 @@ const INITIAL = [
 ];
 
 /** Shared scratch for the message schedule (hashing is synchronous: one block at a time anywhere). */
-const W = new Uint32Array(64);
+const W = new Int32Array(64);
 
 export class Sha256 {
-  readonly #state = new Uint32Array(INITIAL);
+  readonly #state = new Int32Array(INITIAL);
   /** A partial block waiting for more bytes. */
   readonly #block = new Uint8Array(64);
   #blockLength = 0;
@@ -79,12 +80,12 @@ export class Sha256 {
     this.#finished = true;
     const out = new Uint8Array(32);
     const outView = new DataView(out.buffer);
-    for (let i = 0; i < 8; i++) outView.setUint32(i * 4, this.#state[i]!);
+    for (let i = 0; i < 8; i++) outView.setInt32(i * 4, this.#state[i]!);
     return out;
   }
 }
 
-function compress(state: Uint32Array, data: Uint8Array, at: number): void {
+function compress(state: Int32Array, data: Uint8Array, at: number): void {
   for (let i = 0; i < 16; i++) {
     const j = at + i * 4;
     W[i] = (data[j]! << 24) | (data[j + 1]! << 16) | (data[j + 2]! << 8) | data[j + 3]!;
