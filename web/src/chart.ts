@@ -34,8 +34,17 @@ export class SeriesChart {
     this.#resize.observe(this.element);
   }
 
-  /** Replaces the data with a query's buckets: `every` ms each, showing the last `windowMs`. */
-  setBuckets(every: number, windowMs: number, buckets: readonly Bucket[]): void {
+  /**
+   * Replaces the data with a query's buckets: `every` ms each, showing the last `windowMs`. `latest` is the
+   * newest reading the buckets hold, when known (its value is then what the chart reports as the last).
+   */
+  setBuckets(
+    every: number,
+    windowMs: number,
+    buckets: readonly Bucket[],
+    latest?: { ts: number; value: number },
+  ): void {
+    this.#last = latest;
     this.#every = every;
     this.#windowMs = windowMs;
     this.#t = buckets.map((b) => b.t);

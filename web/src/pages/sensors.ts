@@ -287,7 +287,9 @@ export const sensorsPage: Page = {
         if (generation !== loadGeneration) return;
         for (const result of results) {
           const chart = chartFor(result.metric, result.unit);
-          chart.setBuckets(every, range.ms, result.buckets);
+          const latest = state.metrics.get(result.metric);
+          const inside = latest !== undefined && latest.ts < result.to && latest.ts >= result.from;
+          chart.setBuckets(every, range.ms, result.buckets, inside ? latest : undefined);
           // What the node received after it answered is not in the buckets: add it now.
           for (const r of arriving)
             if (r.metric === result.metric && r.recv >= result.to - 1) chart.add(r.ts, r.value);
