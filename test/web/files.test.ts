@@ -78,12 +78,32 @@ describe.skipIf(!run)('Files page in Chromium', () => {
       await expect.poll(() => page.getAttribute('.page', 'data-listed-at')).not.toBeNull();
       await recordProgress(page);
 
+      // The Node page, open in another tab, shows the transfer rate.
+      const nodePage = await context.newPage();
+      problems.push(...watchConsole(nodePage));
+      await nodePage.goto(`${base}/#/node`);
+      await expect.poll(() => nodePage.textContent('[data-testid=upload-rate]')).toBe('0 B/s');
+      const rates: string[] = [];
+      const sampler = setInterval(() => {
+        nodePage.textContent('[data-testid=upload-rate]').then(
+          (t) => rates.push(t ?? ''),
+          () => {},
+        );
+      }, 200);
+
       const started = Date.now();
       await page.setInputFiles('[data-testid=file-input]', file);
       const item = page.locator('li.upload[data-name="fifty.bin"]');
       await expect.poll(() => item.getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
       const uploadMs = Date.now() - started;
       expect(await item.getAttribute('data-sha256')).toBe(hash);
+      await expect.poll(() => nodePage.textContent('[data-testid=transfer-detail]')).toMatch(/; 1 uploads,/);
+      clearInterval(sampler);
+      expect(
+        rates.some((r) => /^[\d.]+ MiB\/s$/.test(r)),
+        `upload rates shown: ${rates.join(' | ')}`,
+      ).toBe(true);
+      await nodePage.close();
       await screenshot(page, 'files-uploaded');
 
       // The progress bar moved through the upload (not just 0 and then done), and said how fast and how long.

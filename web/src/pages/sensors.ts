@@ -278,6 +278,8 @@ export const sensorsPage: Page = {
       const now = Date.now();
       chartNote.textContent = `min, average and max per ${formatEvery(every)}, live`;
       arriving = [];
+      // The newest reading of each metric known now: the buckets will hold it.
+      const known = new Map([...state.metrics].map(([metric, m]) => [metric, { ts: m.ts, value: m.value }]));
       try {
         const results = await Promise.all(
           [...state.metrics.keys()].map((metric) =>
@@ -287,7 +289,7 @@ export const sensorsPage: Page = {
         if (generation !== loadGeneration) return;
         for (const result of results) {
           const chart = chartFor(result.metric, result.unit);
-          const latest = state.metrics.get(result.metric);
+          const latest = known.get(result.metric);
           const inside = latest !== undefined && latest.ts < result.to && latest.ts >= result.from;
           chart.setBuckets(every, range.ms, result.buckets, inside ? latest : undefined);
           // What the node received after it answered is not in the buckets: add it now.
