@@ -4,7 +4,8 @@
  *
  *   sink      raw TCP: reads every byte and drops it; answers one byte when the sender ends
  *   hashsink  raw TCP: SHA-256 of every byte; answers the 32-byte digest when the sender ends (the ceiling)
- *   nexo      a nexo node with its data directory at dataDir (uploads are written there)
+ *   nexo      a nexo node with its data directory at dataDir (uploads are written there), with its HTTP
+ *             gateway on another port (prints `port <n> http <m>`)
  */
 import { createHash } from 'node:crypto';
 import net from 'node:net';
@@ -22,24 +23,24 @@ function rawServer(hash: boolean): Promise<number> {
   );
 }
 
-async function nexoServer(dataDir: string): Promise<number> {
+async function nexoServer(dataDir: string): Promise<string> {
   const node = new NexoNode({
     host: '127.0.0.1',
     port: 0,
     dataDir,
     log: { level: 'warn' },
-    http: { enabled: false },
+    http: { port: 0, maxConnectionsPerIp: 0 },
   });
   const { port } = await node.start();
-  return port;
+  return `${port} http ${node.httpAddress()!.port}`;
 }
 
 const kind = process.argv[2];
 const port =
   kind === 'sink'
-    ? await rawServer(false)
+    ? String(await rawServer(false))
     : kind === 'hashsink'
-      ? await rawServer(true)
+      ? String(await rawServer(true))
       : kind === 'nexo' && process.argv[3] !== undefined
         ? await nexoServer(process.argv[3])
         : undefined;
