@@ -239,7 +239,10 @@ describe.skipIf(!run)('Files page in Chromium', () => {
           interval: 20,
         })
         .toBeGreaterThan(size * 0.2);
+      const figures = await item.locator('[data-testid=upload-figures]').textContent();
       expect(await server.stop('SIGKILL')).toBeNull();
+      // Bytes done of the size, the rate, the time left.
+      expect(figures).toMatch(/^[\d.]+ MiB of 160 MiB · [\d.]+ (MiB|KiB)\/s · (\d+[dhms] ?)+ left$/);
       await expect.poll(() => page.getAttribute('[data-testid=status]', 'data-state')).toBe('reconnecting');
       await expect.poll(() => item.getAttribute('data-state')).toBe('retrying');
       await screenshot(page, 'files-upload-interrupted');
