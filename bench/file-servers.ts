@@ -7,7 +7,8 @@
  *   disksink  raw TCP: SHA-256 of every byte, written to a file in dataDir and fsynced (a background
  *             fdatasync every 32 MiB, as nexo does, then fsync) before the digest is answered: the ceiling
  *             of the same task with the disk, which nexo's uploads and downloads also pay for
- *   nexo      a nexo node with its data directory at dataDir (uploads are written there)
+ *   nexo      a nexo node with its data directory at dataDir (uploads are written there), with its HTTP
+ *             gateway on another port (prints `port <n> http <m>`)
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -55,26 +56,26 @@ function diskServer(dir: string): Promise<number> {
   );
 }
 
-async function nexoServer(dataDir: string): Promise<number> {
+async function nexoServer(dataDir: string): Promise<string> {
   const node = new NexoNode({
     host: '127.0.0.1',
     port: 0,
     dataDir,
     log: { level: 'warn' },
-    http: { enabled: false },
+    http: { port: 0, maxConnectionsPerIp: 0 },
   });
   const { port } = await node.start();
-  return port;
+  return `${port} http ${node.httpAddress()!.port}`;
 }
 
 const kind = process.argv[2];
 const port =
   kind === 'sink'
-    ? await rawServer(false)
+    ? String(await rawServer(false))
     : kind === 'hashsink'
-      ? await rawServer(true)
+      ? String(await rawServer(true))
       : kind === 'disksink' && process.argv[3] !== undefined
-        ? await diskServer(process.argv[3])
+        ? String(await diskServer(process.argv[3]))
         : kind === 'nexo' && process.argv[3] !== undefined
           ? await nexoServer(process.argv[3])
           : undefined;

@@ -4,13 +4,16 @@
  * download), next to the ceiling measured in the same run: a raw Node TCP stream of the same bytes whose
  * receiver hashes them with SHA-256 (the issue's ceiling), and the same with the receiver also writing the
  * bytes to a file and fsyncing it (the ceiling of the task on this machine's disk, since nexo commits
- * durably). For reference also the raw stream alone and SHA-256 alone.
+ * durably). For reference also the raw stream alone and SHA-256 alone. The same file over the HTTP gateway
+ * too: a multipart upload as curl sends it (streamed into the store, hashed, committed) and a download of the
+ * content route written to a local file and hashed by the client.
  *
  * BENCH_FILE_MIB sets the size (default 1024). Each case runs twice; the better run counts.
  */
 import { createCipheriv, createHash } from 'node:crypto';
-import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -45,6 +48,69 @@ function rawStream(port: number, file: string): Promise<number> {
     socket.on('data', () => {});
     socket.on('end', () => resolve(performance.now() - started));
     socket.on('error', reject);
+  });
+}
+
+/** A multipart/form-data POST of the file to /api/files, streamed from disk as curl -F does. */
+function httpUpload(port: number, file: string, size: number): Promise<{ ms: number; id: string }> {
+  const boundary = 'nexo-bench-boundary';
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="bench-http.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const request = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/api/files',
+        headers: {
+          'content-type': `multipart/form-data; boundary=${boundary}`,
+          'content-length': head.length + size + tail.length,
+        },
+      },
+      (response) => {
+        let body = '';
+        response.on('data', (d) => {
+          body += d;
+        });
+        response.on('end', () => {
+          if (response.statusCode !== 201) reject(new Error(`HTTP upload: ${response.statusCode} ${body}`));
+          else
+            resolve({
+              ms: performance.now() - started,
+              id: (JSON.parse(body) as { files: { id: string }[] }).files[0]!.id,
+            });
+        });
+      },
+    );
+    request.on('error', reject);
+    request.write(head);
+    const stream = createReadStream(file, { highWaterMark: MIB });
+    stream.on('end', () => request.end(tail));
+    stream.pipe(request, { end: false });
+  });
+}
+
+/** GET of the content route into a local file, hashed as it arrives (what the protocol download does). */
+function httpDownload(port: number, id: string, dest: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    http
+      .get({ host: '127.0.0.1', port, path: `/api/files/${id}/content` }, (response) => {
+        const hash = createHash('sha256');
+        const out = createWriteStream(dest);
+        response.on('data', (d: Buffer) => hash.update(d));
+        response.pipe(out);
+        out.on('finish', () => {
+          hash.digest();
+          resolve(performance.now() - started);
+        });
+        out.on('error', reject);
+      })
+      .on('error', reject);
   });
 }
 
@@ -91,6 +157,15 @@ export async function benchFiles(): Promise<{ text: string }> {
       return ms;
     });
     await client.close();
+    const httpPort = nexo.httpPort!;
+    const httpUp = await best(async () => (await httpUpload(httpPort, source, SIZE)).ms);
+    const { id: httpId } = await httpUpload(httpPort, source, SIZE);
+    const httpDown = await best(async () => {
+      const dest = path.join(work, 'http-download.bin');
+      const ms = await httpDownload(httpPort, httpId, dest);
+      await fs.rm(dest);
+      return ms;
+    });
     const rows = [
       ['SHA-256 alone (in memory)', fmt.mbps(rate(hashOnly)), '', ''],
       ['raw TCP stream alone', fmt.mbps(rate(raw)), '', ''],
@@ -107,6 +182,18 @@ export async function benchFiles(): Promise<{ text: string }> {
         fmt.mbps(rate(download)),
         fmt.pct(ceiling / download),
         fmt.pct(withDisk / download),
+      ],
+      [
+        'HTTP multipart upload (POST /api/files, committed)',
+        fmt.mbps(rate(httpUp)),
+        fmt.pct(ceiling / httpUp),
+        fmt.pct(withDisk / httpUp),
+      ],
+      [
+        'HTTP download (GET …/content → local file, hashed)',
+        fmt.mbps(rate(httpDown)),
+        fmt.pct(ceiling / httpDown),
+        fmt.pct(withDisk / httpDown),
       ],
     ];
     return {

@@ -114,6 +114,10 @@ export const ERRORS = {
     summary: 'The HTTP request body is not of a type the route accepts.',
   },
   UPGRADE_REQUIRED: { status: 426, summary: 'The path speaks WebSocket only; send an Upgrade request.' },
+  RANGE_NOT_SATISFIABLE: {
+    status: 416,
+    summary: 'The HTTP Range of a download starts at or past the end of the file.',
+  },
   TOO_MANY_CONNECTIONS: {
     status: 429,
     retryable: true,

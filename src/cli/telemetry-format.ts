@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { csvCell } from '../util/csv.js';
 import { parseDuration } from '../util/units.js';
 
 /**
@@ -103,11 +104,9 @@ export function renderTable(header: string[], rows: string[][], rightAligned: bo
   return [line(header), ...rows.map(line)].join('\n');
 }
 
-/** One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
+/** One CSV field (RFC 4180; text that a spreadsheet would run as a formula gets a leading `'`: util/csv.ts). */
 export function csvField(value: string | number | undefined): string {
-  if (value === undefined) return '';
-  const text = String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  return csvCell(value);
 }
 
 export function csvLine(fields: (string | number | undefined)[]): string {

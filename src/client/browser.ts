@@ -34,7 +34,23 @@ export function browserClient(options: BrowserConnectOptions = {}): NexoClient {
 
 export { NexoError } from '../errors.js';
 export type { ChatEvent, ChatMembership, ChatMessage } from './api/chat.js';
+export type {
+  FileEntry,
+  FilesUsage,
+  TransferProgress,
+  UploadResult,
+  UploadStart,
+} from './api/files.js';
 export type { NodeInfo, NodeStats } from './api/node.js';
+export type {
+  AlertEvent,
+  AlertRuleWithState,
+  Bucket,
+  LatestReading,
+  LiveReading,
+  SensorSummary,
+  Watch,
+} from './api/telemetry.js';
 export type { ClientState } from './client.js';
 export { NexoClient } from './client.js';
 export { webSocketFactory } from './websocket.js';

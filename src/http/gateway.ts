@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { NexoError } from '../errors.js';
+import type { CallContext } from '../services/types.js';
+import { registerBodyTimeouts } from './body-timeout.js';
 import { ConnectionLimit } from './connection-limit.js';
 import { clientError, fromFrameworkError, rawErrorResponse, sendError } from './errors.js';
 import { registerApi } from './routes/api.js';
@@ -45,8 +47,9 @@ export async function startHttpGateway(
     serverFactory: (handler) => {
       const server = http.createServer(
         {
-          // Slow requests (slowloris): the whole request, headers included, must arrive in time.
-          requestTimeout: o.requestTimeoutMs,
+          // Slow requests (slowloris): Node times the headers; bodies are timed by registerBodyTimeouts, since
+          // Node's requestTimeout would also cut an upload that is simply large.
+          requestTimeout: 0,
           headersTimeout: Math.min(o.requestTimeoutMs, 60_000),
           connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(o.requestTimeoutMs / 4))),
           maxHeaderSize: 16 * 1024,
@@ -84,6 +87,7 @@ export async function startHttpGateway(
       return sendError(reply, new NexoError('NOT_FOUND', 'WebSocket upgrades are accepted at /ws only'));
     }
   });
+  registerBodyTimeouts(app, o.requestTimeoutMs, () => node.nodeId);
   app.setErrorHandler((err, _request, reply) => {
     const error = fromFrameworkError(err, o.bodyLimit);
     if (error.code === 'INTERNAL_ERROR') node.log.error({ err }, 'HTTP request failed');
@@ -121,6 +125,7 @@ export async function startHttpGateway(
     app,
     node,
     call: (request, service, method, args) => callFor(node, request, service, method, args),
+    run: (request, service, method, handler) => callFor(node, request, service, method, null, handler),
   };
   registerHealth(app, node);
   registerWebSocket(app, node);
@@ -149,6 +154,7 @@ async function callFor(
   service: string,
   method: string,
   args: unknown,
+  run?: (ctx: CallContext) => Promise<unknown>,
 ): Promise<unknown> {
   const controller = new AbortController();
   // The client hung up before its answer: stop the work (handlers see ctx.signal aborted).
@@ -163,6 +169,7 @@ async function callFor(
       token: bearerToken(request.headers.authorization),
       peer: peerOf(request),
       signal: controller.signal,
+      run,
     });
   } finally {
     socket.off('close', onClose);

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { DirectCall } from '../server/direct-call.js';
 import type { Dispatcher } from '../server/dispatcher.js';
 import type { ServerOptions } from '../server/options.js';
+import type { CallContext } from '../services/types.js';
 import type { Conduit, PeerInfo } from '../transport/types.js';
 
 /** What the HTTP gateway needs from the node it fronts. */
@@ -25,6 +26,16 @@ export interface RestContext {
   readonly node: GatewayNode;
   /** Calls `service.method(args)` as the request's caller (its bearer token, its address). */
   call(request: FastifyRequest, service: string, method: string, args: unknown): Promise<unknown>;
+  /**
+   * Runs `handler` as the request's caller under the node's checks for `service.method` (draining, token,
+   * role), in place of that method's own handler: for routes that feed a service in-process (uploads).
+   */
+  run(
+    request: FastifyRequest,
+    service: string,
+    method: string,
+    handler: (ctx: CallContext) => Promise<unknown>,
+  ): Promise<unknown>;
 }
 
 /**

@@ -1,7 +1,9 @@
 import { NexoError, toNexoError } from '../errors.js';
+import type { CallContext } from '../services/types.js';
 import type { PeerInfo } from '../transport/types.js';
 import { Call, type CallSink } from './call-context.js';
 import type { ChunkQueue } from './chunk-queue.js';
+import type { ResolvedMethod } from './dispatcher.js';
 import type { ConnectionHost } from './host.js';
 import { Session } from './session.js';
 
@@ -30,6 +32,13 @@ export interface DirectCall {
    * `chunk`, a handler that streams chunks fails with it.
    */
   readonly output?: Partial<CallSink> | undefined;
+  /**
+   * Runs in place of the method's handler, after the node's checks for `service.method` (draining, token,
+   * role), in the call's session. For a front end that feeds a service in-process instead of through the
+   * method's args and chunk format (an HTTP multipart upload into the files service). `args` is not checked
+   * against the method's schema then: there are none.
+   */
+  readonly run?: ((ctx: CallContext) => Promise<unknown>) | undefined;
 }
 
 export class DirectCaller {
@@ -53,6 +62,7 @@ export class DirectCaller {
       const dispatcher = this.host.dispatcher;
       const method = dispatcher.resolve(request.service, request.method, session);
       const definition = method.definition;
+      if (request.run !== undefined) return await this.#run(request, request.run, method, session);
       if (definition.input === 'chunks' && request.input === undefined) {
         throw new NexoError(
           'METHOD_NOT_ALLOWED',
@@ -66,14 +76,12 @@ export class DirectCaller {
         );
       }
       dispatcher.validate(method, request.args);
-      const call = new Call(0, method, session, sinkFor(request), request.input);
-      const onAbort = () => call.abort(new NexoError('CANCELLED', 'the HTTP client went away'));
-      request.signal?.addEventListener('abort', onAbort, { once: true });
-      try {
-        return await definition.handler(request.args as never, call);
-      } finally {
-        request.signal?.removeEventListener('abort', onAbort);
-      }
+      return await this.#run(
+        request,
+        (call) => Promise.resolve(definition.handler(request.args as never, call)),
+        method,
+        session,
+      );
     } catch (err) {
       stats.errors++;
       const error = toNexoError(err);
@@ -83,6 +91,23 @@ export class DirectCaller {
       throw error;
     } finally {
       session.close();
+    }
+  }
+
+  async #run(
+    request: DirectCall,
+    handler: (ctx: CallContext) => Promise<unknown>,
+    method: ResolvedMethod,
+    session: Session,
+  ): Promise<unknown> {
+    const call = new Call(0, method, session, sinkFor(request), request.input);
+    const onAbort = () => call.abort(new NexoError('CANCELLED', 'the HTTP client went away'));
+    if (request.signal?.aborted) onAbort();
+    request.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await handler(call);
+    } finally {
+      request.signal?.removeEventListener('abort', onAbort);
     }
   }
 }

@@ -34,6 +34,27 @@ describe.skipIf(!run)('dashboard in Chromium', () => {
     const server = await spawnServer(['--http-port', String(httpPort), '--node-id', 'e2e-pages']);
     const url = `http://127.0.0.1:${httpPort}/`;
     try {
+      // Something for the Sensors and Files pages to show: readings (and an alert) and a stored file.
+      const now = Date.now();
+      const readings = Array.from({ length: 120 }, (_, i) => ({
+        metric: i % 2 === 0 ? 'temperature' : 'humidity',
+        value: i % 2 === 0 ? 20 + Math.sin(i / 10) : 40 + Math.cos(i / 12) * 5,
+        ts: now - (120 - i) * 2000,
+        unit: i % 2 === 0 ? '°C' : '%',
+      }));
+      await postJson(`${url}api/telemetry/sensors/greenhouse-1/readings`, {
+        readings,
+        location: 'north wing',
+      });
+      await postJson(`${url}api/telemetry/addAlert`, { rule: 'temperature > 0' });
+      await postJson(`${url}api/telemetry/sensors/greenhouse-1/readings`, {
+        metric: 'temperature',
+        value: 20.5,
+      });
+      const form = new FormData();
+      form.append('file', new Blob(['a stored file\n'], { type: 'text/plain' }), 'notes.txt');
+      expect((await fetch(`${url}api/files`, { method: 'POST', body: form })).status).toBe(201);
+
       for (const [device, options] of [
         ['desktop', { viewport: { width: 1280, height: 800 } }],
         [
@@ -79,6 +100,28 @@ describe.skipIf(!run)('dashboard in Chromium', () => {
           .toEqual([`hello from a ${device}`]);
         await fitsScreen(page);
         await screenshot(page, `chat-${device}`);
+
+        await page.click('[data-testid=nav-sensors]');
+        await expect.poll(() => page.locator('.sensor-row').count()).toBe(1);
+        expect(await page.textContent('.sensor-row')).toContain('north wing');
+        await expect
+          .poll(() => page.getAttribute('[data-testid=chart-temperature]', 'data-points'))
+          .not.toBeNull();
+        expect(
+          Number(await page.getAttribute('[data-testid=chart-temperature]', 'data-points')),
+        ).toBeGreaterThan(10);
+        await expect.poll(() => page.locator('[data-testid=alerts-firing] li.firing').count()).toBe(1);
+        await page.click('[data-range="1h"]');
+        await expect
+          .poll(() => page.getAttribute('[data-testid=chart-temperature]', 'data-every'))
+          .toBe('15000');
+        await fitsScreen(page);
+        await screenshot(page, `sensors-${device}`);
+
+        await page.click('[data-testid=nav-files]');
+        await expect.poll(() => page.locator('tr[data-name="notes.txt"]').count()).toBe(1);
+        await fitsScreen(page);
+        await screenshot(page, `files-${device}`);
 
         expect(problems).toEqual([]);
         await context.close();
@@ -231,6 +274,15 @@ describe.skipIf(!run)('dashboard in Chromium', () => {
     }
   });
 });
+
+async function postJson(url: string, body: unknown): Promise<void> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  expect(response.status, await response.text()).toBe(200);
+}
 
 /** Fails when the page is wider than the screen (a horizontal scrollbar on a phone). */
 async function fitsScreen(page: Page): Promise<void> {

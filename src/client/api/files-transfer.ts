@@ -12,19 +12,9 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { NexoError, toNexoError } from '../../errors.js';
-import {
-  bytesToHex,
-  CHUNK_HEADER_SIZE,
-  DEFAULT_CHUNK_DATA,
-  decodeChunk,
-  encodeTrailer,
-  hexToBytes,
-  SHA256_SIZE,
-  writeChunkHeader,
-} from '../../services/files/chunk-format.js';
-import type { FileEntry, FileRef } from '../../services/files/model.js';
+import { bytesToHex, decodeChunk, SHA256_SIZE } from '../../services/files/chunk-format.js';
+import type { FileEntry } from '../../services/files/model.js';
 import { SerialWriter } from '../../util/serial-writer.js';
-import type { RequestOptions } from '../client.js';
 import type {
   DownloadOptions,
   DownloadResult,
@@ -33,82 +23,25 @@ import type {
   UploadOptions,
   UploadResult,
 } from './files.js';
+import { pause, RETRYABLE, resolveEntry, throwIfAborted } from './files-common.js';
+import { type UploadPlatform, type UploadSource, uploadFrom } from './files-upload.js';
 import { safeLocalName } from './local-names.js';
-import { guessMediaType } from './media-types.js';
 
-const ENTRY_ID = /^[a-z2-7]{16}$/;
 const HASH_READ = 1 << 20;
 /** A download pauses the socket when this much received data waits for the disk, resumes below LOW. */
 const SINK_HIGH = 8 << 20;
 const SINK_LOW = 2 << 20;
 
-/** Failures after which the same transfer may continue from the last good offset. */
-const RETRYABLE = new Set<string>([
-  'CONNECTION_LOST',
-  'CONNECTION_REFUSED',
-  'FILES_CHUNK_CORRUPT',
-  'FILES_TOO_MANY_UPLOADS',
-  'TIMEOUT',
-  'SHUTTING_DOWN',
-  'GOING_AWAY',
-  'SLOW_CONSUMER',
-  'SERVER_BUSY',
-  'HEARTBEAT_TIMEOUT',
-  'IDLE_TIMEOUT',
-]);
-
-// ---- looking files up ------------------------------------------------------------------------------
-
-/** A string is tried as an entry id (if it looks like one), then as a name. */
-export async function resolveEntry(
-  r: FilesRequester,
-  file: FileSpecifier,
-  options?: RequestOptions,
-): Promise<FileEntry> {
-  if (typeof file !== 'string') return r.request<FileEntry>('files', 'info', file, options);
-  if (ENTRY_ID.test(file)) {
-    try {
-      return await r.request<FileEntry>('files', 'info', { id: file }, options);
-    } catch (err) {
-      if ((err as NexoError).code !== 'FILES_NOT_FOUND') throw err;
-    }
-  }
-  return r.request<FileEntry>('files', 'info', { name: file }, options);
-}
-
-/** The ref to send for a delete: the id when the string is an existing id, else the name. */
-export async function refOf(
-  r: FilesRequester,
-  file: FileSpecifier,
-  options?: RequestOptions,
-): Promise<FileRef> {
-  if (typeof file !== 'string') return file;
-  if (ENTRY_ID.test(file)) {
-    try {
-      await r.request<FileEntry>('files', 'info', { id: file }, options);
-      return { id: file };
-    } catch (err) {
-      if ((err as NexoError).code !== 'FILES_NOT_FOUND') throw err;
-    }
-  }
-  return { name: file };
-}
-
 // ---- upload --------------------------------------------------------------------------------------
 
-/** Where upload bytes come from: a file (can start anywhere) or a stream (only goes forward). */
-interface Source {
-  readonly size: number;
-  readonly name: string | undefined;
-  readonly seekable: boolean;
-  /** Fills `target[at .. at+length)` with the bytes at `position`; returns how many it read. */
-  read(target: Uint8Array, at: number, length: number, position: number): Promise<number>;
-  /** Fills the targets in order from `position` in one call (files: one preadv); returns bytes read. */
-  readv?(targets: Uint8Array[], position: number): Promise<number>;
-  close(): Promise<void>;
-}
+/** Node's native SHA-256 and CRC-32, and buffers without a zero fill. */
+const NODE: UploadPlatform = {
+  sha256: () => createHash('sha256'),
+  crc32: (data) => crc32(data),
+  alloc: (size) => Buffer.allocUnsafeSlow(size),
+};
 
-async function fileSource(file: string): Promise<Source> {
+async function fileSource(file: string): Promise<UploadSource> {
   const handle = await fs.open(file, 'r');
   const stat = await handle.stat();
   if (!stat.isFile()) {
@@ -125,7 +58,7 @@ async function fileSource(file: string): Promise<Source> {
   };
 }
 
-function streamSource(stream: Readable | AsyncIterable<Uint8Array>, size: number | undefined): Source {
+function streamSource(stream: Readable | AsyncIterable<Uint8Array>, size: number | undefined): UploadSource {
   if (size === undefined || !Number.isSafeInteger(size) || size < 0) {
     throw new TypeError('files.upload: a stream needs options.size (its exact length in bytes)');
   }
@@ -160,256 +93,14 @@ function streamSource(stream: Readable | AsyncIterable<Uint8Array>, size: number
     },
   };
 }
-
-interface UploadProgressReply {
-  uploadId: string;
-  offset: number;
-  chunkSize: number;
-  maxChunk: number;
-}
-
-type UploadReply = Omit<UploadResult, 'resumedFrom'>;
-
+/** Uploads a file (path) or a stream (needs options.size and options.name); resumes and retries. */
 export async function upload(
   r: FilesRequester,
   input: string | Readable | AsyncIterable<Uint8Array>,
   options: UploadOptions,
 ): Promise<UploadResult> {
   const source = typeof input === 'string' ? await fileSource(input) : streamSource(input, options.size);
-  try {
-    const name = options.name ?? source.name;
-    if (name === undefined) throw new TypeError('files.upload: a stream needs options.name');
-    if (options.size !== undefined && options.size !== source.size) {
-      throw new TypeError(
-        `files.upload: options.size is ${options.size} but the file has ${source.size} bytes`,
-      );
-    }
-    const job: UploadJob = {
-      r,
-      source,
-      options,
-      name,
-      type: options.type ?? guessMediaType(name),
-      declared: options.sha256?.toLowerCase(),
-      uploadId: options.uploadId,
-      hash: undefined,
-      hashed: 0,
-      chunkIndex: 0,
-      sent: 0,
-      streamRead: false,
-    };
-    const retries = options.retries ?? 5;
-    let failures = 0;
-    for (;;) {
-      const before = job.sent;
-      try {
-        return await uploadOnce(job);
-      } catch (err) {
-        const error = toNexoError(err);
-        if (options.signal?.aborted) throw withUploadId(error, job.uploadId);
-        if (error.code === 'FILES_UPLOAD_NOT_FOUND' && job.uploadId !== undefined && source.seekable) {
-          // Expired or unknown on this node (another node behind the same address?): start over.
-          job.uploadId = undefined;
-          continue;
-        }
-        if (!RETRYABLE.has(error.code)) throw withUploadId(error, job.uploadId);
-        failures = job.sent > before ? 1 : failures + 1;
-        if (failures > retries) throw withUploadId(error, job.uploadId);
-        options.onRetry?.(error, failures);
-        await pause(Math.min(100 * 2 ** (failures - 1), 3000), options.signal);
-        // No connection any more (the client gave up reconnecting): report what broke the transfer.
-        await r.ready().catch(() => {
-          throw withUploadId(error, job.uploadId);
-        });
-      }
-    }
-  } finally {
-    await source.close();
-  }
-}
-
-interface UploadJob {
-  readonly r: FilesRequester;
-  readonly source: Source;
-  readonly options: UploadOptions;
-  readonly name: string;
-  readonly type: string;
-  readonly declared: string | undefined;
-  uploadId: string | undefined;
-  /** SHA-256 of the source's first `hashed` bytes (when the hash was not declared). */
-  hash: Hash | undefined;
-  hashed: number;
-  /** Data chunks sent by this call, over all attempts (for the test hook). */
-  chunkIndex: number;
-  /** Highest offset the server acknowledged or we sent: progress, to tell a stuck retry from a useful one. */
-  sent: number;
-  /** A stream source was read from (it cannot be read again). */
-  streamRead: boolean;
-}
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new NexoError('CANCELLED', 'cancelled');
-}
-
-async function uploadOnce(job: UploadJob): Promise<UploadResult> {
-  const { r, source, options } = job;
-  throwIfAborted(options.signal);
-  const size = source.size;
-  const args: Record<string, unknown> = { name: job.name, size, type: job.type };
-  if (job.declared !== undefined) args.sha256 = job.declared;
-  if (job.uploadId !== undefined) args.uploadId = job.uploadId;
-
-  let go!: (reply: UploadProgressReply) => void;
-  const started = new Promise<UploadProgressReply>((resolve) => {
-    go = resolve;
-  });
-  const handle = await r.call<UploadReply>('files', 'upload', args, {
-    onProgress: (value) => go(value as UploadProgressReply),
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-  });
-  let failure: unknown;
-  handle.result.catch((err: unknown) => {
-    failure = err;
-  });
-  // The server answers "send from offset N", or at once the final reply (an upload completed earlier), or
-  // an error (size, quota, name...) before any byte is sent.
-  const first = await Promise.race([started, handle.result.then((done) => ({ done }))]);
-  if ('done' in first) return { ...first.done, resumedFrom: size };
-  const start = first;
-  job.uploadId = start.uploadId;
-  options.onStart?.({ uploadId: start.uploadId, name: job.name, size, offset: start.offset });
-
-  if (!source.seekable) {
-    // A stream only goes forward: it can only (re)start from 0, before any of it was read.
-    if (start.offset !== 0 || job.streamRead) throw cannotRewind(start.offset);
-    job.streamRead = true;
-  }
-  if (job.declared === undefined) await catchUpHash(job, start.offset);
-  const chunkData = Math.max(
-    1,
-    Math.min(options.chunkSize ?? start.chunkSize ?? DEFAULT_CHUNK_DATA, start.maxChunk),
-  );
-  let position = start.offset;
-  job.sent = Math.max(job.sent, position);
-  const progress = () =>
-    options.onProgress?.({ name: job.name, size, bytes: position, resumedFrom: start.offset });
-  progress();
-
-  // Chunks are read a batch at a time (one preadv: one thread-pool hand-off), the next batch while this one
-  // is sent.
-  const readAt = (at: number): Promise<Uint8Array[]> | undefined => {
-    if (at >= size) return undefined;
-    const read = readChunks(source, at, chunkData, size);
-    read.catch(() => {}); // awaited on the next turn; not unhandled meanwhile
-    return read;
-  };
-  let next = readAt(position);
-  while (next !== undefined && failure === undefined) {
-    const chunks = await next;
-    next = readAt(position + chunks.reduce((n, c) => n + c.length - CHUNK_HEADER_SIZE, 0));
-    for (const chunk of chunks) {
-      if (failure !== undefined) break;
-      const data = chunk.subarray(CHUNK_HEADER_SIZE);
-      if (job.hash !== undefined && job.hashed === position) {
-        job.hash.update(data);
-        job.hashed += data.length;
-      }
-      let crc = crc32(data);
-      const hooks = options.testHooks;
-      if (hooks?.corruptChunk === job.chunkIndex++) {
-        data[data.length >> 1]! ^= 0x5a; // damage after hashing, as a bad link would
-        if (hooks.keepChecksum === true) crc = crc32(data);
-      }
-      writeChunkHeader(chunk, position, crc);
-      position += data.length;
-      await handle.write(chunk);
-      job.sent = Math.max(job.sent, position);
-      progress();
-    }
-  }
-  if (failure !== undefined) {
-    await next?.catch(() => {});
-    throw failure;
-  }
-  const digest = job.hash !== undefined ? job.hash.copy().digest() : hexToBytes(job.declared!);
-  await handle.end(encodeTrailer(size, digest, crc32));
-  const result = await handle.result;
-  return { ...result, resumedFrom: start.offset };
-}
-
-/** Brings the running hash to `offset`: reads what a previous process already sent, or starts over. */
-async function catchUpHash(job: UploadJob, offset: number): Promise<void> {
-  if (job.hash !== undefined && job.hashed === offset) return;
-  if (job.hash === undefined || job.hashed > offset) {
-    job.hash = createHash('sha256');
-    job.hashed = 0;
-  }
-  const buffer = Buffer.allocUnsafe(HASH_READ);
-  while (job.hashed < offset) {
-    const n = await job.source.read(buffer, 0, Math.min(HASH_READ, offset - job.hashed), job.hashed);
-    if (n === 0) throw new NexoError('INVALID_ARGS', 'the file got shorter while it was being uploaded');
-    job.hash.update(buffer.subarray(0, n));
-    job.hashed += n;
-  }
-}
-
-/** Chunks read per batch: about 1 MiB at the default chunk size. */
-const READ_BATCH = 4;
-
-/**
- * The next CHUNK payloads from `position`: each a fresh buffer (it is queued on the socket) with room for
- * the header, then its data. Files fill a batch with one preadv; streams chunk by chunk.
- */
-async function readChunks(
-  source: Source,
-  position: number,
-  chunkData: number,
-  size: number,
-): Promise<Uint8Array[]> {
-  const chunks: Uint8Array[] = [];
-  for (let at = position; at < size && chunks.length < (source.readv ? READ_BATCH : 1); ) {
-    const length = Math.min(chunkData, size - at);
-    chunks.push(Buffer.allocUnsafeSlow(CHUNK_HEADER_SIZE + length));
-    at += length;
-  }
-  let targets = chunks.map((c) => c.subarray(CHUNK_HEADER_SIZE));
-  let at = position;
-  while (targets.length > 0) {
-    let n = source.readv
-      ? await source.readv(targets, at)
-      : await source.read(targets[0]!, 0, targets[0]!.length, at);
-    if (n === 0) {
-      throw new NexoError(
-        'INVALID_ARGS',
-        `the source ended at byte ${at}, before its declared size; was the file truncated?`,
-      );
-    }
-    at += n;
-    while (n > 0 && targets.length > 0) {
-      const first = targets[0]!;
-      if (first.length <= n) {
-        n -= first.length;
-        targets = targets.slice(1);
-      } else {
-        targets = [first.subarray(n), ...targets.slice(1)];
-        n = 0;
-      }
-    }
-  }
-  return chunks;
-}
-
-function cannotRewind(offset: number): NexoError {
-  return new NexoError(
-    'FILES_UPLOAD_MISMATCH',
-    `the upload must continue from offset ${offset}, but a stream cannot be read again: upload from a file to resume`,
-    { offset },
-  );
-}
-
-function withUploadId(error: NexoError, uploadId: string | undefined): NexoError {
-  if (uploadId === undefined || error.details?.uploadId !== undefined) return error;
-  return new NexoError(error.code, error.message, { ...error.details, uploadId }, { cause: error });
+  return uploadFrom(r, source, options, NODE);
 }
 
 // ---- download ------------------------------------------------------------------------------------
@@ -808,22 +499,4 @@ async function receiveOnce(
       offset: state.expected,
     });
   }
-}
-
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(new NexoError('CANCELLED', 'cancelled'));
-      return;
-    }
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        reject(new NexoError('CANCELLED', 'cancelled'));
-      },
-      { once: true },
-    );
-  });
 }

@@ -124,6 +124,7 @@ export type FileSpecifier = string | FileRef;
  */
 export function filesApi(r: FilesRequester) {
   const transfer = () => import('./files-transfer.js');
+  const common = () => import('./files-common.js');
   return {
     list: (query: { limit?: number; offset?: number; prefix?: string } = {}, options?: RequestOptions) =>
       r.request<{ files: FileEntry[]; total: number; offset: number; limit: number }>(
@@ -133,7 +134,7 @@ export function filesApi(r: FilesRequester) {
         options,
       ),
     info: async (file: FileSpecifier, options?: RequestOptions) =>
-      (await transfer()).resolveEntry(r, file, options),
+      (await common()).resolveEntry(r, file, options),
     status: (uploadId: string, options?: RequestOptions) =>
       r.request<UploadStatus>('files', 'status', { uploadId }, options),
     usage: (options?: RequestOptions) => r.request<FilesUsage>('files', 'usage', null, options),
@@ -142,9 +143,15 @@ export function filesApi(r: FilesRequester) {
       r.request<{ deleted: FileEntry; contentRemoved: boolean }>(
         'files',
         'delete',
-        await (await transfer()).refOf(r, file, options),
+        await (await common()).refOf(r, file, options),
         options,
       ),
+    /**
+     * Uploads a Blob or File (browsers; Node 20 has Blob too): same protocol, resume and retries as `upload`,
+     * hashed in TypeScript as it goes. The name defaults to the File's name (a plain Blob needs options.name).
+     */
+    uploadBlob: async (blob: Blob, options: UploadOptions = {}) =>
+      (await import('./files-blob.js')).uploadBlob(r, blob, options),
     /** Uploads a file (path) or a stream (needs options.size and options.name); resumes and retries. */
     upload: async (source: string | Readable | AsyncIterable<Uint8Array>, options: UploadOptions = {}) =>
       (await transfer()).upload(r, source, options),

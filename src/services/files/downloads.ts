@@ -8,7 +8,7 @@ import {
   hexToBytes,
   writeChunkHeader,
 } from './chunk-format.js';
-import type { FileEntry } from './model.js';
+import type { FileEntry, TransferStats } from './model.js';
 import type { BlobReader, FileStore } from './store.js';
 
 /**
@@ -23,6 +23,7 @@ export async function sendFile(
   offset: number,
   maxFrame: number,
   ctx: CallContext,
+  stats?: TransferStats,
 ): Promise<{ bytes: number; offset: number; size: number }> {
   if (offset > entry.size) {
     throw new NexoError(
@@ -42,6 +43,7 @@ export async function sendFile(
     );
   }
   try {
+    if (stats !== undefined) stats.downloads++;
     ctx.progress({ ...entry, offset });
     const chunkData = Math.min(DEFAULT_CHUNK_DATA, maxFrame - CHUNK_HEADER_SIZE);
     let position = offset;
@@ -58,6 +60,7 @@ export async function sendFile(
       next = readAt(position);
       try {
         await ctx.sendChunk(chunk);
+        if (stats !== undefined) stats.sentBytes += chunk.length - CHUNK_HEADER_SIZE;
       } catch (err) {
         await next?.catch(() => {});
         throw err;

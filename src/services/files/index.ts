@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import { NexoError } from '../../errors.js';
 import { formatBytes } from '../../util/format-bytes.js';
-import { defineMethod, type ServiceDefinition, type ServiceHost } from '../types.js';
+import { type CallContext, defineMethod, type ServiceDefinition, type ServiceHost } from '../types.js';
 import type { FileCatalog } from './catalog.js';
 import { sendFile } from './downloads.js';
 import { KeyedLock } from './keyed-lock.js';
@@ -12,14 +12,15 @@ import {
   type FileEntry,
   type FileRef,
   ListArgs,
+  newTransferStats,
   RefArgs,
   StatusArgs,
   UploadArgs,
 } from './model.js';
 import { normalizeName } from './names.js';
 import { SqliteCatalog } from './sqlite-catalog.js';
-import type { FileStore } from './store.js';
-import { Uploads } from './uploads.js';
+import type { BlobReader, FileStore } from './store.js';
+import { type StreamUpload, type UploadResult, Uploads } from './uploads.js';
 
 export interface FilesServiceParts {
   store?: FileStore;
@@ -39,7 +40,8 @@ export function filesService(host: ServiceHost, parts: FilesServiceParts = {}): 
   const catalog = parts.catalog ?? new SqliteCatalog(path.join(root, 'catalog.sqlite'));
   const locks = new KeyedLock();
   const log = host.log.child({ service: 'files' });
-  const uploads = new Uploads(store, catalog, o, host.options.maxFrame, locks, log);
+  const stats = newTransferStats();
+  const uploads = new Uploads(store, catalog, o, host.options.maxFrame, locks, log, stats);
   let sweeper: NodeJS.Timeout | undefined;
   let housekeeping: Promise<void> = Promise.resolve();
 
@@ -96,7 +98,7 @@ export function filesService(host: ServiceHost, parts: FilesServiceParts = {}): 
     return entries[0]!;
   }
 
-  return {
+  const definition: ServiceDefinition = {
     name: 'files',
     description: 'Stores files of any size: resumable, verified uploads and downloads, content kept once.',
     methods: {
@@ -114,7 +116,7 @@ export function filesService(host: ServiceHost, parts: FilesServiceParts = {}): 
         access: o.readRoles,
         async handler(args, ctx) {
           const entry = await resolve({ id: args.id, name: args.name, sha256: args.sha256 });
-          return sendFile(store, entry, args.offset ?? 0, host.options.maxFrame, ctx);
+          return sendFile(store, entry, args.offset ?? 0, host.options.maxFrame, ctx, stats);
         },
       }),
       info: defineMethod({
@@ -209,7 +211,60 @@ export function filesService(host: ServiceHost, parts: FilesServiceParts = {}): 
       await housekeeping;
       await catalog.close();
     },
+    stats: () => ({
+      counters: { ...stats },
+      gauges: { uploading: uploads.receiving },
+    }),
   };
+  LOCAL_APIS.set(definition, {
+    receiveStream: (request, source, ctx) => uploads.receiveStream(request, source, ctx),
+    async openContent(entry) {
+      const reader = await store.openBlob(entry.sha256);
+      if (reader === undefined) {
+        throw new NexoError(
+          'FILES_NOT_FOUND',
+          `the content of '${clip(entry.name)}' is missing from this node's store`,
+          {
+            id: entry.id,
+          },
+        );
+      }
+      stats.downloads++;
+      return {
+        size: reader.size,
+        async read(target, targetOffset, length, position) {
+          const n = await reader.read(target, targetOffset, length, position);
+          stats.sentBytes += n;
+          return n;
+        },
+        close: () => reader.close(),
+      };
+    },
+  });
+  return definition;
+}
+
+/**
+ * What the node's own front ends (the HTTP gateway) may do with the files service beyond its methods: feed it
+ * a byte stream and read stored content by range. Not reachable over the protocol; callers run these under
+ * the access rules of the matching method (RestContext.run / files.info).
+ */
+export interface FilesLocalApi {
+  /** `files.upload` for a byte stream of unknown length (an HTTP multipart upload); see Uploads.receiveStream. */
+  receiveStream(
+    request: StreamUpload,
+    source: AsyncIterable<Uint8Array>,
+    ctx: CallContext,
+  ): Promise<UploadResult>;
+  /** The stored content of `entry` for positional reads (HTTP downloads, Range); the caller closes it. */
+  openContent(entry: FileEntry): Promise<BlobReader>;
+}
+
+const LOCAL_APIS = new WeakMap<ServiceDefinition, FilesLocalApi>();
+
+/** The local API of a files service definition (undefined for any other service). */
+export function filesLocalApi(service: ServiceDefinition | undefined): FilesLocalApi | undefined {
+  return service === undefined ? undefined : LOCAL_APIS.get(service);
 }
 
 function clip(text: string): string {

@@ -31,6 +31,22 @@ export interface UploadRecord {
   touchedAt: number;
 }
 
+/** Counters of the files service since the node started (the Node page shows their rates). */
+export interface TransferStats {
+  /** Uploads committed. */
+  uploads: number;
+  /** File bytes received (verified), by every path. */
+  receivedBytes: number;
+  /** Downloads started (protocol and HTTP). */
+  downloads: number;
+  /** File bytes sent. */
+  sentBytes: number;
+}
+
+export function newTransferStats(): TransferStats {
+  return { uploads: 0, receivedBytes: 0, downloads: 0, sentBytes: 0 };
+}
+
 export const ENTRY_ID_PATTERN = '^[a-z2-7]{16}$';
 export const UPLOAD_ID_PATTERN = '^[A-Za-z0-9_-]{22}$';
 export const SHA256_PATTERN = '^[0-9a-fA-F]{64}$';

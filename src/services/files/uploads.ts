@@ -16,7 +16,13 @@ import {
   SHA256_SIZE,
 } from './chunk-format.js';
 import type { KeyedLock } from './keyed-lock.js';
-import type { FileEntry, UploadArgs, UploadRecord } from './model.js';
+import {
+  type FileEntry,
+  newTransferStats,
+  type TransferStats,
+  type UploadArgs,
+  type UploadRecord,
+} from './model.js';
 import { normalizeName, normalizeType } from './names.js';
 import type { FileStore } from './store.js';
 
@@ -44,6 +50,11 @@ interface Run {
 
 interface Session {
   record: UploadRecord;
+  /**
+   * `record.size` is the exact size (protocol uploads), or only a bound: a byte stream of unknown length
+   * (an HTTP multipart upload) reserves `record.size` and is stored with the length it turns out to have.
+   */
+  sized: boolean;
   /** Declared later than at the start (a resume may add the hash). */
   declared: string | undefined;
   /** Hash of the partial's first `hashed` bytes, kept across calls so a reconnect does not re-read them. */
@@ -69,6 +80,7 @@ export class Uploads {
     private readonly maxFrame: number,
     private readonly locks: KeyedLock,
     private readonly log: Logger,
+    private readonly stats: TransferStats = newTransferStats(),
   ) {}
 
   /** Uploads receiving right now. */
@@ -115,7 +127,71 @@ export class Uploads {
         if (finished !== undefined) return finished;
         throw notFound(uploadId);
       }
-      return await this.#run(session, run, ctx);
+      return await this.#run(session, run, ctx, chunkFrames(ctx, run, session.record));
+    } finally {
+      this.#receiving--;
+    }
+  }
+
+  /**
+   * Stores a byte stream of unknown length as a new file: an HTTP multipart upload, fed in-process by the
+   * gateway. The same admission, slots, ordered appends, running SHA-256, stall watchdog and atomic commit
+   * as `files.upload`; what differs is the source (plain bytes: TCP already checks them in transit and there
+   * are no chunk headers) and the size, known only at the end. `maxSize` (the request's Content-Length, or
+   * the node's limit) is reserved at admission and enforced while the bytes arrive. A stream cannot be
+   * resumed: on any failure the partial file is deleted at once and nothing is stored.
+   */
+  async receiveStream(
+    request: StreamUpload,
+    source: AsyncIterable<Uint8Array>,
+    ctx: CallContext,
+  ): Promise<UploadResult> {
+    const name = normalizeName(request.name);
+    const type = normalizeType(request.type);
+    const declared = request.sha256?.toLowerCase();
+    const o = this.options;
+    const bound = Math.min(request.maxSize ?? o.maxFileSize, o.maxFileSize);
+    if (this.#receiving >= o.maxUploads) {
+      throw new NexoError(
+        'FILES_TOO_MANY_UPLOADS',
+        `this node is receiving ${this.#receiving} uploads, its limit; try again in a moment`,
+        { limit: o.maxUploads },
+      );
+    }
+    this.#receiving++;
+    let session: Session | undefined;
+    try {
+      session = await this.#admit(name, bound, type, declared, ctx, true, request.maxSize === undefined);
+      const run = await this.#claim(session);
+      const stop = () =>
+        run.stop(ctx.signal.reason ?? new NexoError('CANCELLED', 'the upload was cancelled'));
+      if (ctx.signal.aborted) stop();
+      ctx.signal.addEventListener('abort', stop, { once: true });
+      try {
+        const reserved = session.record.size;
+        const tooLarge = () =>
+          reserved < bound
+            ? new NexoError(
+                'FILES_QUOTA_EXCEEDED',
+                `the upload is larger than the ${formatBytes(reserved)} this node had room for; nothing was stored`,
+                { reserved },
+              )
+            : new NexoError(
+                'FILES_TOO_LARGE',
+                `the upload is larger than ${formatBytes(reserved)}${reserved === o.maxFileSize ? ", this node's largest file" : ''}; nothing was stored`,
+                { limit: reserved },
+              );
+        return await this.#run(session, run, ctx, byteStream(source, run, reserved, tooLarge));
+      } finally {
+        ctx.signal.removeEventListener('abort', stop);
+      }
+    } catch (err) {
+      if (session !== undefined && this.#sessions.get(session.record.uploadId) === session) {
+        await this.#forget(session.record.uploadId).catch((e: unknown) =>
+          this.log.warn({ err: e }, 'files: discarding a failed stream upload failed'),
+        );
+      }
+      throw err;
     } finally {
       this.#receiving--;
     }
@@ -170,12 +246,18 @@ export class Uploads {
 
   async #admit(
     name: string,
-    size: number,
+    requested: number,
     type: string,
     declared: string | undefined,
     ctx: CallContext,
+    /** `requested` is only a bound (a stream of unknown length): true. */
+    bound = false,
+    /** A bound without a Content-Length behind it: reserve what fits instead of refusing. */
+    shrinkToFit = false,
   ): Promise<Session> {
+    const sized = !bound;
     return this.locks.run('admission', async () => {
+      let size = requested;
       const quota = this.options.quota;
       // Content already stored costs nothing more once verified (one copy per hash): only a declared hash
       // can tell up front. A false declaration fails verification, so it cannot buy space.
@@ -183,6 +265,7 @@ export class Uploads {
       if (quota > 0 && !known) {
         const usage = await this.catalog.usage();
         const used = usage.storedBytes + usage.reservedBytes;
+        if (shrinkToFit && used + size > quota && used < quota) size = quota - used;
         if (used + size > quota) {
           throw new NexoError(
             'FILES_QUOTA_EXCEEDED',
@@ -192,6 +275,9 @@ export class Uploads {
         }
       }
       const free = await this.store.freeBytes();
+      if (shrinkToFit && free !== undefined && size + DISK_MARGIN > free && free > DISK_MARGIN) {
+        size = free - DISK_MARGIN;
+      }
       if (free !== undefined && size + DISK_MARGIN > free) {
         throw new NexoError(
           'FILES_QUOTA_EXCEEDED',
@@ -212,7 +298,7 @@ export class Uploads {
       };
       // Durable before the client hears the id: a restart can always resume what it was told about.
       await this.catalog.addUpload(record);
-      const session: Session = { record, declared, hash: undefined, hashed: 0, run: undefined };
+      const session: Session = { record, sized, declared, hash: undefined, hashed: 0, run: undefined };
       this.#sessions.set(record.uploadId, session);
       return session;
     });
@@ -230,7 +316,14 @@ export class Uploads {
       if (record === undefined) throw notFound(uploadId);
       session = this.#sessions.get(uploadId);
       if (session === undefined) {
-        session = { record, declared: record.sha256, hash: undefined, hashed: 0, run: undefined };
+        session = {
+          record,
+          sized: true,
+          declared: record.sha256,
+          hash: undefined,
+          hashed: 0,
+          run: undefined,
+        };
         this.#sessions.set(uploadId, session);
       }
     }
@@ -293,7 +386,7 @@ export class Uploads {
 
   // ---- receiving ----------------------------------------------------------------------------------
 
-  async #run(session: Session, run: Run, ctx: CallContext): Promise<UploadResult> {
+  async #run(session: Session, run: Run, ctx: CallContext, source: DataSource): Promise<UploadResult> {
     const stallMs = this.options.stallTimeoutMs;
     const watchdog = setInterval(
       () => {
@@ -312,7 +405,7 @@ export class Uploads {
     watchdog.unref();
     let settled = false;
     try {
-      const result = await this.#receiveChunks(session, run, ctx);
+      const result = await this.#receive(session, run, ctx, source);
       settled = true;
       return result;
     } finally {
@@ -326,13 +419,13 @@ export class Uploads {
     }
   }
 
-  async #receiveChunks(session: Session, run: Run, ctx: CallContext): Promise<UploadResult> {
+  async #receive(session: Session, run: Run, ctx: CallContext, source: DataSource): Promise<UploadResult> {
     const record = session.record;
     const uploadId = record.uploadId;
     let partial = await this.store.openPartial(uploadId);
     let open = true;
     try {
-      if (partial.size > record.size) {
+      if (partial.size > record.size || (!session.sized && partial.size > 0)) {
         // Cannot happen through this code; a damaged or foreign file: start it over.
         await partial.close();
         await this.store.discardPartial(uploadId);
@@ -348,53 +441,18 @@ export class Uploads {
       ctx.progress({ uploadId, offset, chunkSize: Math.min(DEFAULT_CHUNK_DATA, maxChunk), maxChunk });
       run.lastChunkAt = Date.now();
 
-      const input = ctx.input![Symbol.asyncIterator]();
       const writes = new AppendQueue(partial, MAX_PENDING_WRITES);
       let trailer: string | undefined;
-      let sawTrailer = false;
       try {
         for (;;) {
-          const next = await nextChunk(input, run);
-          if (next.done) break;
-          run.lastChunkAt = Date.now();
-          const chunk = decodeChunk(next.value, offset);
-          if (sawTrailer) {
-            throw new NexoError('FILES_BAD_CHUNK', 'a chunk arrived after the END chunk', { offset });
+          const data = await source.next(offset);
+          if (!(data instanceof Uint8Array)) {
+            trailer = data.sha256;
+            break;
           }
-          if (chunk.offset !== offset) {
-            throw new NexoError(
-              'FILES_BAD_CHUNK',
-              `chunk for offset ${chunk.offset} arrived, but the upload is at offset ${offset}; send from there`,
-              { offset, got: chunk.offset },
-            );
-          }
-          const data = chunk.data;
-          if (offset === record.size) {
-            sawTrailer = true;
-            if (data.length !== 0 && data.length !== SHA256_SIZE) {
-              throw new NexoError(
-                'FILES_BAD_CHUNK',
-                `the END chunk carries nothing or the ${SHA256_SIZE}-byte SHA-256 of the file; it carries ${data.length} bytes`,
-                { offset },
-              );
-            }
-            if (data.length === SHA256_SIZE) {
-              if (crc32(data) !== chunk.crc) throw corrupt(uploadId, offset);
-              trailer = bytesToHex(data);
-            }
-            continue;
-          }
-          if (data.length === 0) continue;
-          if (offset + data.length > record.size) {
-            throw new NexoError(
-              'FILES_SIZE_MISMATCH',
-              `the upload declared ${record.size} bytes, but this chunk reaches byte ${offset + data.length}`,
-              { size: record.size, offset },
-            );
-          }
-          if (crc32(data) !== chunk.crc) throw corrupt(uploadId, offset);
           hash.update(data);
           offset += data.length;
+          this.stats.receivedBytes += data.length;
           // Written in order, one batch in flight: the partial file is always a contiguous prefix of the
           // upload, even if the process dies, so its length is the offset to resume from.
           await writes.push(data);
@@ -412,7 +470,7 @@ export class Uploads {
           : new NexoError('INTERNAL_ERROR', `writing the upload failed: ${writes.error.message}`);
       }
 
-      if (offset < record.size) {
+      if (session.sized && offset < record.size) {
         session.hash = hash;
         session.hashed = offset;
         throw new NexoError(
@@ -421,8 +479,8 @@ export class Uploads {
           { size: record.size, offset, uploadId },
         );
       }
-      const claimed = trailer ?? session.declared;
-      if (claimed === undefined) {
+      const fromSender = trailer ?? session.declared;
+      if (fromSender === undefined && session.sized) {
         session.hash = hash;
         session.hashed = offset;
         throw new NexoError(
@@ -432,6 +490,8 @@ export class Uploads {
         );
       }
       const actual = hash.digest('hex');
+      // A stream whose sender gave no hash is stored under the hash of what arrived.
+      const claimed = fromSender ?? actual;
       if (
         actual !== claimed ||
         (trailer !== undefined && session.declared !== undefined && trailer !== session.declared)
@@ -451,7 +511,7 @@ export class Uploads {
       const entry: FileEntry = {
         id: newEntryId(),
         name: record.name,
-        size: record.size,
+        size: offset,
         sha256: actual,
         type: record.type,
         uploader: record.uploader,
@@ -462,6 +522,7 @@ export class Uploads {
         return this.catalog.commit(entry, uploadId);
       });
       this.#sessions.delete(uploadId);
+      this.stats.uploads++;
       const result: UploadResult = { ...entry, deduplicated: !firstCopy };
       this.#remember(uploadId, result);
       return result;
@@ -490,6 +551,108 @@ export class Uploads {
       this.#completed.delete(this.#completed.keys().next().value as string);
     }
   }
+}
+
+/** The request of a stream upload (HTTP multipart): what `files.upload` declares, minus the exact size. */
+export interface StreamUpload {
+  readonly name: string;
+  readonly type?: string | undefined;
+  /** Hex SHA-256 the sender claims; the upload fails with FILES_HASH_MISMATCH if the bytes differ. */
+  readonly sha256?: string | undefined;
+  /** Bytes the stream cannot exceed (an HTTP Content-Length); undefined: up to the node's limits. */
+  readonly maxSize?: number | undefined;
+}
+
+/** The end of an upload's data, with the SHA-256 its sender claims (if any). */
+interface DataEnd {
+  readonly sha256: string | undefined;
+}
+
+/** Where an upload's data comes from: protocol CHUNK frames, or a byte stream fed in-process. */
+interface DataSource {
+  /** The next data (checked as far as the source can), in order from `offset`; or the end. */
+  next(offset: number): Promise<Uint8Array | DataEnd>;
+}
+
+/**
+ * The CHUNK frames of `files.upload` (§9.F.1–§9.F.3, §9.F.8): offset, then size, then CRC-32 of every chunk;
+ * the trailer (the chunk at offset = size) with its optional SHA-256; nothing after it.
+ */
+function chunkFrames(ctx: CallContext, run: Run, record: UploadRecord): DataSource {
+  const input = ctx.input![Symbol.asyncIterator]();
+  let trailer: string | undefined;
+  let sawTrailer = false;
+  return {
+    async next(offset) {
+      for (;;) {
+        const next = await nextChunk(input, run);
+        if (next.done) return { sha256: trailer };
+        run.lastChunkAt = Date.now();
+        const chunk = decodeChunk(next.value, offset);
+        if (sawTrailer) {
+          throw new NexoError('FILES_BAD_CHUNK', 'a chunk arrived after the END chunk', { offset });
+        }
+        if (chunk.offset !== offset) {
+          throw new NexoError(
+            'FILES_BAD_CHUNK',
+            `chunk for offset ${chunk.offset} arrived, but the upload is at offset ${offset}; send from there`,
+            { offset, got: chunk.offset },
+          );
+        }
+        const data = chunk.data;
+        if (offset === record.size) {
+          sawTrailer = true;
+          if (data.length !== 0 && data.length !== SHA256_SIZE) {
+            throw new NexoError(
+              'FILES_BAD_CHUNK',
+              `the END chunk carries nothing or the ${SHA256_SIZE}-byte SHA-256 of the file; it carries ${data.length} bytes`,
+              { offset },
+            );
+          }
+          if (data.length === SHA256_SIZE) {
+            if (crc32(data) !== chunk.crc) throw corrupt(record.uploadId, offset);
+            trailer = bytesToHex(data);
+          }
+          continue;
+        }
+        if (data.length === 0) continue;
+        if (offset + data.length > record.size) {
+          throw new NexoError(
+            'FILES_SIZE_MISMATCH',
+            `the upload declared ${record.size} bytes, but this chunk reaches byte ${offset + data.length}`,
+            { size: record.size, offset },
+          );
+        }
+        if (crc32(data) !== chunk.crc) throw corrupt(record.uploadId, offset);
+        return data;
+      }
+    },
+  };
+}
+
+/** Plain bytes of unknown length, refused (`tooLarge`) as soon as they go past `limit`. */
+function byteStream(
+  source: AsyncIterable<Uint8Array>,
+  run: Run,
+  limit: number,
+  tooLarge: () => NexoError,
+): DataSource {
+  const input = source[Symbol.asyncIterator]();
+  return {
+    async next(offset) {
+      for (;;) {
+        const next = await nextChunk(input, run);
+        if (next.done) return { sha256: undefined };
+        run.lastChunkAt = Date.now();
+        if (next.value.length === 0) continue;
+        if (offset + next.value.length > limit) {
+          await input.return?.();
+          throw tooLarge();
+        }
+        return next.value;
+      }
+    },
+  };
 }
 
 /**

@@ -19,6 +19,23 @@ export function telemetryService(host: ServiceHost): ServiceDefinition {
     text: telemetryCommands,
     start: () => telemetry.start(defaultMqttClientId(host)),
     stop: () => telemetry.stop(),
+    // Counters become rates on the Node page: `readings` (stored, new) is the ingest rate.
+    stats: () => {
+      const open = telemetry.opened;
+      return {
+        counters: {
+          readings: open?.ingest.stats.accepted ?? 0,
+          duplicates: open?.ingest.stats.duplicates ?? 0,
+          commits: open?.ingest.stats.commits ?? 0,
+        },
+        gauges: {
+          sensors: open?.registry.sensorCount ?? 0,
+          series: open?.registry.seriesCount ?? 0,
+          watchers: telemetry.subscriptions.size,
+          queued: open?.ingest.queued ?? 0,
+        },
+      };
+    },
   };
 }
 

@@ -3,7 +3,11 @@ import { formatBytes, formatDuration, h, replace } from '../dom.js';
 import { keepSubscribed } from '../live.js';
 import type { Page } from './page.js';
 
-/** Which node this is and how it is doing, live (node.watch, one snapshot a second). */
+/**
+ * Which node this is and how it is doing, live (node.watch, one snapshot a second): uptime, requests and
+ * connections, the telemetry ingest rate and file transfer rates (services' counters as rates), and every
+ * service's own numbers.
+ */
 export const nodePage: Page = {
   id: 'node',
   title: 'Node',
@@ -16,6 +20,11 @@ export const nodePage: Page = {
     const errors = h('span', {}, '…');
     const bytes = h('span', {}, '…');
     const connections = h('dl', { class: 'pairs', 'data-testid': 'connections' });
+    const ingest = h('span', { 'data-testid': 'ingest-rate' }, '…');
+    const ingestDetail = h('p', { class: 'muted', 'data-testid': 'ingest-detail' }, '…');
+    const uploadRate = h('span', { 'data-testid': 'upload-rate' }, '…');
+    const downloadRate = h('span', { 'data-testid': 'download-rate' }, '…');
+    const transferDetail = h('p', { class: 'muted', 'data-testid': 'transfer-detail' }, '…');
     const services = h('div', { class: 'services' });
     const updated = h('p', { class: 'muted', 'data-testid': 'updated' }, 'waiting for the first update…');
     const card = (title: string, ...body: (Node | string)[]) =>
@@ -35,6 +44,13 @@ export const nodePage: Page = {
         ),
         card('Open connections', connections),
         card('Traffic', h('p', {}, bytes), h('p', { class: 'muted' }, errors, ' errors')),
+        card('Ingest (readings per second)', h('p', { class: 'big' }, ingest), ingestDetail),
+        card(
+          'File transfers',
+          h('p', { class: 'transfer' }, '↑ ', uploadRate, h('span', { class: 'muted' }, ' in')),
+          h('p', { class: 'transfer' }, '↓ ', downloadRate, h('span', { class: 'muted' }, ' out')),
+          transferDetail,
+        ),
       ),
       services,
       updated,
@@ -58,6 +74,20 @@ export const nodePage: Page = {
           h('dd', { 'data-transport': k }, String(v)),
         ]),
       );
+      const telemetry = s.services.telemetry;
+      ingest.textContent = telemetry === undefined ? 'off' : (telemetry.rates.readings ?? 0).toFixed(1);
+      ingestDetail.textContent =
+        telemetry === undefined
+          ? 'the telemetry service does not run here'
+          : `${telemetry.gauges.sensors ?? 0} sensors, ${telemetry.counters.readings ?? 0} readings stored since start, ${telemetry.gauges.watchers ?? 0} watching`;
+      const files = s.services.files;
+      uploadRate.textContent =
+        files === undefined ? 'off' : `${formatBytes(files.rates.receivedBytes ?? 0)}/s`;
+      downloadRate.textContent = files === undefined ? 'off' : `${formatBytes(files.rates.sentBytes ?? 0)}/s`;
+      transferDetail.textContent =
+        files === undefined
+          ? 'the files service does not run here'
+          : `${files.gauges.uploading ?? 0} uploading now; ${files.counters.uploads ?? 0} uploads, ${files.counters.downloads ?? 0} downloads since start`;
       replace(
         services,
         ...Object.entries(s.services).map(([service, numbers]) => serviceCard(service, numbers)),
@@ -91,9 +121,14 @@ function serviceCard(
     gauges: Record<string, number>;
   },
 ): HTMLElement {
+  // Counters of bytes read as bytes per second; the others as numbers per second.
   const rows = [
     ...Object.entries(numbers.gauges).map(([k, v]) => [words(k), String(v)] as const),
-    ...Object.entries(numbers.rates).map(([k, v]) => [`${words(k)} per second`, v.toFixed(1)] as const),
+    ...Object.entries(numbers.rates).map(([k, v]) =>
+      /Bytes$/.test(k)
+        ? ([`${words(k.replace(/Bytes$/, ''))} per second`, `${formatBytes(v)}/s`] as const)
+        : ([`${words(k)} per second`, v.toFixed(1)] as const),
+    ),
   ];
   return h(
     'section',
