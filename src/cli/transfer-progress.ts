@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import { clip } from '../util/clip.js';
 import { formatBytes } from '../util/format-bytes.js';
 import { parseDuration } from '../util/units.js';
 
@@ -21,7 +22,7 @@ export function progressView(verb: string, label: string, options: { json?: bool
   if (process.stderr.isTTY === true && process.env.NO_COLOR === undefined) {
     const bar = new cliProgress.SingleBar(
       {
-        format: `${verb} ${clip(label)} |{bar}| {percentage}% {done}/{total_h} {rate} ETA {eta_formatted}`,
+        format: `${verb} ${clip(label, 40)} |{bar}| {percentage}% {done}/{total_h} {rate} ETA {eta_formatted}`,
         stream: process.stderr,
         hideCursor: true,
         barsize: 24,
@@ -65,7 +66,7 @@ export function progressView(verb: string, label: string, options: { json?: bool
     const perSecond = rate.perSecond();
     const eta = perSecond > 0 && bytes < size ? ` ETA ${formatEta((size - bytes) / perSecond)}` : '';
     process.stderr.write(
-      `${verb} ${clip(label)}: ${formatBytes(bytes)} / ${formatBytes(size)} (${pct.toFixed(1)}%) ${formatRate(perSecond)}${eta}\n`,
+      `${verb} ${clip(label, 40)}: ${formatBytes(bytes)} / ${formatBytes(size)} (${pct.toFixed(1)}%) ${formatRate(perSecond)}${eta}\n`,
     );
   };
   return {
@@ -134,8 +135,4 @@ function formatEta(seconds: number): string {
   if (seconds < 3600)
     return `${Math.floor(seconds / 60)}m${String(Math.ceil(seconds % 60)).padStart(2, '0')}s`;
   return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
-}
-
-function clip(label: string): string {
-  return label.length > 40 ? `${label.slice(0, 37)}...` : label;
 }

@@ -4,6 +4,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { NexoError } from '../errors.js';
 import type { CallContext } from '../services/types.js';
+import { clip } from '../util/clip.js';
 import { registerBodyTimeouts } from './body-timeout.js';
 import { ConnectionLimit } from './connection-limit.js';
 import { clientError, fromFrameworkError, rawErrorResponse, sendError } from './errors.js';
@@ -99,8 +100,8 @@ export async function startHttpGateway(
       new NexoError(
         'NOT_FOUND',
         request.url.startsWith('/api')
-          ? `no route ${request.method} ${clip(request.url)}; GET /api lists the API`
-          : `nothing at ${clip(request.url)}`,
+          ? `no route ${request.method} ${clip(request.url, 100)}; GET /api lists the API`
+          : `nothing at ${clip(request.url, 100)}`,
       ),
     ),
   );
@@ -207,8 +208,4 @@ function describeListenError(err: unknown, host: string, port: number): Error {
     return new Error(`not allowed to listen on HTTP port ${port}; use a port above 1023 (--http-port)`);
   }
   return err instanceof Error ? err : new Error(String(err));
-}
-
-function clip(text: string): string {
-  return text.length > 100 ? `${text.slice(0, 97)}...` : text;
 }

@@ -3,6 +3,7 @@
  * (INVALID_ARGS, 400), so `?from=yesterday` gets a message that says what would have worked.
  */
 import { NexoError } from '../errors.js';
+import { clip } from '../util/clip.js';
 import { parseDuration } from '../util/units.js';
 
 /** A parameter as fastify's query parser gives it: absent, once, or repeated. */
@@ -33,7 +34,7 @@ export function integer(
   if (!Number.isSafeInteger(n) || n < min || n > max) {
     throw new NexoError(
       'INVALID_ARGS',
-      `${name} must be a whole number from ${min} to ${max}; got '${clip(text)}'`,
+      `${name} must be a whole number from ${min} to ${max}; got '${clip(text, 40)}'`,
       {
         param: name,
       },
@@ -62,7 +63,7 @@ export function time(name: string, value: QueryValue, now = Date.now()): number 
   if (Number.isFinite(date) && date >= 0) return date;
   throw new NexoError(
     'INVALID_ARGS',
-    `${name}: expected ms since 1970, an ISO date (2026-05-01T10:00:00Z) or a duration ago (1h, 30m, 7d); got '${clip(text)}'`,
+    `${name}: expected ms since 1970, an ISO date (2026-05-01T10:00:00Z) or a duration ago (1h, 30m, 7d); got '${clip(text, 40)}'`,
     { param: name },
   );
 }
@@ -79,13 +80,9 @@ export function duration(name: string, value: QueryValue): number | undefined {
   }
   throw new NexoError(
     'INVALID_ARGS',
-    `${name}: expected a duration such as 1m, 15m, 1h or ms; got '${clip(text)}'`,
+    `${name}: expected a duration such as 1m, 15m, 1h or ms; got '${clip(text, 40)}'`,
     {
       param: name,
     },
   );
-}
-
-function clip(text: string): string {
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }

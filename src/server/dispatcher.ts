@@ -2,6 +2,7 @@ import { type TSchema, TypeGuard } from '@sinclair/typebox';
 import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 import { NexoError } from '../errors.js';
 import type { MethodDefinition, ServiceDefinition, TextCommand } from '../services/types.js';
+import { clip } from '../util/clip.js';
 import type { Session } from './session.js';
 
 export interface ResolvedMethod {
@@ -103,9 +104,4 @@ export class Dispatcher {
     const seen = new Set<TextCommand>();
     return [...this.#commands.values()].filter((c) => !seen.has(c.command) && seen.add(c.command));
   }
-}
-
-/** Names echoed back in errors come from the peer: keep them short. */
-function clip(text: string): string {
-  return text.length > 64 ? `${text.slice(0, 61)}...` : text;
 }

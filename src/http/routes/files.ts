@@ -12,6 +12,7 @@ import {
 } from '../../services/files/model.js';
 import type { BlobReader } from '../../services/files/store.js';
 import type { UploadResult } from '../../services/files/uploads.js';
+import { clip } from '../../util/clip.js';
 import { contentDisposition } from '../content-disposition.js';
 import { integer, type QueryValue, single } from '../query.js';
 import { parseRange } from '../range.js';
@@ -157,7 +158,7 @@ async function sendContent(
     reply.header('content-range', `bytes */${entry.size}`);
     throw new NexoError(
       'RANGE_NOT_SATISFIABLE',
-      `the range starts at or past the end of '${clip(entry.name)}' (${entry.size} bytes)`,
+      `the range starts at or past the end of '${clip(entry.name, 60)}' (${entry.size} bytes)`,
       { size: entry.size },
     );
   }
@@ -287,7 +288,7 @@ async function receiveUpload(
         if (part.valueTruncated) {
           throw new NexoError(
             'INVALID_ARGS',
-            `the form field '${clip(part.fieldname)}' is longer than 4096 bytes`,
+            `the form field '${clip(part.fieldname, 60)}' is longer than 4096 bytes`,
           );
         }
         const value = String(part.value);
@@ -352,7 +353,7 @@ function definedOnly(declared: Declared): Declared {
 function checkSha256(value: string | undefined): string | undefined {
   if (value === undefined || value === '') return undefined;
   if (!SHA256.test(value)) {
-    throw new NexoError('INVALID_ARGS', `sha256 must be 64 hex digits; got '${clip(value)}'`, {
+    throw new NexoError('INVALID_ARGS', `sha256 must be 64 hex digits; got '${clip(value, 60)}'`, {
       param: 'sha256',
     });
   }
@@ -398,8 +399,4 @@ function withStored(error: NexoError, stored: UploadResult[]): NexoError {
     `${error.message} (the ${stored.length} file(s) before it were stored: ${stored.map((s) => s.id).join(', ')})`,
     { ...error.details, stored: stored.map((s) => s.id) },
   );
-}
-
-function clip(text: string): string {
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

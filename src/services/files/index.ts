@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import { NexoError } from '../../errors.js';
+import { clip } from '../../util/clip.js';
 import { formatBytes } from '../../util/format-bytes.js';
 import { type CallContext, defineMethod, type ServiceDefinition, type ServiceHost } from '../types.js';
 import type { FileCatalog } from './catalog.js';
@@ -87,11 +88,11 @@ export function filesService(host: ServiceHost, parts: FilesServiceParts = {}): 
     }
     const name = normalizeName(ref.name!);
     const { entries, count } = await catalog.byName(name, 20);
-    if (count === 0) throw new NexoError('FILES_NOT_FOUND', `no file is named '${clip(name)}'`, { name });
+    if (count === 0) throw new NexoError('FILES_NOT_FOUND', `no file is named '${clip(name, 60)}'`, { name });
     if (forDelete && count > 1) {
       throw new NexoError(
         'FILES_AMBIGUOUS',
-        `${count} files are named '${clip(name)}'; delete one by id: ${entries.map((e) => e.id).join(', ')}${count > entries.length ? ', ...' : ''}`,
+        `${count} files are named '${clip(name, 60)}'; delete one by id: ${entries.map((e) => e.id).join(', ')}${count > entries.length ? ', ...' : ''}`,
         { ids: entries.map((e) => e.id), count },
       );
     }
@@ -223,7 +224,7 @@ export function filesService(host: ServiceHost, parts: FilesServiceParts = {}): 
       if (reader === undefined) {
         throw new NexoError(
           'FILES_NOT_FOUND',
-          `the content of '${clip(entry.name)}' is missing from this node's store`,
+          `the content of '${clip(entry.name, 60)}' is missing from this node's store`,
           {
             id: entry.id,
           },
@@ -265,8 +266,4 @@ const LOCAL_APIS = new WeakMap<ServiceDefinition, FilesLocalApi>();
 /** The local API of a files service definition (undefined for any other service). */
 export function filesLocalApi(service: ServiceDefinition | undefined): FilesLocalApi | undefined {
   return service === undefined ? undefined : LOCAL_APIS.get(service);
-}
-
-function clip(text: string): string {
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

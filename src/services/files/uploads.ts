@@ -1,20 +1,15 @@
 import { createHash, type Hash, randomBytes } from 'node:crypto';
-import { crc32 } from 'node:zlib';
 import type { Static } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import { NexoError } from '../../errors.js';
 import type { FilesOptions } from '../../server/options.js';
+import { clip } from '../../util/clip.js';
 import { formatBytes } from '../../util/format-bytes.js';
 import type { CallContext } from '../types.js';
 import { AppendQueue } from './append-queue.js';
 import type { FileCatalog } from './catalog.js';
-import {
-  bytesToHex,
-  CHUNK_HEADER_SIZE,
-  DEFAULT_CHUNK_DATA,
-  decodeChunk,
-  SHA256_SIZE,
-} from './chunk-format.js';
+import { CHUNK_HEADER_SIZE, DEFAULT_CHUNK_DATA } from './chunk-format.js';
+import { newEntryId } from './ids.js';
 import type { KeyedLock } from './keyed-lock.js';
 import {
   type FileEntry,
@@ -25,6 +20,10 @@ import {
 } from './model.js';
 import { normalizeName, normalizeType } from './names.js';
 import type { FileStore } from './store.js';
+import type { Run } from './upload-run.js';
+import { byteStream, chunkFrames, type DataSource, type StreamUpload } from './upload-sources.js';
+
+export type { StreamUpload };
 
 /** Space left free on the disk besides what uploads declare, so the node never fills it completely. */
 const DISK_MARGIN = 64 * 1024 * 1024;
@@ -34,19 +33,6 @@ const MAX_PENDING_WRITES = 2 * 1024 * 1024;
 const REMEMBER_COMPLETED = 1000;
 
 export type UploadResult = FileEntry & { deduplicated: boolean };
-
-/** The receiving call that currently owns an upload. */
-interface Run {
-  /** Set when the run must stop: taken over by a newer call, or stalled. */
-  stoppedBy: NexoError | undefined;
-  /** Rejects the read the run is waiting on, if any (one slot, replaced at every read). */
-  interruptRead: ((reason: NexoError) => void) | undefined;
-  stop(reason: NexoError): void;
-  lastChunkAt: number;
-  /** Resolves when the run has ended (its last write landed). */
-  readonly done: Promise<void>;
-  finish(): void;
-}
 
 interface Session {
   record: UploadRecord;
@@ -331,7 +317,7 @@ export class Uploads {
     if (r.size !== size || r.name !== name) {
       throw new NexoError(
         'FILES_UPLOAD_MISMATCH',
-        `upload ${uploadId} was started for '${clip(r.name)}' (${r.size} bytes); this request declares '${clip(name)}' (${size} bytes). Start a new upload for a different file`,
+        `upload ${uploadId} was started for '${clip(r.name, 60)}' (${r.size} bytes); this request declares '${clip(name, 60)}' (${size} bytes). Start a new upload for a different file`,
         { name: r.name, size: r.size },
       );
     }
@@ -553,165 +539,10 @@ export class Uploads {
   }
 }
 
-/** The request of a stream upload (HTTP multipart): what `files.upload` declares, minus the exact size. */
-export interface StreamUpload {
-  readonly name: string;
-  readonly type?: string | undefined;
-  /** Hex SHA-256 the sender claims; the upload fails with FILES_HASH_MISMATCH if the bytes differ. */
-  readonly sha256?: string | undefined;
-  /** Bytes the stream cannot exceed (an HTTP Content-Length); undefined: up to the node's limits. */
-  readonly maxSize?: number | undefined;
-}
-
-/** The end of an upload's data, with the SHA-256 its sender claims (if any). */
-interface DataEnd {
-  readonly sha256: string | undefined;
-}
-
-/** Where an upload's data comes from: protocol CHUNK frames, or a byte stream fed in-process. */
-interface DataSource {
-  /** The next data (checked as far as the source can), in order from `offset`; or the end. */
-  next(offset: number): Promise<Uint8Array | DataEnd>;
-}
-
-/**
- * The CHUNK frames of `files.upload` (§9.F.1–§9.F.3, §9.F.8): offset, then size, then CRC-32 of every chunk;
- * the trailer (the chunk at offset = size) with its optional SHA-256; nothing after it.
- */
-function chunkFrames(ctx: CallContext, run: Run, record: UploadRecord): DataSource {
-  const input = ctx.input![Symbol.asyncIterator]();
-  let trailer: string | undefined;
-  let sawTrailer = false;
-  return {
-    async next(offset) {
-      for (;;) {
-        const next = await nextChunk(input, run);
-        if (next.done) return { sha256: trailer };
-        run.lastChunkAt = Date.now();
-        const chunk = decodeChunk(next.value, offset);
-        if (sawTrailer) {
-          throw new NexoError('FILES_BAD_CHUNK', 'a chunk arrived after the END chunk', { offset });
-        }
-        if (chunk.offset !== offset) {
-          throw new NexoError(
-            'FILES_BAD_CHUNK',
-            `chunk for offset ${chunk.offset} arrived, but the upload is at offset ${offset}; send from there`,
-            { offset, got: chunk.offset },
-          );
-        }
-        const data = chunk.data;
-        if (offset === record.size) {
-          sawTrailer = true;
-          if (data.length !== 0 && data.length !== SHA256_SIZE) {
-            throw new NexoError(
-              'FILES_BAD_CHUNK',
-              `the END chunk carries nothing or the ${SHA256_SIZE}-byte SHA-256 of the file; it carries ${data.length} bytes`,
-              { offset },
-            );
-          }
-          if (data.length === SHA256_SIZE) {
-            if (crc32(data) !== chunk.crc) throw corrupt(record.uploadId, offset);
-            trailer = bytesToHex(data);
-          }
-          continue;
-        }
-        if (data.length === 0) continue;
-        if (offset + data.length > record.size) {
-          throw new NexoError(
-            'FILES_SIZE_MISMATCH',
-            `the upload declared ${record.size} bytes, but this chunk reaches byte ${offset + data.length}`,
-            { size: record.size, offset },
-          );
-        }
-        if (crc32(data) !== chunk.crc) throw corrupt(record.uploadId, offset);
-        return data;
-      }
-    },
-  };
-}
-
-/** Plain bytes of unknown length, refused (`tooLarge`) as soon as they go past `limit`. */
-function byteStream(
-  source: AsyncIterable<Uint8Array>,
-  run: Run,
-  limit: number,
-  tooLarge: () => NexoError,
-): DataSource {
-  const input = source[Symbol.asyncIterator]();
-  return {
-    async next(offset) {
-      for (;;) {
-        const next = await nextChunk(input, run);
-        if (next.done) return { sha256: undefined };
-        run.lastChunkAt = Date.now();
-        if (next.value.length === 0) continue;
-        if (offset + next.value.length > limit) {
-          await input.return?.();
-          throw tooLarge();
-        }
-        return next.value;
-      }
-    },
-  };
-}
-
-/**
- * The next chunk, or a rejection as soon as the run is stopped. Not Promise.race with a long-lived "stopped"
- * promise: every race would add a reaction to it that keeps its chunk alive until the upload ends (the whole
- * file in memory). One replaceable callback instead.
- */
-function nextChunk(input: AsyncIterator<Uint8Array>, run: Run): Promise<IteratorResult<Uint8Array>> {
-  if (run.stoppedBy !== undefined) return Promise.reject(run.stoppedBy);
-  return new Promise((resolve, reject) => {
-    run.interruptRead = reject;
-    input.next().then(
-      (result) => {
-        run.interruptRead = undefined;
-        resolve(result);
-      },
-      (err: unknown) => {
-        run.interruptRead = undefined;
-        reject(err);
-      },
-    );
-  });
-}
-
-function corrupt(uploadId: string, offset: number): NexoError {
-  return new NexoError(
-    'FILES_CHUNK_CORRUPT',
-    `the chunk at offset ${offset} failed its CRC-32 check (damaged in transit); resume upload ${uploadId} from offset ${offset}`,
-    { uploadId, offset },
-  );
-}
-
 function notFound(uploadId: string): NexoError {
   return new NexoError(
     'FILES_UPLOAD_NOT_FOUND',
     `upload ${uploadId} is unknown or expired; start the upload again without an uploadId`,
     { uploadId },
   );
-}
-
-const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
-
-/** 16 characters of base32 (80 random bits): unique, URL- and shell-safe, easy to type. */
-export function newEntryId(): string {
-  const bytes = randomBytes(10);
-  let out = '';
-  let bits = 0;
-  let value = 0;
-  for (const b of bytes) {
-    value = (value << 8) | b;
-    bits += 8;
-    while (bits >= 5) {
-      out += BASE32[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  return out;
-}
-
-function clip(text: string): string {
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { NexoError } from '../../errors.js';
+import { clip } from '../../util/clip.js';
 import { defineMethod, type MethodDefinition } from '../types.js';
 import {
   type Ack,
@@ -425,8 +426,4 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
       },
     }),
   };
-}
-
-function clip(text: string): string {
-  return text.length > 64 ? `${text.slice(0, 61)}...` : text;
 }
