@@ -37,8 +37,21 @@ export const SHAPES: Shape[] = [
   { name: '16 conns x 16 in flight', connections: 16, inFlight: 16 },
 ];
 
-/** Raw client: keeps `inFlight` frames outstanding per socket, one write per batch of replies. */
-async function rawLoad(port: number, shape: Shape): Promise<LoadResult> {
+/**
+ * Both load generators check every reply with this, so they do the same work per reply: in lockstep (a
+ * batch out, a batch back) the client's time per reply adds to every round trip, and a check that only
+ * one side paid for would tilt the ratio.
+ */
+function sameBytes(data: Uint8Array, offset: number, want: Uint8Array): boolean {
+  for (let i = 0; i < want.length; i++) if (data[offset + i] !== want[i]) return false;
+  return true;
+}
+
+/**
+ * Raw client: keeps `inFlight` frames outstanding per socket, one write per batch of replies, and checks
+ * that each reply is the frame it sent.
+ */
+export async function rawLoad(port: number, shape: Shape): Promise<LoadResult> {
   const h = histogram();
   const body = Buffer.from(PAYLOAD);
   const frame = Buffer.alloc(4 + body.length);
@@ -47,6 +60,7 @@ async function rawLoad(port: number, shape: Shape): Promise<LoadResult> {
   let recording = false;
   let count = 0;
   let stop = false;
+  let failure: Error | undefined;
   const sockets = await Promise.all(
     Array.from(
       { length: shape.connections },
@@ -68,6 +82,8 @@ async function rawLoad(port: number, shape: Shape): Promise<LoadResult> {
       while (data.length - offset >= 4) {
         const length = data.readUInt32BE(offset);
         if (data.length - offset - 4 < length) break;
+        if (length !== body.length || !sameBytes(data, offset + 4, body))
+          failure ??= new Error('the raw echo returned other bytes');
         offset += 4 + length;
         const started = sent[head++]!;
         if (recording) {
@@ -102,6 +118,7 @@ async function rawLoad(port: number, shape: Shape): Promise<LoadResult> {
   });
   stop = true;
   for (const s of sockets) s.destroy();
+  if (failure) throw failure;
   return summarize(h, count, elapsed);
 }
 
@@ -109,7 +126,7 @@ async function rawLoad(port: number, shape: Shape): Promise<LoadResult> {
  * The same lean load generator, speaking nexo: pre-encoded REQUEST frames, replies matched by id and checked
  * byte for byte against the expected RESPONSE. It measures the server, as rawLoad does for the raw echo.
  */
-async function nexoLeanLoad(
+export async function nexoLeanLoad(
   port: number,
   shape: Shape,
   request: unknown[],
@@ -176,8 +193,11 @@ async function nexoLeanLoad(
         if (data.length - offset - HEADER_SIZE < length) break;
         const type = data[offset + 4];
         const id = data.readUInt32BE(offset + 6);
-        const body = data.subarray(offset + HEADER_SIZE, offset + HEADER_SIZE + length);
-        if (type !== FrameType.RESPONSE || !body.equals(want))
+        if (
+          type !== FrameType.RESPONSE ||
+          length !== want.length ||
+          !sameBytes(data, offset + HEADER_SIZE, want)
+        )
           failure ??= new Error(`unexpected reply to ${id}: type ${type}`);
         offset += HEADER_SIZE + length;
         if (recording) {

@@ -14,15 +14,7 @@ import { nodeWebSocketFactory } from '../src/client/ws-node.js';
 import { FrameType, HEADER_SIZE, PREFACE } from '../src/protocol/constants.js';
 import { encodeFrame } from '../src/protocol/encoder.js';
 import { packValue } from '../src/protocol/payload.js';
-import {
-  clientLoop,
-  fmt,
-  histogram,
-  type LoadResult,
-  spawnBenchServer,
-  summarize,
-  table,
-} from './harness.js';
+import { clientLoop, fmt, type LoadResult, spawnBenchServer, table } from './harness.js';
 import { SHAPES } from './protocol.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);

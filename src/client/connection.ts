@@ -9,7 +9,7 @@ import {
 } from '../protocol/constants.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import { FrameBatch } from '../protocol/encoder.js';
-import type { Frame } from '../protocol/frame.js';
+import { type Frame, isOversize } from '../protocol/frame.js';
 import {
   type GoAway,
   packValue,
@@ -260,7 +260,7 @@ export class ClientConnection {
     try {
       this.#decoder.push(bytes);
       for (let frame = this.#decoder.next(); frame !== undefined; frame = this.#decoder.next()) {
-        if (frame.payload === null) {
+        if (isOversize(frame)) {
           throw new NexoError(
             'PROTOCOL_ERROR',
             `server sent a ${frame.length}-byte frame, over the client limit`,

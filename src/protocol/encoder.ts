@@ -43,6 +43,10 @@ export function encodePreface(): Uint8Array {
 const SLAB_SIZE = 64 * 1024;
 /** Payloads at least this big are not copied into the slab; they are written as their own part. */
 const COPY_LIMIT = 16 * 1024;
+/** Up to this many payload bytes, addCopy copies in a loop instead of through a view. */
+const SMALL_COPY = 64;
+/** addWritten starts a new slab rather than try a value in less room than this. */
+const MIN_ROOM = 1024;
 
 /**
  * Collects outgoing frames so that a burst of replies leaves in one write instead of one write each.
@@ -80,6 +84,55 @@ export class FrameBatch {
       this.#parts.push(payload);
     }
     this.#bytes += HEADER_SIZE + length;
+  }
+
+  /**
+   * Adds a frame whose payload is `source[start, end)`, copied at once, so the source may be overwritten as
+   * soon as this returns (a payload from packScratch). Small payloads are copied byte by byte: for a few
+   * dozen bytes that beats making a view to call set() with.
+   */
+  addCopy(type: number, flags: number, id: number, source: Uint8Array, start: number, end: number): void {
+    const length = end - start;
+    if (length >= COPY_LIMIT) {
+      this.add(type, flags, id, source.slice(start, end));
+      return;
+    }
+    const need = HEADER_SIZE + length;
+    if (this.#used + need > this.#slab.length) this.#newSlab(need);
+    const slab = this.#slab;
+    writeHeader(slab, this.#used, type, flags, id, length);
+    let at = this.#used + HEADER_SIZE;
+    if (length <= SMALL_COPY) {
+      for (let i = start; i < end; i++) slab[at++] = source[i]!;
+    } else {
+      slab.set(source.subarray(start, end), at);
+      at += length;
+    }
+    this.#used = at;
+    this.#bytes += need;
+  }
+
+  /**
+   * Adds a frame whose payload `writer` writes straight into the slab (no intermediate buffer) and returns
+   * true; adds nothing and returns false when the writer returns -1 (the value is not one it writes, or it
+   * would exceed `maxPayload` bytes).
+   */
+  addWritten<T>(
+    type: number,
+    flags: number,
+    id: number,
+    value: T,
+    writer: (value: T, target: Uint8Array, at: number, limit: number) => number,
+    maxPayload: number,
+  ): boolean {
+    if (this.#slab.length - this.#used < HEADER_SIZE + MIN_ROOM) this.#newSlab(HEADER_SIZE + MIN_ROOM);
+    const at = this.#used + HEADER_SIZE;
+    const end = writer(value, this.#slab, at, Math.min(this.#slab.length, at + maxPayload));
+    if (end < 0) return false;
+    writeHeader(this.#slab, this.#used, type, flags, id, end - at);
+    this.#bytes += end - this.#used;
+    this.#used = end;
+    return true;
   }
 
   /** Adds bytes that are already encoded (the preface). */

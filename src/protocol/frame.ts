@@ -31,3 +31,8 @@ export interface OversizeFrame {
 }
 
 export type DecodedFrame = Frame | OversizeFrame;
+
+/** Tells the two apart without touching `payload` (reading it would make a view of every frame). */
+export function isOversize(frame: DecodedFrame): frame is OversizeFrame {
+  return !(frame instanceof Frame);
+}

@@ -2,5 +2,5 @@
 export * from './constants.js';
 export { type DecoderOptions, FrameDecoder } from './decoder.js';
 export { encodeFrame, encodePreface, FrameBatch, writeHeader } from './encoder.js';
-export type { DecodedFrame, Frame, OversizeFrame } from './frame.js';
+export { type DecodedFrame, type Frame, isOversize, type OversizeFrame } from './frame.js';
 export * from './payload.js';

@@ -10,8 +10,16 @@ import {
 } from '../protocol/constants.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import { FrameBatch } from '../protocol/encoder.js';
-import type { DecodedFrame, Frame, OversizeFrame } from '../protocol/frame.js';
-import { packValue, parseHello, parseRequest, type Welcome } from '../protocol/payload.js';
+import { type DecodedFrame, type Frame, isOversize, type OversizeFrame } from '../protocol/frame.js';
+import {
+  packScratch,
+  packValue,
+  parseHello,
+  parseRequest,
+  type ScratchBytes,
+  type Welcome,
+} from '../protocol/payload.js';
+import { writeSmall } from '../protocol/small-values.js';
 import { SharedEvent } from '../services/shared-event.js';
 import type { Conduit } from '../transport/types.js';
 import { formatDuration } from '../util/units.js';
@@ -213,7 +221,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
   }
 
   #onFrame(frame: DecodedFrame): void {
-    if (frame.payload === null) {
+    if (isOversize(frame)) {
       this.#onOversize(frame);
       return;
     }
@@ -529,9 +537,12 @@ export class BinaryConnection extends PeerConnection implements CallSink {
   }
 
   #sendResponse(id: number, value: unknown, flags: number): void {
-    let payload: Uint8Array;
+    const maxFrame = this.host.options.maxFrame;
+    // Most results are small (a string, a number, a flat record): written straight into the batch.
+    if (this.#batch.addWritten(FrameType.RESPONSE, flags, id, value, writeSmall, maxFrame)) return;
+    let packed: ScratchBytes;
     try {
-      payload = packValue(value);
+      packed = packScratch(value);
     } catch (err) {
       this.#sendError(
         id,
@@ -539,14 +550,13 @@ export class BinaryConnection extends PeerConnection implements CallSink {
       );
       return;
     }
-    if (payload.length > this.host.options.maxFrame) {
-      this.#sendError(
-        id,
-        new NexoError('FRAME_TOO_LARGE', `the result (${payload.length} bytes) exceeds maxFrame`),
-      );
+    const length = packed.end - packed.start;
+    if (length > maxFrame) {
+      this.#sendError(id, new NexoError('FRAME_TOO_LARGE', `the result (${length} bytes) exceeds maxFrame`));
       return;
     }
-    this.#batch.add(FrameType.RESPONSE, flags, id, payload);
+    // Copied into the batch before anything else is packed (packScratch reuses its buffer).
+    this.#batch.addCopy(FrameType.RESPONSE, flags, id, packed.buffer, packed.start, packed.end);
   }
 
   #sendError(id: number, error: NexoError): void {

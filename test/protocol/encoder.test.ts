@@ -36,15 +36,39 @@ describe('FrameBatch', () => {
         type: fc.constantFrom(FrameType.RESPONSE, FrameType.CHUNK, FrameType.EVENT),
         id: fc.integer({ min: 1, max: 0xffffffff }),
         size: fc.oneof(fc.integer({ min: 0, max: 100 }), fc.integer({ min: 16_000, max: 70_000 })),
+        how: fc.constantFrom('add', 'copy', 'written'),
       }),
       { maxLength: 12 },
     );
+    // addCopy's source is reused at once (as packScratch's is): a frame that kept a view of it would show
+    // this garbage instead of its own bytes.
+    const scratch = new Uint8Array(80_000);
+    const fillWriter = (
+      fill: { size: number; byte: number },
+      target: Uint8Array,
+      at: number,
+      limit: number,
+    ) => {
+      if (at + fill.size > limit) return -1;
+      target.fill(fill.byte, at, at + fill.size);
+      return at + fill.size;
+    };
     fc.assert(
       fc.property(arb, fc.integer({ min: 1, max: 3 }), (frames, takes) => {
         const batch = new FrameBatch();
         const parts: Uint8Array[] = [];
         frames.forEach((f, i) => {
-          batch.add(f.type, 0, f.id, new Uint8Array(f.size).fill(i & 0xff));
+          const byte = i & 0xff;
+          if (f.how === 'copy') {
+            scratch.fill(byte, 7, 7 + f.size);
+            batch.addCopy(f.type, 0, f.id, scratch, 7, 7 + f.size);
+            scratch.fill(0xee);
+          } else if (
+            f.how !== 'written' ||
+            !batch.addWritten(f.type, 0, f.id, { size: f.size, byte }, fillWriter, 1 << 20)
+          ) {
+            batch.add(f.type, 0, f.id, new Uint8Array(f.size).fill(byte));
+          }
           if (i % takes === 0) parts.push(...batch.take());
         });
         parts.push(...batch.take());
@@ -59,5 +83,25 @@ describe('FrameBatch', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('addWritten adds nothing when the writer declines, and respects maxPayload', () => {
+    const batch = new FrameBatch();
+    expect(batch.addWritten(FrameType.RESPONSE, 0, 1, 0, () => -1, 100)).toBe(false);
+    expect(batch.isEmpty).toBe(true);
+    let limitSeen = 0;
+    batch.addWritten(
+      FrameType.RESPONSE,
+      0,
+      1,
+      0,
+      (_v, _t, at, limit) => {
+        limitSeen = limit - at;
+        return at;
+      },
+      100,
+    );
+    expect(limitSeen).toBe(100);
+    expect(Buffer.concat(batch.take()).toString('hex')).toBe('00000000' + '11' + '00' + '00000001');
   });
 });

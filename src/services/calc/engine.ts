@@ -5,7 +5,7 @@
 import { NexoError } from '../../errors.js';
 import { INLINE_BUDGET_US, Meter, NeedsWorker } from './cost.js';
 import { type CalcContext, CONSTANT_DIGITS, contextFor, recover } from './decimal.js';
-import { type Evaluation, evaluate } from './evaluate.js';
+import { type Evaluation, evaluate, evaluateSmallIntegers } from './evaluate.js';
 import { calcError } from './fail.js';
 import { formatResult } from './format.js';
 import { type CalcLimits, DEFAULT_CALC_LIMITS, limitsProblem } from './limits.js';
@@ -59,22 +59,60 @@ function run(expr: string, vars: ReadonlyMap<string, string>, limits: CalcLimits
       { length: expr.length, limit: limits.maxLength },
     );
   }
-  const problem = limitsProblem(limits);
-  if (problem !== undefined) throw new NexoError('CALC_TOO_COMPLEX', `invalid calc limits: ${problem}`);
+  const cache = programsFor(limits);
   const ctx = contextFor(limits.precision);
   const state: Evaluation = { column: 1 };
   try {
+    // Charged whether or not the program is cached, so the cost model decides the same either way.
     meter.charge(ctx.cost.base + expr.length * ctx.cost.parsePerChar, 1, 'parsing');
-    const program = parse(expr, limits);
+    const { program, floor } = cache.get(expr) ?? compile(cache, expr, limits, ctx);
     // Each instruction costs at least this much; skip evaluating what would surely run out of budget.
-    if (meter.inline && floorCost(program, ctx) > INLINE_BUDGET_US) {
+    if (meter.inline && floor > INLINE_BUDGET_US) {
       throw new NeedsWorker(`an expression of ${program.code.length} nodes is too costly to evaluate inline`);
     }
-    const value = formatResult(evaluate(program, vars, ctx, meter, state));
+    const value =
+      evaluateSmallIntegers(program, ctx, meter) ?? formatResult(evaluate(program, vars, ctx, meter, state));
     return program.assign === undefined ? { value } : { value, assigned: program.assign };
   } catch (err) {
     throw foreign(err, ctx, state.column);
   }
+}
+
+/**
+ * Parsed programs by expression text, one table per limits object (the limits shape what parses). Parsing
+ * is about a third of the cost of a small expression, and clients repeat expressions (scripts, dashboards,
+ * `ans*2`). Programs are immutable; a variable's value is read at evaluation, so a hit gives the same
+ * result as a parse. Bounded: oldest out first, and long expressions are never kept.
+ */
+interface Compiled {
+  readonly program: Program;
+  /** floorCost of the program. */
+  readonly floor: number;
+}
+const PROGRAM_CACHE_ENTRIES = 1024;
+const PROGRAM_CACHE_TEXT = 256;
+const programTables = new WeakMap<CalcLimits, Map<string, Compiled>>();
+
+function programsFor(limits: CalcLimits): Map<string, Compiled> {
+  let table = programTables.get(limits);
+  if (table === undefined) {
+    // Checked once per limits object, when its table is made (limits are not changed after use).
+    const problem = limitsProblem(limits);
+    if (problem !== undefined) throw new NexoError('CALC_TOO_COMPLEX', `invalid calc limits: ${problem}`);
+    table = new Map();
+    programTables.set(limits, table);
+  }
+  return table;
+}
+
+function compile(table: Map<string, Compiled>, expr: string, limits: CalcLimits, ctx: CalcContext): Compiled {
+  const program = parse(expr, limits);
+  const compiled: Compiled = { program, floor: floorCost(program, ctx) };
+  if (expr.length <= PROGRAM_CACHE_TEXT) {
+    if (table.size >= PROGRAM_CACHE_ENTRIES) table.delete(table.keys().next().value as string);
+    table.set(expr, compiled);
+  }
+  return compiled;
 }
 
 function floorCost(program: Program, ctx: CalcContext): number {

@@ -1,0 +1,230 @@
+import fc from 'fast-check';
+import { Packr } from 'msgpackr/pack';
+import { describe, expect, it } from 'vitest';
+import { NexoError } from '../../src/errors.js';
+import { FrameType } from '../../src/protocol/constants.js';
+import { Frame } from '../../src/protocol/frame.js';
+import { NameTable } from '../../src/protocol/names.js';
+import { PACKR_OPTIONS, packValue, parseRequest, unpackValue } from '../../src/protocol/payload.js';
+import { MISS, readSmall, writeSmall } from '../../src/protocol/small-values.js';
+
+/** msgpackr configured as the protocol configures it: the reference for every check here. */
+const reference = new Packr({ ...PACKR_OPTIONS });
+
+const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
+
+function written(value: unknown): Buffer | undefined {
+  const target = new Uint8Array(1 << 17);
+  const end = writeSmall(value, target, 3, target.length);
+  return end < 0 ? undefined : Buffer.from(target.subarray(3, end));
+}
+
+/** Values of every kind, biased towards the small shapes so both outcomes are common. */
+const values = fc.oneof(
+  fc.jsonValue({ maxDepth: 4 }),
+  fc.anything({ maxDepth: 3, withNullPrototype: true, withObjectString: true }),
+  fc.dictionary(
+    fc.string({ maxLength: 40 }),
+    fc.oneof(fc.integer(), fc.string(), fc.boolean(), fc.constant(null)),
+  ),
+  fc.array(fc.oneof(fc.integer({ min: -(2 ** 33), max: 2 ** 33 }), fc.string({ maxLength: 300 }))),
+);
+
+describe('writeSmall', () => {
+  it('writes exactly the bytes msgpackr writes, whenever it takes a value (property)', () => {
+    let taken = 0;
+    fc.assert(
+      fc.property(values, (value) => {
+        const bytes = written(value);
+        if (bytes === undefined) return;
+        taken++;
+        expect(bytes.toString('hex')).toBe(Buffer.from(reference.pack(value)).toString('hex'));
+      }),
+      { numRuns: 3000 },
+    );
+    expect(taken).toBeGreaterThan(300); // the property says something only if values were taken
+  });
+
+  it('takes the usual replies, and leaves the rest to msgpackr', () => {
+    for (const v of [
+      'hello, nexo bench',
+      '',
+      14,
+      -1,
+      70000,
+      -70000,
+      2 ** 32 - 1,
+      -(2 ** 31),
+      true,
+      null,
+      undefined,
+    ]) {
+      expect(written(v), String(v)).toEqual(Buffer.from(reference.pack(v)));
+    }
+    expect(written({ value: '14' })?.toString('hex')).toBe('81a576616c7565a23134');
+    expect(written({ greetings: ['¡Hola, Ana!'] })).toBeUndefined(); // not ASCII
+    for (const v of [
+      1.5,
+      Number.NaN,
+      2 ** 32,
+      -(2 ** 31) - 1,
+      10n,
+      new Uint8Array(2),
+      new Date(0),
+      new Map(),
+    ]) {
+      expect(written(v), String(v)).toBeUndefined();
+    }
+    expect(written('x'.repeat(256))).toBeUndefined();
+    expect(written(Array.from({ length: 16 }, () => 1))).toBeUndefined();
+    expect(written([[[[1]]]])).toBeUndefined(); // deeper than MAX_DEPTH
+    expect(written(Object.create(null))).toBeUndefined();
+  });
+
+  it('declines (returns -1) rather than write past the limit', () => {
+    const target = new Uint8Array(64);
+    expect(writeSmall('x'.repeat(40), target, 30, 64)).toBe(-1);
+    expect(writeSmall({ a: 'x'.repeat(40) }, target, 0, 20)).toBe(-1);
+    expect(writeSmall(70000, target, 60, 64)).toBe(-1);
+    expect(writeSmall('x'.repeat(40), target, 0, 64)).toBe(42);
+  });
+});
+
+describe('readSmall', () => {
+  it('reads exactly what msgpackr reads from anything msgpackr wrote (property)', () => {
+    let taken = 0;
+    fc.assert(
+      fc.property(values, (value) => {
+        const bytes = Buffer.from(reference.pack(value));
+        const small = readSmall(bytes, 0, bytes.length);
+        if (small === MISS) return;
+        taken++;
+        expect(small).toStrictEqual(reference.unpack(bytes));
+      }),
+      { numRuns: 3000 },
+    );
+    expect(taken).toBeGreaterThan(300);
+  });
+
+  it('on random bytes, either misses or agrees with msgpackr, and never throws (property)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), fc.nat(5), (raw, start) => {
+        const bytes = Buffer.from(raw);
+        const from = Math.min(start, bytes.length);
+        const small = readSmall(bytes, from, bytes.length);
+        if (small === MISS) return;
+        expect(small).toStrictEqual(reference.unpack(bytes, { start: from, end: bytes.length }));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('reads the usual arguments from exact bytes, and nothing with bytes left over or missing', () => {
+    expect(readSmall(hex('b1 68656c6c6f2c206e65786f2062656e6368'), 0, 18)).toBe('hello, nexo bench');
+    expect(readSmall(hex('81 a465787072 a7322a28332b3429'), 0, 14)).toEqual({ expr: '2*(3+4)' });
+    expect(readSmall(hex('d1 fc18'), 0, 3)).toBe(-1000);
+    expect(readSmall(hex('ce ffffffff'), 0, 5)).toBe(2 ** 32 - 1);
+    expect(readSmall(hex('d2 80000000'), 0, 5)).toBe(-(2 ** 31));
+    expect(readSmall(hex('c0 c0'), 0, 2)).toBe(MISS); // two values
+    expect(readSmall(hex('a3 6162'), 0, 3)).toBe(MISS); // truncated
+    expect(readSmall(hex('a2 c3a9'), 0, 3)).toBe(MISS); // 'é': not ASCII, msgpackr's job
+    expect(readSmall(hex('cb 3ff8000000000000'), 0, 9)).toBe(MISS); // floats too
+  });
+
+  it('leaves __proto__ keys to msgpackr, which never lets a payload set a prototype', () => {
+    const bytes = hex('81 a95f5f70726f746f5f5f 81 a161 01'); // {"__proto__": {"a": 1}}
+    expect(readSmall(bytes, 0, bytes.length)).toBe(MISS);
+    const decoded = unpackValue(bytes) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
+    expect((decoded as { a?: number }).a).toBeUndefined();
+  });
+
+  it('misses on sources that are not Buffers (browsers), leaving them to msgpackr', () => {
+    const bytes = Uint8Array.from(hex('a26869'));
+    expect(readSmall(bytes, 0, 3)).toBe(MISS);
+    expect(unpackValue(bytes)).toBe('hi');
+  });
+});
+
+describe('NameTable', () => {
+  it('returns the same string object for the same name, and the right string for any name (property)', () => {
+    const names = new NameTable();
+    const bytes = (s: string) => Buffer.concat([Buffer.of(0xa0 | s.length), Buffer.from(s)]);
+    const a = names.read(bytes('calc'), 0, 5);
+    expect(a).toBe('calc');
+    expect(names.end).toBe(5);
+    expect(names.read(bytes('calc'), 0, 5)).toBe(a);
+    fc.assert(
+      fc.property(fc.stringMatching(/^[ -~]{0,31}$/), (name) => {
+        const b = bytes(name);
+        expect(names.read(b, 0, b.length)).toBe(name);
+        expect(names.end).toBe(b.length);
+        expect(names.read(b, 0, b.length - 1)).toBeUndefined(); // cut short
+      }),
+      { numRuns: 3000 }, // more than the table holds: names past the bound still read right
+    );
+    expect(names.read(Buffer.from('a2c3a9', 'hex'), 0, 3)).toBeUndefined(); // not ASCII
+    expect(names.read(Buffer.from('d904abcd', 'hex'), 0, 4)).toBeUndefined(); // str8: the general path
+  });
+});
+
+/** parseRequest as it was before its fast path: msgpackr decodes everything. The reference. */
+function referenceRequest(bytes: Uint8Array): unknown {
+  let value: unknown;
+  try {
+    value = bytes.length === 0 ? undefined : reference.unpack(bytes);
+  } catch {
+    return 'BAD_REQUEST';
+  }
+  if (!Array.isArray(value) || value.length < 2 || value.length > 3) return 'BAD_REQUEST';
+  if (typeof value[0] !== 'string' || typeof value[1] !== 'string') return 'BAD_REQUEST';
+  return [value[0], value[1], value[2] ?? null];
+}
+
+function parsed(bytes: Uint8Array): unknown {
+  // The payload in the middle of a bigger received chunk, as the decoder hands it over.
+  const source = Buffer.concat([Buffer.from('ffff', 'hex'), bytes, Buffer.from('c1', 'hex')]);
+  try {
+    return parseRequest(new Frame(FrameType.REQUEST, 0, 1, source, 2, bytes.length));
+  } catch (err) {
+    expect(err).toBeInstanceOf(NexoError);
+    return (err as NexoError).code;
+  }
+}
+
+describe('parseRequest', () => {
+  it('gives what the general decoder gives, for well-formed and malformed requests (property)', () => {
+    const requests = fc.oneof(
+      fc.tuple(
+        fc.constantFrom('echo', 'calc', 'files', 'é'),
+        fc.constantFrom('echo', 'eval', 'x'.repeat(40)),
+        values,
+      ),
+      fc.tuple(fc.string({ maxLength: 12 }), fc.string({ maxLength: 12 })),
+      fc.array(values, { maxLength: 4 }),
+      values,
+    );
+    fc.assert(
+      fc.property(requests, fc.nat(6), (request, cut) => {
+        const bytes = Buffer.from(packValue(request));
+        expect(parsed(bytes)).toStrictEqual(referenceRequest(bytes));
+        // Truncated and extended payloads: errors must match too.
+        const short = bytes.subarray(0, Math.max(0, bytes.length - cut));
+        expect(parsed(short)).toStrictEqual(referenceRequest(short));
+        const long = Buffer.concat([bytes, Buffer.of(cut)]);
+        expect(parsed(long)).toStrictEqual(referenceRequest(long));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('agrees on random bytes behind a request head (property)', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('92', '93'), fc.uint8Array({ maxLength: 24 }), (head, rest) => {
+        const bytes = Buffer.concat([hex(`${head} a4 6563686f`), rest]);
+        expect(parsed(bytes)).toStrictEqual(referenceRequest(bytes));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+});
