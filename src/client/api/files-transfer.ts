@@ -10,10 +10,10 @@ import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { crc32 } from 'node:zlib';
 import { NexoError, toNexoError } from '../../errors.js';
 import { bytesToHex, decodeChunk, SHA256_SIZE } from '../../services/files/chunk-format.js';
 import type { FileEntry } from '../../services/files/model.js';
+import { crc32 } from '../../util/crc32.js';
 import { SerialWriter } from '../../util/serial-writer.js';
 import type {
   DownloadOptions,

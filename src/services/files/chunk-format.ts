@@ -1,7 +1,7 @@
 /**
  * The payload of one CHUNK frame of `files.upload` and `files.download` (docs/protocol.md §9, files). Pure:
  * no I/O and no Node APIs, so the server, the client and other tools share one definition. The checksum is
- * computed by the caller (Node: `zlib.crc32`), which keeps this file free of platform code.
+ * computed by the caller (Node: `src/util/crc32.ts`), which keeps this file free of platform code.
  *
  * ```
  * offset  size  field

@@ -1,5 +1,5 @@
-import { crc32 } from 'node:zlib';
 import { NexoError } from '../../errors.js';
+import { crc32 } from '../../util/crc32.js';
 import type { CallContext } from '../types.js';
 import { bytesToHex, decodeChunk, SHA256_SIZE } from './chunk-format.js';
 import type { UploadRecord } from './model.js';
