@@ -5,12 +5,13 @@
 import { NexoError } from '../../errors.js';
 import { INLINE_BUDGET_US, Meter, NeedsWorker } from './cost.js';
 import { type CalcContext, CONSTANT_DIGITS, contextFor, recover } from './decimal.js';
-import { type Evaluation, evaluate, evaluateSmallIntegers } from './evaluate.js';
+import { type Evaluation, evaluate } from './evaluate.js';
 import { calcError } from './fail.js';
 import { formatResult } from './format.js';
 import { type CalcLimits, DEFAULT_CALC_LIMITS, limitsProblem } from './limits.js';
 import { parse } from './parser.js';
 import { Op, type Program } from './program.js';
+import { type IntegerPlan, planSmallIntegers, runSmallIntegers } from './small-integers.js';
 import { warmUp } from './warmup.js';
 
 export { NeedsWorker } from './cost.js';
@@ -65,13 +66,14 @@ function run(expr: string, vars: ReadonlyMap<string, string>, limits: CalcLimits
   try {
     // Charged whether or not the program is cached, so the cost model decides the same either way.
     meter.charge(ctx.cost.base + expr.length * ctx.cost.parsePerChar, 1, 'parsing');
-    const { program, floor } = cache.get(expr) ?? compile(cache, expr, limits, ctx);
+    const { program, floor, integers } = cache.get(expr) ?? compile(cache, expr, limits, ctx);
     // Each instruction costs at least this much; skip evaluating what would surely run out of budget.
     if (meter.inline && floor > INLINE_BUDGET_US) {
       throw new NeedsWorker(`an expression of ${program.code.length} nodes is too costly to evaluate inline`);
     }
     const value =
-      evaluateSmallIntegers(program, ctx, meter) ?? formatResult(evaluate(program, vars, ctx, meter, state));
+      (integers === undefined ? undefined : runSmallIntegers(program, integers, meter)) ??
+      formatResult(evaluate(program, vars, ctx, meter, state));
     return program.assign === undefined ? { value } : { value, assigned: program.assign };
   } catch (err) {
     throw foreign(err, ctx, state.column);
@@ -88,6 +90,8 @@ interface Compiled {
   readonly program: Program;
   /** floorCost of the program. */
   readonly floor: number;
+  /** How to run it on doubles, when it is small-integer arithmetic (small-integers.ts). */
+  readonly integers: IntegerPlan | undefined;
 }
 const PROGRAM_CACHE_ENTRIES = 1024;
 const PROGRAM_CACHE_TEXT = 256;
@@ -107,7 +111,11 @@ function programsFor(limits: CalcLimits): Map<string, Compiled> {
 
 function compile(table: Map<string, Compiled>, expr: string, limits: CalcLimits, ctx: CalcContext): Compiled {
   const program = parse(expr, limits);
-  const compiled: Compiled = { program, floor: floorCost(program, ctx) };
+  const compiled: Compiled = {
+    program,
+    floor: floorCost(program, ctx),
+    integers: planSmallIntegers(program, ctx),
+  };
   if (expr.length <= PROGRAM_CACHE_TEXT) {
     if (table.size >= PROGRAM_CACHE_ENTRIES) table.delete(table.keys().next().value as string);
     table.set(expr, compiled);

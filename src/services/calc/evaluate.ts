@@ -72,63 +72,6 @@ export function evaluate(
   return stack[0] as Decimal;
 }
 
-/**
- * Most calculator traffic is small-integer arithmetic (2*(3+4)). While every value is an integer of at most
- * min(15, precision) digits, +, -, * and unary minus on doubles are exact and give what decimal.js gives
- * (decimal.js is exact on integers within the precision, and prints them the same way; -0 prints as 0 in
- * both), so such a program runs on plain numbers at a fraction of the cost. Anything else — another
- * instruction, a literal that is not plain digits, a value that leaves the range — returns undefined and
- * the program runs on Decimals from the start. The meter is charged once, at the end, the total the Decimal
- * loop would have charged: the same decision (charges are never negative), without charging twice.
- */
-export function evaluateSmallIntegers(program: Program, ctx: CalcContext, meter: Meter): string | undefined {
-  const code = program.code;
-  const limit = ctx.precision >= 15 ? 1e15 : 10 ** ctx.precision;
-  const cost = ctx.cost;
-  const stack: number[] = [];
-  let charge = 0;
-  for (let i = 0; i < code.length; i++) {
-    const ins = code[i]!;
-    let r: number;
-    switch (ins.op) {
-      case Op.Num: {
-        const text = ins.text;
-        if (text.length > 15 || !DIGITS.test(text)) return undefined;
-        charge += cost.literal + text.length * cost.perChar;
-        r = Number(text);
-        break;
-      }
-      case Op.Neg:
-        charge += cost.node;
-        r = -(stack.pop() as number);
-        break;
-      case Op.Add:
-      case Op.Sub:
-      case Op.Mul: {
-        const b = stack.pop() as number;
-        const a = stack.pop() as number;
-        if (ins.op === Op.Mul) {
-          charge += cost.mul;
-          r = a * b;
-        } else {
-          charge += cost.add;
-          r = ins.op === Op.Add ? a + b : a - b;
-        }
-        break;
-      }
-      default:
-        return undefined;
-    }
-    // Rounding is monotonic: a true result at or past the limit never comes out of the double below it.
-    if (r >= limit || r <= -limit) return undefined;
-    stack.push(r);
-  }
-  meter.charge(charge, 1, 'the expression');
-  return String(stack[0]);
-}
-
-const DIGITS = /^[0-9]+$/;
-
 function binary(op: Op, ctx: CalcContext, meter: Meter, a: Decimal, b: Decimal, column: number): Decimal {
   switch (op) {
     case Op.Add:

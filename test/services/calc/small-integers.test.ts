@@ -3,9 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { Meter } from '../../../src/services/calc/cost.js';
 import { contextFor } from '../../../src/services/calc/decimal.js';
 import { calculate, DEFAULT_CALC_LIMITS } from '../../../src/services/calc/engine.js';
-import { evaluate, evaluateSmallIntegers } from '../../../src/services/calc/evaluate.js';
+import { evaluate } from '../../../src/services/calc/evaluate.js';
 import { formatResult } from '../../../src/services/calc/format.js';
 import { parse } from '../../../src/services/calc/parser.js';
+import { evaluateSmallIntegers } from '../../../src/services/calc/small-integers.js';
 
 /** Integer expressions of + - * and unary minus, with literals around the path's limits. */
 const literal = fc.oneof(
