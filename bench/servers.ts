@@ -8,7 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { NexoNode } from '../src/server/node.js';
 
-/** The ceiling: a raw Node TCP server echoing u32-length-prefixed frames, one write per batch of replies. */
+/**
+ * The ceiling: a raw Node TCP server echoing u32-length-prefixed frames, with nexo's write policy (one write
+ * per 32 replies or per read of input, whichever comes first: protocol §7.4.1), which is also the best policy
+ * measured for this raw server (1.3-1.4M round trips/s at 64 in flight against ~1.0M with one write per read).
+ */
+const FRAMES_PER_WRITE = 32;
 function rawEchoServer(): Promise<number> {
   const server = net.createServer({ noDelay: true }, (socket) => {
     let pending: Buffer = Buffer.alloc(0);
@@ -21,6 +26,10 @@ function rawEchoServer(): Promise<number> {
         if (data.length - offset - 4 < length) break;
         replies.push(data.subarray(offset, offset + 4 + length));
         offset += 4 + length;
+        if (replies.length === FRAMES_PER_WRITE) {
+          socket.write(Buffer.concat(replies));
+          replies.length = 0;
+        }
       }
       pending = data.subarray(offset);
       if (replies.length > 0) socket.write(replies.length === 1 ? replies[0]! : Buffer.concat(replies));
