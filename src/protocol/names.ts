@@ -11,8 +11,13 @@ const MAX_ENTRIES = 1024;
 const FIXSTR = 0xa0;
 const FIXSTR_MASK = 0xe0;
 
+/** Names checked byte for byte before hashing: consecutive requests mostly repeat a service and method. */
+const RECENT = 4;
+
 export class NameTable {
   readonly #table = new Map<number, string>();
+  readonly #recent: string[] = [];
+  #next = 0; // the slot of #recent that the next miss of it replaces
   /** Where the last successful read() ended (a field, so read() allocates nothing). */
   end = 0;
 
@@ -27,6 +32,24 @@ export class NameTable {
     const start = p + 1;
     const stop = start + length;
     if (stop > limit) return undefined;
+    const recent = this.#recent;
+    for (let r = 0; r < recent.length; r++) {
+      const name = recent[r]!;
+      if (name.length === length && sameAscii(name, src, start)) {
+        this.end = stop;
+        return name;
+      }
+    }
+    const name = this.#lookup(src, start, stop, length);
+    if (name !== undefined) {
+      if (recent.length < RECENT) recent.push(name);
+      else recent[this.#next] = name;
+      this.#next = (this.#next + 1) % RECENT;
+    }
+    return name;
+  }
+
+  #lookup(src: Uint8Array, start: number, stop: number, length: number): string | undefined {
     // FNV-1a over the bytes; any byte >= 0x80 (not ASCII) leaves the fast path.
     let hash = 0x811c9dc5 ^ length;
     for (let i = start; i < stop; i++) {

@@ -389,7 +389,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     try {
       result = call.method.definition.handler(args as never, call);
     } catch (err) {
-      this.#settle(call, false, err);
+      this.#settle(call, false, err, false);
       return;
     }
     if (result instanceof Promise) {
@@ -397,21 +397,22 @@ export class BinaryConnection extends PeerConnection implements CallSink {
       // call has already finished before the next frame is read, so it never needs an entry.
       this.#calls.set(id, call);
       result.then(
-        (value) => this.#settle(call, true, value),
-        (err) => this.#settle(call, false, err),
+        (value) => this.#settle(call, true, value, true),
+        (err) => this.#settle(call, false, err, true),
       );
     } else {
-      this.#settle(call, true, result);
+      this.#settle(call, true, result, false);
     }
   }
 
-  #settle(call: Call, ok: boolean, value: unknown): void {
+  /** `open`: the call is in #calls (it outlived the turn it started in). */
+  #settle(call: Call, ok: boolean, value: unknown, open: boolean): void {
     call.settled = true;
     if (call.busy) this.#busy--;
     if (call.input?.full === true && !call.input.ended) this.#inputDrained(); // handler quit without reading
     if (!call.final) {
       call.final = true;
-      this.#calls.delete(call.id);
+      if (open) this.#calls.delete(call.id);
       if (ok) this.#sendResponse(call.id, value, 0);
       else {
         const error = toNexoError(value);
