@@ -115,6 +115,8 @@ describe('nexo upload, files, download, rm', () => {
     expect(readFileSync(path.join(dir, 'notes.txt')).equals(bytes)).toBe(true);
     const stdout = await nexo(['download', entry.id, '-o', '-']);
     expect(stdout.stdout).toBe(bytes.toString());
+    // Progress goes to stderr, with the file's size even though there is no local file to name.
+    expect(stdout.out).toMatch(/download notes-copy\.txt: 10\.7 KiB \/ 10\.7 KiB \(100\.0%\)/);
 
     const denied = await nexo(['rm', entry.id]);
     expect(denied.code).toBe(4);

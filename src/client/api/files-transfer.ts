@@ -283,6 +283,7 @@ export async function download(
   const entry = await resolveEntry(r, file);
   if (typeof dest !== 'string') {
     const hash = createHash('sha256');
+    options.onStart?.({ entry, path: undefined, offset: 0 });
     await receive(r, entry, 0, hash, new StreamSink(dest), options);
     verifyHash(entry, hash);
     return { entry, path: undefined, resumedFrom: 0 };

@@ -66,8 +66,8 @@ export interface UploadOptions {
 
 export interface DownloadStart {
   readonly entry: FileEntry;
-  /** Local file being written (the partial file until it is complete). */
-  readonly path: string;
+  /** Local file being written (the partial file until it is complete); undefined for a stream. */
+  readonly path: string | undefined;
   readonly offset: number;
 }
 
