@@ -13,6 +13,15 @@ export default defineConfig({
   base: '/',
   publicDir: path.join(here, 'public'),
   logLevel: 'warn',
+  resolve: {
+    // The Node half of file transfers (paths, streams, fs, zlib) has a browser stand-in that says so.
+    alias: [
+      {
+        find: /^\.\/files-transfer\.js$/,
+        replacement: path.join(here, '../src/client/api/files-transfer.browser.ts'),
+      },
+    ],
+  },
   build: {
     outDir: path.join(here, '../dist/web'),
     emptyOutDir: true,
