@@ -6,6 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { FRAMES_PER_WRITE } from '../src/server/binary-connection.js';
 import { NexoNode } from '../src/server/node.js';
 
 /**
@@ -13,7 +14,6 @@ import { NexoNode } from '../src/server/node.js';
  * per 32 replies or per read of input, whichever comes first: protocol §7.4.1), which is also the best policy
  * measured for this raw server (1.3-1.4M round trips/s at 64 in flight against ~1.0M with one write per read).
  */
-const FRAMES_PER_WRITE = 32;
 function rawEchoServer(): Promise<number> {
   const server = net.createServer({ noDelay: true }, (socket) => {
     let pending: Buffer = Buffer.alloc(0);

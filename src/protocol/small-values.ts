@@ -3,7 +3,7 @@
  * booleans, integers of up to 32 bits, ASCII strings of up to 255 bytes, and maps (string keys) and arrays
  * of up to 15 entries of those, nested at most MAX_DEPTH deep. For values this small, msgpackr's per-call
  * setup costs more than the encoding itself (about half of the server's time per echo request, measured
- * with bench/micro/server-path.ts).
+ * with bench/server-path.ts).
  *
  * Anything else — floats, 64-bit integers, bin, extensions, non-ASCII text, bigger containers — is a MISS
  * and goes to msgpackr, so this module never has to agree with it on a hard case. On the shapes it does
@@ -14,7 +14,6 @@ import { NameTable } from './names.js';
 
 /** Returned when a value or a byte range is not one of the small shapes. */
 export const MISS: unique symbol = Symbol('not a small value');
-export type Miss = typeof MISS;
 
 const MAX_DEPTH = 3;
 const MAX_ENTRIES = 15;

@@ -37,11 +37,12 @@ const SERVER_NAME = 'nexo/0.1.0';
  * trips/s and its p50 from ~100 to ~63 µs. Every 16 spent more on write syscalls than it saved; every 48
  * overlapped less (bench/protocol.ts, docs/benchmarks.md).
  */
-const FRAMES_PER_WRITE = 32;
+export const FRAMES_PER_WRITE = 32;
 
 /**
  * One binary-mode client: the connection state machine of spec §7. Frames come from the pure decoder; each
- * REQUEST is resolved by the dispatcher and run; replies leave through one batch per turn of the event loop.
+ * REQUEST is resolved by the dispatcher and run; replies leave in batches, one write per read of input or per
+ * FRAMES_PER_WRITE frames read (§7.4.1).
  *
  * Reading stops (the socket is paused, nothing more is decoded) while any of these hold (§7.4):
  * - `maxInFlight` handlers are running;

@@ -6,16 +6,16 @@
  *
  * The plan is made once per compiled program: whether every instruction qualifies, each literal's value, and
  * what the Decimal loop would charge the meter. Running it is only the arithmetic; a value that leaves the
- * range returns undefined and the program runs on Decimals from the start. The meter is charged once, before
- * the work, with the total the Decimal loop would have charged: the same decision (charges are never
- * negative), without charging twice when the Decimals take over.
+ * range returns undefined and the program runs on Decimals from the start. The meter is charged once, when
+ * the arithmetic (a few nanoseconds) has finished, with the total the Decimal loop would have charged: the
+ * same decision (charges are never negative), and nothing charged twice when the Decimals take over.
  */
 import type { Meter } from './cost.js';
 import type { CalcContext } from './decimal.js';
 import { Op, type Program } from './program.js';
 
 export interface IntegerPlan {
-  /** The value of each Num instruction, by instruction index (unused elsewhere). */
+  /** The value of each Num instruction, at that instruction's index (other slots are 0 and never read). */
   readonly literals: Float64Array;
   /** What the Decimal loop charges for the whole program. */
   readonly charge: number;

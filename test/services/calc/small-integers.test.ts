@@ -69,6 +69,16 @@ describe('calc: the small-integer path', () => {
     );
   });
 
+  it('stays right after a client fills the program cache past its bound with distinct expressions', () => {
+    for (let i = 0; i < 3000; i++) {
+      expect(calculate(`${i}*2+1`, new Map(), DEFAULT_CALC_LIMITS, 'inline').value).toBe(String(i * 2 + 1));
+    }
+    // Long expressions are never kept, and still evaluate.
+    const long = `${'1+'.repeat(200)}1`;
+    expect(calculate(long, new Map(), DEFAULT_CALC_LIMITS, 'inline').value).toBe('201');
+    expect(calculate('0*2+1', new Map(), DEFAULT_CALC_LIMITS, 'inline').value).toBe('1'); // evicted: parsed again
+  });
+
   it('caches programs without caching results: a variable read is read again', () => {
     const vars = new Map([['x', '2']]);
     expect(calculate('x*3', vars, DEFAULT_CALC_LIMITS, 'inline').value).toBe('6');
