@@ -5,8 +5,9 @@
  *   sink      raw TCP: reads every byte and drops it; answers one byte when the sender ends
  *   hashsink  raw TCP: SHA-256 of every byte; answers the 32-byte digest when the sender ends (the ceiling)
  *   disksink  raw TCP: SHA-256 of every byte, written to a file in dataDir and fsynced (a background
- *             fdatasync every 32 MiB, as nexo does, then fsync) before the digest is answered: the ceiling
- *             of the same task with the disk, which nexo's uploads and downloads also pay for
+ *             fdatasync every 32 MiB that then drops the synced pages from the cache, as nexo does, then
+ *             fsync) before the digest is answered: the ceiling of the same task with the disk, which
+ *             nexo's uploads and downloads also pay for
  *   nexo      a nexo node with its data directory at dataDir (uploads are written there), with its HTTP
  *             gateway on another port (prints `port <n> http <m>`)
  */
@@ -15,6 +16,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { NexoNode } from '../src/server/node.js';
+import { CacheDropper } from '../src/util/page-cache.js';
 
 function rawServer(hash: boolean): Promise<number> {
   const server = net.createServer((socket) => {
@@ -35,6 +37,7 @@ function diskServer(dir: string): Promise<number> {
     const digest = createHash('sha256');
     const fd = fs.openSync(path.join(dir, `raw-${process.pid}-${n++}.bin`), 'w');
     const out = fs.createWriteStream('', { fd, autoClose: false });
+    const cache = new CacheDropper(fd);
     let sinceSync = 0;
     socket.on('data', (chunk: Buffer) => {
       digest.update(chunk);
@@ -42,7 +45,9 @@ function diskServer(dir: string): Promise<number> {
       sinceSync += chunk.length;
       if (sinceSync >= 32 * 1024 * 1024) {
         sinceSync = 0;
-        fs.fdatasync(fd, () => {});
+        // What the stream has written by now (not what it still buffers) is covered by this sync.
+        const end = out.bytesWritten;
+        fs.fdatasync(fd, () => cache.drop(end));
       }
     });
     out.on('drain', () => socket.resume());

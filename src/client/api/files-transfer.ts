@@ -14,6 +14,7 @@ import { NexoError, toNexoError } from '../../errors.js';
 import { bytesToHex, decodeChunk, SHA256_SIZE } from '../../services/files/chunk-format.js';
 import type { FileEntry } from '../../services/files/model.js';
 import { crc32 } from '../../util/crc32.js';
+import { CacheDropper } from '../../util/page-cache.js';
 import { SerialWriter } from '../../util/serial-writer.js';
 import type {
   DownloadOptions,
@@ -120,15 +121,24 @@ const SINK_SYNC_EVERY = 32 * 1024 * 1024;
 
 /**
  * Writes a download to a local file through a SerialWriter: in order, one write in flight, batches of what
- * arrived meanwhile (a single pwritev), a background sync every 32 MiB so the final fsync is short.
+ * arrived meanwhile (a single pwritev), a background sync every 32 MiB so the final fsync is short, after
+ * which those 32 MiB may leave the page cache.
  */
 class FileSink implements Sink {
   readonly #writer: SerialWriter;
+  readonly #cache: CacheDropper;
   #position: number | undefined;
 
   constructor(readonly handle: fs.FileHandle) {
+    this.#cache = new CacheDropper(handle.fd);
     this.#writer = new SerialWriter((batch) => this.#writeAll(batch), {
-      sync: () => handle.sync(),
+      sync: async () => {
+        // Called between writes: everything before #position is written, so after the sync it is on disk
+        // and a large download need not keep it in the page cache (util/page-cache.ts).
+        const end = this.#position ?? 0;
+        await handle.sync();
+        this.#cache.drop(end);
+      },
       syncEvery: SINK_SYNC_EVERY,
     });
   }

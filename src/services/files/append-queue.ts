@@ -6,7 +6,8 @@ const SYNC_EVERY = 32 * 1024 * 1024;
 
 /**
  * Appends to a partial upload in order through a SerialWriter: one write in flight, batches of whatever
- * arrived meanwhile, a background sync every 32 MiB so the commit's fsync has little left to write.
+ * arrived meanwhile, a background sync every 32 MiB so the commit's fsync has little left to write, after
+ * which those 32 MiB may leave the page cache (util/page-cache.ts). Uploads under 32 MiB keep theirs.
  */
 export class AppendQueue {
   readonly #writer: SerialWriter;
@@ -17,7 +18,7 @@ export class AppendQueue {
     private readonly maxPending: number,
   ) {
     this.#writer = new SerialWriter((batch) => partial.append(batch), {
-      sync: () => partial.sync(),
+      sync: () => partial.sync({ dropCache: true }),
       syncEvery: SYNC_EVERY,
     });
   }

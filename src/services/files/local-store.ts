@@ -1,6 +1,7 @@
 import { constants, type Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { CacheDropper } from '../../util/page-cache.js';
 import type { BlobReader, FileStore, PartialFile } from './store.js';
 
 const HASH = /^[0-9a-f]{64}$/;
@@ -163,12 +164,14 @@ export class LocalFileStore implements FileStore {
 
 class LocalPartialFile implements PartialFile {
   #size: number;
+  readonly #cache: CacheDropper;
 
   constructor(
     private readonly handle: fs.FileHandle,
     size: number,
   ) {
     this.#size = size;
+    this.#cache = new CacheDropper(handle.fd);
   }
 
   get size(): number {
@@ -198,8 +201,10 @@ class LocalPartialFile implements PartialFile {
     this.#size = end;
   }
 
-  sync(): Promise<void> {
-    return this.handle.sync();
+  async sync(options?: { dropCache?: boolean }): Promise<void> {
+    const end = this.#size; // appends are awaited one at a time: everything before `end` is written
+    await this.handle.sync();
+    if (options?.dropCache === true) this.#cache.drop(end);
   }
 
   close(): Promise<void> {

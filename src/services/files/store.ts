@@ -11,8 +11,11 @@ export interface PartialFile {
   readonly size: number;
   /** Writes the chunks, in order, at the end of the file. */
   append(chunks: readonly Uint8Array[]): Promise<void>;
-  /** Makes the appended bytes durable. */
-  sync(): Promise<void>;
+  /**
+   * Makes the appended bytes durable. `dropCache`: they will not be read back soon (a large upload streaming
+   * through), so the store may let the OS drop them from its page cache once they are on disk.
+   */
+  sync(options?: { dropCache?: boolean }): Promise<void>;
   close(): Promise<void>;
 }
 
