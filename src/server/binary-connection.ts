@@ -33,11 +33,12 @@ const SERVER_NAME = 'nexo/0.1.0';
 /**
  * §7.4.1 Replies leave in one write per this many frames read, not only at the end of the input at hand. A
  * client that pipelines deeply then gets its first replies while the server works on the rest, so both ends
- * work at once instead of taking turns: at 64 requests in flight, echo went from ~610k to ~930k round
- * trips/s and its p50 from ~100 to ~63 µs. Every 16 spent more on write syscalls than it saved; every 48
- * overlapped less (bench/protocol.ts, docs/benchmarks.md).
+ * work at once instead of taking turns. Measured at 64 requests in flight (bench/protocol.ts,
+ * docs/benchmarks.md): once per read, echo did ~610k round trips/s on an Intel VM and ~700k on an AMD one;
+ * every 32 frames ~930k and ~800k; every 16 frames ~1.0-1.4M on the AMD VM, where 32 lost to it in every
+ * round (on the Intel one 16 was a little behind 32). Every 8 spends more on write syscalls than it gains.
  */
-export const FRAMES_PER_WRITE = 32;
+export const FRAMES_PER_WRITE = 16;
 
 /**
  * One binary-mode client: the connection state machine of spec §7. Frames come from the pure decoder; each

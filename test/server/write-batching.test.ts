@@ -4,6 +4,7 @@ import { FrameType, HEADER_SIZE, PREFACE } from '../../src/protocol/constants.js
 import { FrameDecoder } from '../../src/protocol/decoder.js';
 import { encodeFrame } from '../../src/protocol/encoder.js';
 import { packValue, unpackValue } from '../../src/protocol/payload.js';
+import { FRAMES_PER_WRITE } from '../../src/server/binary-connection.js';
 import type { NexoNode } from '../../src/server/node.js';
 import { startNode } from '../helpers/node.js';
 
@@ -68,7 +69,7 @@ function requests(count: number, firstId = 1): Buffer {
 }
 
 describe('write batching (spec §7.4.1)', () => {
-  it('answers 100 pipelined requests from one read in writes of at most 32 replies, in order', async () => {
+  it('answers 100 pipelined requests from one read in writes of at most FRAMES_PER_WRITE (16) replies, in order', async () => {
     const peer = memoryPeer();
     await peer.frames(1); // WELCOME
     const before = peer.writes.length;
@@ -78,13 +79,14 @@ describe('write batching (spec §7.4.1)', () => {
     expect(frames.map((f) => unpackValue(f.payload!))).toEqual(
       Array.from({ length: 100 }, (_, i) => `n${i}`),
     );
-    // 32 + 32 + 32 + 4: the first replies leave while the rest are being handled.
+    // 16 × 6 + 4: the first replies leave while the rest are being handled.
     const sizes = peer.writes.slice(before).map((w) => {
       let n = 0;
       for (let at = 0; at < w.length; at += HEADER_SIZE + w.readUInt32BE(at)) n++;
       return n;
     });
-    expect(sizes).toEqual([32, 32, 32, 4]);
+    expect(FRAMES_PER_WRITE).toBe(16);
+    expect(sizes).toEqual([16, 16, 16, 16, 16, 16, 4]);
     peer.stream.destroy();
   });
 
@@ -95,7 +97,7 @@ describe('write batching (spec §7.4.1)', () => {
     peer.stream.push(requests(100, 1000));
     await new Promise((r) => setTimeout(r, 50));
     // Only the first batch was handled: the rest of the read waits, unread, while the peer does not read.
-    expect((await peer.frames(1)).length).toBe(33);
+    expect((await peer.frames(1)).length).toBe(1 + FRAMES_PER_WRITE);
     peer.release();
     const frames = (await peer.frames(101)).slice(1);
     expect(frames.map((f) => f.id)).toEqual(Array.from({ length: 100 }, (_, i) => 1000 + i));
