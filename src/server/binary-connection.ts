@@ -36,7 +36,7 @@ const SERVER_NAME = 'nexo/0.1.0';
  * work at once instead of taking turns. Measured at 64 requests in flight (bench/protocol.ts,
  * docs/benchmarks.md): once per read, echo did ~610k round trips/s on an Intel VM and ~700k on an AMD one;
  * every 32 frames ~930k and ~800k; every 16 frames ~1.0-1.4M on the AMD VM, where 32 lost to it in every
- * round (on the Intel one 16 was a little behind 32). Every 8 spends more on write syscalls than it gains.
+ * round (on the Intel one 16 had measured below 32). Every 8 spends more on write syscalls than it gains.
  */
 export const FRAMES_PER_WRITE = 16;
 
