@@ -244,7 +244,7 @@ export interface ProtocolRow {
   library: LoadResult;
 }
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 function faster(a: LoadResult, b: LoadResult): LoadResult {
   return b.rate > a.rate ? b : a;
