@@ -47,12 +47,17 @@ function diskServer(dir: string): Promise<number> {
         sinceSync = 0;
         // What the stream has written by now (not what it still buffers) is covered by this sync.
         const end = out.bytesWritten;
-        fs.fdatasync(fd, () => cache.drop(end));
+        fs.fdatasync(fd, () => void cache.drop(end));
       }
     });
     out.on('drain', () => socket.resume());
     socket.on('end', () =>
-      out.end(() => fs.fsync(fd, () => fs.close(fd, () => socket.end(digest.digest())))),
+      out.end(() =>
+        fs.fsync(fd, () => {
+          cache.stop();
+          fs.close(fd, () => socket.end(digest.digest()));
+        }),
+      ),
     );
     socket.on('error', () => {});
   });

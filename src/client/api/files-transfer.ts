@@ -137,7 +137,7 @@ class FileSink implements Sink {
         // and a large download need not keep it in the page cache (util/page-cache.ts).
         const end = this.#position ?? 0;
         await handle.sync();
-        this.#cache.drop(end);
+        void this.#cache.drop(end);
       },
       syncEvery: SINK_SYNC_EVERY,
     });
@@ -145,6 +145,11 @@ class FileSink implements Sink {
 
   get buffered(): number {
     return this.#writer.queuedBytes;
+  }
+
+  /** No more cache drops: the file is about to be closed (util/page-cache.ts). */
+  stop(): void {
+    this.#cache.stop();
   }
 
   write(data: Uint8Array, position: number): void {
@@ -342,12 +347,15 @@ export async function download(
     });
   }
   options.onStart?.({ entry, path: local.partial, offset });
+  const sink = new FileSink(handle);
   try {
-    await receive(r, entry, offset, hash, new FileSink(handle), options);
+    await receive(r, entry, offset, hash, sink, options);
   } catch (err) {
+    sink.stop();
     await handle.close();
     throw err; // the partial and its state stay: the same call again resumes
   }
+  sink.stop();
   try {
     verifyHash(entry, hash);
   } catch (err) {

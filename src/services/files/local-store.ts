@@ -204,10 +204,11 @@ class LocalPartialFile implements PartialFile {
   async sync(options?: { dropCache?: boolean }): Promise<void> {
     const end = this.#size; // appends are awaited one at a time: everything before `end` is written
     await this.handle.sync();
-    if (options?.dropCache === true) this.#cache.drop(end);
+    if (options?.dropCache === true) void this.#cache.drop(end);
   }
 
   close(): Promise<void> {
+    this.#cache.stop();
     return this.handle.close();
   }
 }
