@@ -5,21 +5,11 @@ import {
   frameTypeName,
   HANDSHAKE_MAX_PAYLOAD,
   MAX_PING_PAYLOAD,
-  PREFACE,
   PROTOCOL_VERSIONS,
 } from '../protocol/constants.js';
 import { FrameDecoder } from '../protocol/decoder.js';
-import { FrameBatch } from '../protocol/encoder.js';
 import { type DecodedFrame, type Frame, isOversize, type OversizeFrame } from '../protocol/frame.js';
-import {
-  packScratch,
-  packValue,
-  parseHello,
-  parseRequest,
-  type ScratchBytes,
-  type Welcome,
-} from '../protocol/payload.js';
-import { writeSmall } from '../protocol/small-values.js';
+import { packValue, parseHello, parseRequest, type Welcome } from '../protocol/payload.js';
 import { SharedEvent } from '../services/shared-event.js';
 import type { Conduit } from '../transport/types.js';
 import { formatDuration } from '../util/units.js';
@@ -27,6 +17,7 @@ import { Call, type CallSink } from './call-context.js';
 import { ChunkQueue } from './chunk-queue.js';
 import type { ConnectionHost } from './host.js';
 import { PeerConnection, Phase } from './peer-connection.js';
+import { Replies } from './replies.js';
 
 const SERVER_NAME = 'nexo/0.1.0';
 
@@ -52,14 +43,13 @@ export const FRAMES_PER_WRITE = 16;
  */
 export class BinaryConnection extends PeerConnection implements CallSink {
   readonly #decoder: FrameDecoder;
-  readonly #batch = new FrameBatch();
+  readonly #batch: Replies;
   readonly #calls = new Map<number, Call>();
   #busy = 0;
   #inputsFull = 0;
   #pumping = false;
   #flushScheduled = false;
   #pumpScheduled = false;
-  #prefaceSent = false;
   #lastFrameAt = 0;
   #lastRequestAt = 0;
   #pingSentAt = 0;
@@ -71,6 +61,9 @@ export class BinaryConnection extends PeerConnection implements CallSink {
 
   constructor(conduit: Conduit, firstBytes: Uint8Array, host: ConnectionHost, id: number) {
     super(conduit, 'binary', host, id);
+    this.#batch = new Replies(host.options.maxFrame, () => {
+      host.stats.errors++;
+    });
     this.#decoder = new FrameDecoder({ maxPayload: HANDSHAKE_MAX_PAYLOAD, preface: true });
     this.#decoder.push(firstBytes);
     this.stream.on('data', (chunk: Buffer) => {
@@ -95,7 +88,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
   // ---- lifecycle (called by the node) -------------------------------------------------------------
 
   queued(position: number): void {
-    this.#sendPreface();
+    this.#batch.preface();
     this.#batch.add(
       FrameType.EVENT,
       0,
@@ -298,7 +291,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     // before it still finish (§7.3); those after it were never processed and may be sent again.
     const call = this.#calls.get(frame.id);
     if (call !== undefined) this.#finishWithError(call, error);
-    else if (frame.type === FrameType.REQUEST) this.#sendError(frame.id, error);
+    else if (frame.type === FrameType.REQUEST) this.#batch.error(frame.id, error);
     this.#readStopped = true;
     this.goAway(
       new NexoError('FRAME_TOO_LARGE', `a frame exceeded ${limit} bytes; open a new connection`, { limit }),
@@ -332,7 +325,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
       },
       services: this.host.dispatcher.catalog(),
     };
-    this.#sendPreface();
+    this.#batch.preface();
     this.#batch.add(FrameType.WELCOME, 0, 0, packValue(welcome));
     this.phase = Phase.Open;
     this.#lastRequestAt = this.host.now();
@@ -354,14 +347,14 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     this.host.stats.requests++;
     this.#lastRequestAt = this.#lastFrameAt; // set per received chunk; precise enough for the idle timeout
     if (this.phase !== Phase.Open) {
-      this.#sendError(
+      this.#batch.error(
         id,
         new NexoError('GOING_AWAY', 'this connection is closing; send the request on a new one'),
       );
       return;
     }
     if (this.#calls.size >= this.host.options.maxInFlight) {
-      this.#sendError(
+      this.#batch.error(
         id,
         new NexoError(
           'TOO_MANY_IN_FLIGHT',
@@ -383,7 +376,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
           : undefined;
       call = new Call(id, method, this.session, this, input);
     } catch (err) {
-      this.#sendError(id, toNexoError(err));
+      this.#batch.error(id, toNexoError(err));
       return;
     }
     if (call.busy) this.#busy++;
@@ -415,12 +408,12 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     if (!call.final) {
       call.final = true;
       if (open) this.#calls.delete(call.id);
-      if (ok) this.#sendResponse(call.id, value, 0);
+      if (ok) this.#batch.response(call.id, value, 0);
       else {
         const error = toNexoError(value);
         if (error.code === 'INTERNAL_ERROR')
           this.log.error({ err: value, method: call.method.name }, 'handler failed');
-        this.#sendError(call.id, error);
+        this.#batch.error(call.id, error);
       }
     }
     if (this.#pumping) return; // the pump loop flushes and resumes reading itself
@@ -485,7 +478,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     const wasFull = call.input?.full === true;
     call.abort(error);
     this.#calls.delete(call.id);
-    this.#sendError(call.id, error);
+    this.#batch.error(call.id, error);
     if (wasFull) this.#inputDrained();
   }
 
@@ -534,7 +527,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
   // ---- writing ----------------------------------------------------------------------------------
 
   progress(id: number, value: unknown): void {
-    this.#sendResponse(id, value, Flags.MORE);
+    this.#batch.response(id, value, Flags.MORE);
     this.#scheduleFlush();
   }
 
@@ -551,40 +544,6 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     this.#batch.add(FrameType.CHUNK, end ? Flags.END : 0, id, bytes);
     this.#flush();
     return this.whenWritable();
-  }
-
-  #sendResponse(id: number, value: unknown, flags: number): void {
-    const maxFrame = this.host.options.maxFrame;
-    // Most results are small (a string, a number, a flat record): written straight into the batch.
-    if (this.#batch.addWritten(FrameType.RESPONSE, flags, id, value, writeSmall, maxFrame)) return;
-    let packed: ScratchBytes;
-    try {
-      packed = packScratch(value);
-    } catch (err) {
-      this.#sendError(
-        id,
-        new NexoError('INTERNAL_ERROR', `result could not be encoded: ${(err as Error).message}`),
-      );
-      return;
-    }
-    const length = packed.end - packed.start;
-    if (length > maxFrame) {
-      this.#sendError(id, new NexoError('FRAME_TOO_LARGE', `the result (${length} bytes) exceeds maxFrame`));
-      return;
-    }
-    // Copied into the batch before anything else is packed (packScratch reuses its buffer).
-    this.#batch.addCopy(FrameType.RESPONSE, flags, id, packed.buffer, packed.start, packed.end);
-  }
-
-  #sendError(id: number, error: NexoError): void {
-    this.host.stats.errors++;
-    this.#batch.add(FrameType.ERROR, 0, id, packValue(error.toPayload()));
-  }
-
-  #sendPreface(): void {
-    if (this.#prefaceSent) return;
-    this.#prefaceSent = true;
-    this.#batch.addRaw(PREFACE);
   }
 
   #scheduleFlush(): void {
@@ -609,7 +568,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
       { peer: this.session.peer.address, code: error.code, reason: error.message },
       'closing connection',
     );
-    this.#sendPreface();
+    this.#batch.preface();
     this.#batch.add(FrameType.ERROR, 0, 0, packValue(error.toPayload()));
     for (const call of this.#calls.values()) call.abort(error);
     this.#calls.clear();

@@ -21,7 +21,7 @@ import { freePort } from '../helpers/node.js';
 const SIZE = Number(process.env.NEXO_BIG_FILE_MB ?? 2048) * 1024 * 1024;
 /** "A few tens of MB": the most either process may grow once the transfer is under way. */
 const MAX_GROWTH = 80 * 1024 * 1024;
-/** How much the peak may rise between the first quarter and the rest of the transfer. */
+/** How much the peak may rise from 5-30% of the transfer to its last quarter. */
 const MAX_DRIFT = 16 * 1024 * 1024;
 const MiB = 1024 * 1024;
 
@@ -60,16 +60,17 @@ interface Growth {
   peak: number;
   /** Peak minus base: what the transfer costs. */
   growth: number;
-  /** Peak over the last 75% minus peak over 5..25%: memory that grows with the bytes moved. */
+  /** Peak over the last 25% minus peak over 5..30%: memory that grows with the bytes moved. */
   drift: number;
 }
 
 function growth(samples: Sample[], size: number, side: 'server' | 'client', idle?: number): Growth {
   const during = samples.filter((s) => s.done >= size * 0.05);
-  const early = during.filter((s) => s.done < size * 0.25);
-  const late = during.filter((s) => s.done >= size * 0.25);
-  expect(early.length, `${side}: samples between 5% and 25%`).toBeGreaterThan(2);
-  expect(late.length, `${side}: samples after 25%`).toBeGreaterThan(5);
+  // Two windows of the same length (the peak of a longer window is higher by chance: RSS is a GC sawtooth).
+  const early = during.filter((s) => s.done < size * 0.3);
+  const late = during.filter((s) => s.done >= size * 0.75);
+  expect(early.length, `${side}: samples between 5% and 30%`).toBeGreaterThan(2);
+  expect(late.length, `${side}: samples after 75%`).toBeGreaterThan(2);
   const base = idle ?? during[0]![side];
   const peak = Math.max(...during.map((s) => s[side]));
   return {
@@ -130,7 +131,7 @@ describe(`a ${SIZE / MiB} MiB file`, () => {
     };
     console.log(
       [
-        `${SIZE / MiB} MiB round trip; RSS base (server: at 5%; client: an idle client) → peak, and drift after 25%:`,
+        `${SIZE / MiB} MiB round trip; RSS base (server: at 5%; client: an idle client) → peak, and drift (last quarter vs 5-30%):`,
         ...Object.entries(measured).map(
           ([what, g]) => `  ${what}: ${mb(g.base)} → ${mb(g.peak)} (+${mb(g.growth)}), drift ${mb(g.drift)}`,
         ),
@@ -139,7 +140,8 @@ describe(`a ${SIZE / MiB} MiB file`, () => {
     for (const [what, g] of Object.entries(measured)) {
       // Bounded: garbage chunks wait for V8's external-memory GC threshold (~64 MiB), then are collected.
       expect(g.growth, `${what} grew ${mb(g.growth)}`).toBeLessThan(MAX_GROWTH);
-      // Flat: nothing accumulates with the bytes moved (a leak of 1% of 2 GB would be 20 MiB here).
+      // Flat: nothing accumulates with the bytes moved (a leak of 1.5% of them would add ~21 MiB between the
+      // windows, which are 70% of the transfer apart).
       expect(g.drift, `${what} drifted ${mb(g.drift)}`).toBeLessThan(MAX_DRIFT);
     }
     server.child.kill('SIGTERM');

@@ -14,8 +14,7 @@ import { NexoError, toNexoError } from '../../errors.js';
 import { bytesToHex, decodeChunk, SHA256_SIZE } from '../../services/files/chunk-format.js';
 import type { FileEntry } from '../../services/files/model.js';
 import { crc32 } from '../../util/crc32.js';
-import { CacheDropper } from '../../util/page-cache.js';
-import { SerialWriter } from '../../util/serial-writer.js';
+import { FileSink, SINK_HIGH, type Sink, StreamSink } from './download-sinks.js';
 import type {
   DownloadOptions,
   DownloadResult,
@@ -29,9 +28,6 @@ import { type UploadPlatform, type UploadSource, uploadFrom } from './files-uplo
 import { safeLocalName } from './local-names.js';
 
 const HASH_READ = 1 << 20;
-/** A download pauses the socket when this much received data waits for the disk, resumes below LOW. */
-const SINK_HIGH = 8 << 20;
-const SINK_LOW = 2 << 20;
 
 // ---- upload --------------------------------------------------------------------------------------
 
@@ -105,121 +101,6 @@ export async function upload(
 }
 
 // ---- download ------------------------------------------------------------------------------------
-
-/** Where downloaded bytes go, in order. `write` queues; the receiver pauses the socket while it is full. */
-interface Sink {
-  readonly buffered: number;
-  write(data: Uint8Array, position: number): void;
-  /** Resolves when `buffered` fell below the low mark (or a write failed). */
-  whenLow(): Promise<void>;
-  /** Everything queued is written; throws the first write error. */
-  flush(): Promise<void>;
-}
-
-/** Bytes written to a download between background syncs (see SerialWriter). */
-const SINK_SYNC_EVERY = 32 * 1024 * 1024;
-
-/**
- * Writes a download to a local file through a SerialWriter: in order, one write in flight, batches of what
- * arrived meanwhile (a single pwritev), a background sync every 32 MiB so the final fsync is short, after
- * which those 32 MiB may leave the page cache.
- */
-class FileSink implements Sink {
-  readonly #writer: SerialWriter;
-  readonly #cache: CacheDropper;
-  #position: number | undefined;
-
-  constructor(readonly handle: fs.FileHandle) {
-    this.#cache = new CacheDropper(handle.fd);
-    this.#writer = new SerialWriter((batch) => this.#writeAll(batch), {
-      sync: async () => {
-        // Called between writes: everything before #position is written, so after the sync it is on disk
-        // and a large download need not keep it in the page cache (util/page-cache.ts).
-        const end = this.#position ?? 0;
-        await handle.sync();
-        void this.#cache.drop(end);
-      },
-      syncEvery: SINK_SYNC_EVERY,
-    });
-  }
-
-  get buffered(): number {
-    return this.#writer.queuedBytes;
-  }
-
-  /** No more cache drops: the file is about to be closed (util/page-cache.ts). */
-  stop(): void {
-    this.#cache.stop();
-  }
-
-  write(data: Uint8Array, position: number): void {
-    // Downloads arrive in order: each write starts where the previous one ended.
-    this.#position ??= position;
-    this.#writer.push(data);
-  }
-
-  whenLow(): Promise<void> {
-    return this.#writer.whenBelow(SINK_LOW + 1);
-  }
-
-  flush(): Promise<void> {
-    return this.#writer.drain();
-  }
-
-  async #writeAll(batch: Uint8Array[]): Promise<void> {
-    let buffers = batch;
-    while (buffers.length > 0) {
-      let { bytesWritten } = await this.handle.writev(buffers, this.#position);
-      this.#position = (this.#position ?? 0) + bytesWritten;
-      while (bytesWritten > 0 && buffers.length > 0) {
-        const first = buffers[0]!;
-        if (first.length <= bytesWritten) {
-          bytesWritten -= first.length;
-          buffers = buffers.slice(1);
-        } else {
-          buffers = [first.subarray(bytesWritten), ...buffers.slice(1)];
-          bytesWritten = 0;
-        }
-      }
-    }
-  }
-}
-
-/** Writes to a stream (stdout, a socket), using its own buffer and 'drain' for pacing. */
-class StreamSink implements Sink {
-  #error: Error | undefined;
-
-  constructor(readonly stream: NodeJS.WritableStream & { writableLength?: number }) {
-    stream.on('error', (err: Error) => {
-      this.#error ??= err;
-    });
-  }
-
-  get buffered(): number {
-    return this.stream.writableLength ?? 0;
-  }
-
-  write(data: Uint8Array): void {
-    this.stream.write(data);
-  }
-
-  whenLow(): Promise<void> {
-    if (this.buffered <= SINK_LOW || this.#error !== undefined) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.stream.once('drain', resolve);
-      this.stream.once('error', () => resolve());
-    });
-  }
-
-  /** Resolves once the stream has processed every byte written so far (an empty write's callback). */
-  async flush(): Promise<void> {
-    if (this.#error !== undefined) throw this.#error;
-    await new Promise<void>((resolve) => {
-      this.stream.write(new Uint8Array(0), () => resolve());
-    });
-    if (this.#error !== undefined) throw this.#error;
-  }
-}
 
 interface PartialState {
   sha256: string;

@@ -11,6 +11,7 @@ import {
   hexToBytes,
   writeChunkHeader,
 } from '../../services/files/chunk-format.js';
+import { advanceBuffers } from '../../util/byte-lists.js';
 import type { FilesRequester, UploadOptions, UploadResult } from './files.js';
 import { pause, RETRYABLE, throwIfAborted } from './files-common.js';
 import { guessMediaType } from './media-types.js';
@@ -260,10 +261,10 @@ async function readChunks(
     chunks.push(platform.alloc(CHUNK_HEADER_SIZE + length));
     at += length;
   }
-  let targets = chunks.map((c) => c.subarray(CHUNK_HEADER_SIZE));
+  let targets: Uint8Array[] = chunks.map((c) => c.subarray(CHUNK_HEADER_SIZE));
   let at = position;
   while (targets.length > 0) {
-    let n = source.readv
+    const n = source.readv
       ? await source.readv(targets, at)
       : await source.read(targets[0]!, 0, targets[0]!.length, at);
     if (n === 0) {
@@ -273,16 +274,7 @@ async function readChunks(
       );
     }
     at += n;
-    while (n > 0 && targets.length > 0) {
-      const first = targets[0]!;
-      if (first.length <= n) {
-        n -= first.length;
-        targets = targets.slice(1);
-      } else {
-        targets = [first.subarray(n), ...targets.slice(1)];
-        n = 0;
-      }
-    }
+    targets = advanceBuffers(targets, n);
   }
   return chunks;
 }

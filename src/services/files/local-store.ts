@@ -2,6 +2,7 @@ import { constants, type Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { CacheDropper } from '../../util/page-cache.js';
+import { writevAll } from '../../util/writev-all.js';
 import type { BlobReader, FileStore, PartialFile } from './store.js';
 
 const HASH = /^[0-9a-f]{64}$/;
@@ -179,26 +180,7 @@ class LocalPartialFile implements PartialFile {
   }
 
   async append(chunks: readonly Uint8Array[]): Promise<void> {
-    let buffers = [...chunks];
-    let total = buffers.reduce((n, b) => n + b.length, 0);
-    const end = this.#size + total;
-    while (total > 0) {
-      // One pwritev per batch; a short write continues with what is left.
-      const { bytesWritten } = await this.handle.writev(buffers, end - total);
-      total -= bytesWritten;
-      let skip = bytesWritten;
-      while (skip > 0 && buffers.length > 0) {
-        const first = buffers[0]!;
-        if (first.length <= skip) {
-          skip -= first.length;
-          buffers.shift();
-        } else {
-          buffers = [first.subarray(skip), ...buffers.slice(1)];
-          skip = 0;
-        }
-      }
-    }
-    this.#size = end;
+    this.#size = await writevAll(this.handle, chunks, this.#size); // one pwritev per batch
   }
 
   async sync(options?: { dropCache?: boolean }): Promise<void> {
