@@ -159,12 +159,14 @@ describe('calc cost model', () => {
   ];
 
   it.each(HEAVY)('defers %s to a worker, where it completes', (_, expr, limits) => {
-    const inline = attempt(expr, 'inline', limits);
-    expect(inline.thrown).toBeInstanceOf(NeedsWorker);
-    expect(inline.ms).toBeLessThan(20);
-    const worker = attempt(expr, 'worker', limits);
-    expect(worker.thrown).toBeUndefined();
-    expect(worker.ms).toBeLessThan(800);
+    // The fastest of three runs is the cost: on a loaded machine one run can take a GC pause or a cold JIT
+    // (seen: this test failed alone under a full parallel suite, passed on its own).
+    const inlineRuns = [0, 1, 2].map(() => attempt(expr, 'inline', limits));
+    for (const run of inlineRuns) expect(run.thrown).toBeInstanceOf(NeedsWorker);
+    expect(Math.min(...inlineRuns.map((r) => r.ms))).toBeLessThan(20);
+    const workerRuns = [0, 1, 2].map(() => attempt(expr, 'worker', limits));
+    for (const run of workerRuns) expect(run.thrown).toBeUndefined();
+    expect(Math.min(...workerRuns.map((r) => r.ms))).toBeLessThan(800);
   });
 
   it('stops a worker evaluation whose total would run too long', () => {
