@@ -93,6 +93,11 @@ export const ERRORS = {
     summary: 'More requests are open on the connection than WELCOME.limits.maxInFlight.',
   },
   RATE_LIMITED: { status: 429, retryable: true, summary: 'Too many requests; slow down.' },
+  STORAGE_UNAVAILABLE: {
+    status: 503,
+    retryable: true,
+    summary: 'A shared engine (PostgreSQL, NATS) is unreachable; the node reconnects by itself.',
+  },
   INTERNAL_ERROR: { status: 500, summary: 'The server failed unexpectedly; the message says where.' },
 
   // HTTP gateway (docs/http.md)

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { ValueErrorType } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
+import { redactUrl } from '../util/redact-url.js';
 import { parseDuration, parseSize } from '../util/units.js';
 
 /**
@@ -38,6 +39,15 @@ export const ServerOptionsSchema = Type.Object(
     heartbeat: Type.Optional(Duration),
     slowPeerTimeout: Type.Optional(Duration),
     shutdownTimeout: Type.Optional(Duration),
+    storage: Type.Optional(Type.Union([Type.Literal('embedded'), Type.Literal('postgres')])),
+    postgres: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+    nats: Type.Optional(
+      Type.Union([
+        Type.String({ minLength: 1, maxLength: 4096 }),
+        Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), { minItems: 1, maxItems: 32 }),
+      ]),
+    ),
+    cluster: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     auth: Type.Optional(
       Type.Object(
         {
@@ -182,6 +192,17 @@ export interface ServerOptions {
   heartbeatMs: number;
   slowPeerTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /**
+   * Where services keep shared state: `embedded` (SQLite and files in dataDir, one node) or `postgres`
+   * (PostgreSQL for records, NATS JetStream for the bus and shared contents; several nodes).
+   */
+  storage: StorageMode;
+  /** PostgreSQL connection URL; required when storage is `postgres`. */
+  postgres: string | undefined;
+  /** NATS server URLs (a cluster's seeds); required when storage is `postgres`. */
+  nats: string[];
+  /** Prefix of this cluster's NATS subjects, streams and buckets, so clusters can share one NATS. */
+  cluster: string;
   auth: { anonymous: boolean; tokens: Record<string, string> };
   calc: { precision: number; timeoutMs: number; maxLength: number; maxVariables: number; maxBatch: number };
   /** The HTTP gateway: REST API, WebSocket transport (/ws), dashboard, health checks. */
@@ -257,6 +278,8 @@ export interface FilesOptions {
   deleteRoles: RoleList;
 }
 
+export type StorageMode = 'embedded' | 'postgres';
+
 export const DEFAULT_PORT = 5000;
 
 export const DEFAULTS = {
@@ -275,6 +298,8 @@ export const DEFAULTS = {
   heartbeat: '30s',
   slowPeerTimeout: '15s',
   shutdownTimeout: '10s',
+  storage: 'embedded' as StorageMode,
+  cluster: 'nexo',
   calc: { precision: 64, timeout: '1s', maxLength: 65536, maxVariables: 100, maxBatch: 1000 },
   http: {
     enabled: true,
@@ -366,6 +391,12 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
     heartbeatMs: unit('heartbeat', parseDuration, o.heartbeat ?? DEFAULTS.heartbeat),
     slowPeerTimeoutMs: unit('slowPeerTimeout', parseDuration, o.slowPeerTimeout ?? DEFAULTS.slowPeerTimeout),
     shutdownTimeoutMs: unit('shutdownTimeout', parseDuration, o.shutdownTimeout ?? DEFAULTS.shutdownTimeout),
+    storage: o.storage ?? DEFAULTS.storage,
+    postgres: o.postgres,
+    nats: (typeof o.nats === 'string' ? o.nats.split(',') : (o.nats ?? []))
+      .map((u) => u.trim())
+      .filter((u) => u !== ''),
+    cluster: o.cluster ?? DEFAULTS.cluster,
     auth: { anonymous: o.auth?.anonymous ?? true, tokens: { ...(o.auth?.tokens ?? {}) } },
     calc: {
       precision: o.calc?.precision ?? DEFAULTS.calc.precision,
@@ -499,9 +530,53 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
   if (resolved.files.stallTimeoutMs < 1000) {
     problems.push(`files.stallTimeout: must be at least 1s (got ${resolved.files.stallTimeoutMs} ms)`);
   }
+  problems.push(...engineProblems(resolved));
   if (!resolved.auth.anonymous && Object.keys(resolved.auth.tokens).length === 0) {
     problems.push('auth: anonymous access is off but no tokens are configured, so nobody could connect');
   }
   if (problems.length > 0) throw new OptionsError(problems);
   return resolved;
+}
+
+/** The shared-engine settings: both URLs in postgres mode, none in embedded mode, each well formed. */
+function engineProblems(o: ServerOptions): string[] {
+  const problems: string[] = [];
+  if (o.postgres !== undefined && !/^postgres(ql)?:\/\/[^\s]+$/.test(o.postgres)) {
+    problems.push(
+      `postgres: expected a URL such as postgres://user@127.0.0.1:5432/nexo (got ${JSON.stringify(redactUrl(o.postgres).slice(0, 80))})`,
+    );
+  }
+  for (const url of o.nats) {
+    if (!/^((nats|tls|ws|wss):\/\/)?[^\s/,]+(:\d{1,5})?$/.test(url)) {
+      problems.push(
+        `nats: expected server URLs such as nats://127.0.0.1:4222, comma-separated (got ${JSON.stringify(redactUrl(url).slice(0, 80))})`,
+      );
+    }
+  }
+  // The cluster name is a NATS subject token and part of stream and bucket names, which allow only these.
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(o.cluster)) {
+    problems.push(
+      `cluster: expected 1 to 32 letters, digits, '-' or '_' (it prefixes NATS subjects and buckets; got ${JSON.stringify(o.cluster.slice(0, 40))})`,
+    );
+  }
+  if (o.storage === 'postgres') {
+    if (o.postgres === undefined) {
+      problems.push(
+        'postgres: storage is postgres but no PostgreSQL URL is set (--postgres URL or NEXO_POSTGRES)',
+      );
+    }
+    if (o.nats.length === 0) {
+      problems.push(
+        'nats: storage is postgres but no NATS server is set (--nats URL[,URL] or NEXO_NATS); the nodes of a cluster talk through it',
+      );
+    }
+  } else {
+    if (o.postgres !== undefined) {
+      problems.push('postgres: a PostgreSQL URL is set but storage is embedded; add --storage postgres');
+    }
+    if (o.nats.length > 0) {
+      problems.push('nats: NATS servers are set but storage is embedded; add --storage postgres');
+    }
+  }
+  return problems;
 }
