@@ -100,6 +100,18 @@ export const ERRORS = {
   },
   INTERNAL_ERROR: { status: 500, summary: 'The server failed unexpectedly; the message says where.' },
 
+  // UDP (spec §13)
+  ADDRESS_UNVERIFIED: {
+    status: 403,
+    retryable: true,
+    summary:
+      'The reply is larger than the request and the address is not verified yet; send the cookie back.',
+  },
+  REPLY_TOO_LARGE: {
+    status: 413,
+    summary: 'The reply does not fit in a datagram; ask over TCP.',
+  },
+
   // HTTP gateway (docs/http.md)
   NOT_FOUND: { status: 404, summary: 'No HTTP route or file at that path.' },
   METHOD_NOT_ALLOWED: {

@@ -17,6 +17,7 @@ import { createLogger } from './logger.js';
 import { resolveOptions, type ServerOptions, type ServerOptionsInput } from './options.js';
 import type { PeerConnection } from './peer-connection.js';
 import { TextSession } from './text-session.js';
+import { startUdp, type UdpEndpoint } from './udp.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface NodeExtras {
@@ -50,6 +51,7 @@ export class NexoNode {
   readonly #services: ServiceDefinition[] = [];
   readonly #caller: DirectCaller;
   #http: HttpGateway | undefined;
+  #udp: UdpEndpoint | undefined;
   #nodeId: string;
   #nextId = 1;
   #clock = Date.now();
@@ -123,16 +125,25 @@ export class NexoNode {
     this.#listeners.push(tcp);
     const address = tcp.address();
     if (this.options.nodeId === undefined) this.#nodeId = `${os.hostname()}:${address.port}`;
-    if (this.options.http.enabled) {
-      try {
-        this.#http = await startHttpGateway(this);
-      } catch (err) {
-        await tcp.close();
-        this.#state = 'closed';
-        for (const service of this.#services) await service.stop?.();
-        await this.pool.close();
-        throw err;
+    try {
+      if (this.options.udp.enabled) {
+        this.#udp = await startUdp(
+          {
+            connection: this.#connectionHost,
+            nextSessionId: () => this.#nextId++,
+            draining: () => this.draining,
+          },
+          address.port,
+        );
+        this.#listeners.push(this.#udp.listener);
       }
+      if (this.options.http.enabled) this.#http = await startHttpGateway(this);
+    } catch (err) {
+      await Promise.all(this.#listeners.map((l) => l.close()));
+      this.#state = 'closed';
+      for (const service of this.#services) await service.stop?.();
+      await this.pool.close();
+      throw err;
     }
     this.#sweeper = setInterval(() => this.#sweep(), sweepInterval(this.options));
     this.#sweeper.unref();
@@ -142,6 +153,7 @@ export class NexoNode {
         node: this.#nodeId,
         address: `${address.host}:${address.port}`,
         http: http === undefined ? 'off' : `http://${http.host}:${http.port}`,
+        udp: this.#udp === undefined ? 'off' : this.#udp.listener.address().port,
       },
       'nexo node listening',
     );
@@ -159,6 +171,11 @@ export class NexoNode {
    */
   invoke(call: DirectCall): Promise<unknown> {
     return this.#caller.invoke(call);
+  }
+
+  /** Where UDP is bound (protocol §13), and its counters; undefined when UDP is off. */
+  get udp(): UdpEndpoint | undefined {
+    return this.#udp;
   }
 
   /** The TCP address, once started. */

@@ -88,6 +88,20 @@ export const ServerOptionsSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    udp: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(Type.Boolean()),
+          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+          maxPending: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+          unverifiedBudget: Type.Optional(Size),
+          maxSessions: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+          handshakeTimeout: Type.Optional(Duration),
+          idleTimeout: Type.Optional(Duration),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     chat: Type.Optional(
       Type.Object(
         {
@@ -219,6 +233,8 @@ export interface ServerOptions {
     /** Largest WebSocket message accepted on /ws. */
     wsMaxMessage: number;
   };
+  /** nexo over UDP (protocol §13): text datagrams and secure sensor sessions, on the same port number. */
+  udp: UdpOptions;
   chat: {
     /** Messages kept per room (sent on join, survive restarts). */
     history: number;
@@ -253,6 +269,22 @@ export interface TelemetryOptions {
   queryTimeoutMs: number;
   /** MQTT ingest: off unless `url` is set. */
   mqtt: { url: string | undefined; topic: string; clientId: string | undefined };
+}
+
+export interface UdpOptions {
+  enabled: boolean;
+  /** Default: the TCP port (the one bound, when port is 0). */
+  port: number | undefined;
+  /** Datagrams being handled at once; more are dropped and counted (§13.1.5). */
+  maxPending: number;
+  /** Bytes the node may send unverified addresses beyond what it received from them (§13.1.2). */
+  unverifiedBudget: number;
+  /** Secure sessions at once (§13.3.8); a handshake beyond it is refused. */
+  maxSessions: number;
+  /** A secure session must finish its handshake (WELCOME acknowledged) within this (§13.3.8). */
+  handshakeTimeoutMs: number;
+  /** A secure session that receives nothing this long is forgotten (§13.3.8). */
+  idleTimeoutMs: number;
 }
 
 /** Who may call a group of methods: everybody, or sessions whose role is listed. */
@@ -308,6 +340,14 @@ export const DEFAULTS = {
     requestTimeout: '30s',
     maxConnectionsPerIp: 256,
     wsMaxMessage: '4MiB',
+  },
+  udp: {
+    enabled: true,
+    maxPending: 1024,
+    unverifiedBudget: '16KiB',
+    maxSessions: 1000,
+    handshakeTimeout: '10s',
+    idleTimeout: '2m',
   },
   chat: { history: 100, maxMessage: 2000, queue: 1000, rate: 20, maxRooms: 10_000 },
   telemetry: {
@@ -418,6 +458,23 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
       maxConnectionsPerIp: o.http?.maxConnectionsPerIp ?? DEFAULTS.http.maxConnectionsPerIp,
       wsMaxMessage: unit('http.wsMaxMessage', parseSize, o.http?.wsMaxMessage ?? DEFAULTS.http.wsMaxMessage),
     },
+    udp: {
+      enabled: o.udp?.enabled ?? DEFAULTS.udp.enabled,
+      port: o.udp?.port,
+      maxPending: o.udp?.maxPending ?? DEFAULTS.udp.maxPending,
+      unverifiedBudget: unit(
+        'udp.unverifiedBudget',
+        parseSize,
+        o.udp?.unverifiedBudget ?? DEFAULTS.udp.unverifiedBudget,
+      ),
+      maxSessions: o.udp?.maxSessions ?? DEFAULTS.udp.maxSessions,
+      handshakeTimeoutMs: unit(
+        'udp.handshakeTimeout',
+        parseDuration,
+        o.udp?.handshakeTimeout ?? DEFAULTS.udp.handshakeTimeout,
+      ),
+      idleTimeoutMs: unit('udp.idleTimeout', parseDuration, o.udp?.idleTimeout ?? DEFAULTS.udp.idleTimeout),
+    },
     chat: {
       history: o.chat?.history ?? DEFAULTS.chat.history,
       maxMessage: o.chat?.maxMessage ?? DEFAULTS.chat.maxMessage,
@@ -500,6 +557,14 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
       `http.port: ${h.port} is also the nexo TCP port; give HTTP its own (e.g. --http-port 8080)`,
     );
   }
+  const u = resolved.udp;
+  if (u.unverifiedBudget < 1200 || u.unverifiedBudget > 64 * 1024 * 1024) {
+    problems.push(
+      `udp.unverifiedBudget: must be between 1200 bytes and 64MiB (got ${u.unverifiedBudget} bytes)`,
+    );
+  }
+  if (u.handshakeTimeoutMs < 100) problems.push('udp.handshakeTimeout: must be at least 100ms');
+  if (u.idleTimeoutMs < 1000) problems.push('udp.idleTimeout: must be at least 1s');
   const t = resolved.telemetry;
   if (t.retentionMs > 0 && t.retentionMs < 60_000) {
     problems.push(`telemetry.retention: must be 0 (keep forever) or at least 1m (got ${t.retentionMs} ms)`);

@@ -1,0 +1,85 @@
+import { PREFACE_FIRST_BYTE } from '../protocol/constants.js';
+import { AmplificationBudget } from '../transport/udp/budget.js';
+import { CookieJar } from '../transport/udp/cookie.js';
+import { type Datagram, listenUdp, type UdpListener, type UdpStats } from '../transport/udp/listener.js';
+import type { ConnectionHost } from './host.js';
+import { UdpText, type UdpTextStats } from './udp-text.js';
+
+/** Read from a datagram socket at most this much; UDP's own limit. */
+const MAX_DATAGRAM = 65_535;
+
+export interface UdpContext {
+  readonly connection: ConnectionHost;
+  nextSessionId(): number;
+  draining(): boolean;
+}
+
+export interface UdpEndpoint {
+  readonly listener: UdpListener;
+  readonly budget: AmplificationBudget;
+  /** Secure sessions held now (§13.3); text datagrams never leave any. */
+  readonly sessions: number;
+  stats(): UdpStats & { text: UdpTextStats; unverifiedIn: number; unverifiedOut: number; ignored: number };
+  close(): Promise<void>;
+}
+
+/**
+ * The node's UDP port (spec §13): one socket, two kinds of datagram told apart by the first byte as on TCP
+ * (§13.1.1): 0x8E starts a secure datagram (§13.3), anything else is a text command (§13.2).
+ */
+export async function startUdp(context: UdpContext, tcpPort: number): Promise<UdpEndpoint> {
+  const options = context.connection.options;
+  const cookies = new CookieJar();
+  const budget = new AmplificationBudget(options.udp.unverifiedBudget);
+  let ignored = 0;
+  // The listener is needed to send, and is made with the handler: the handler reaches it through this.
+  let listener: UdpListener | undefined;
+  const text = new UdpText({
+    connection: context.connection,
+    cookies,
+    budget,
+    send: (bytes, port, address) => listener?.send(bytes, port, address),
+    nextSessionId: context.nextSessionId,
+    draining: context.draining,
+  });
+  const handle = (datagram: Datagram): void | Promise<void> => {
+    if (datagram.bytes.length === 0) {
+      ignored++;
+      return;
+    }
+    if (datagram.bytes[0] === PREFACE_FIRST_BYTE) {
+      ignored++; // secure datagrams: §13.3
+      return;
+    }
+    return text.handle(datagram);
+  };
+  const listen = (port: number) =>
+    listenUdp(
+      { host: options.host, port, maxPending: options.udp.maxPending, maxDatagram: MAX_DATAGRAM },
+      handle,
+    );
+  if (options.udp.port !== undefined) listener = await listen(options.udp.port);
+  else {
+    try {
+      listener = await listen(tcpPort);
+    } catch (err) {
+      // Asked for any free port (0): the TCP port's number may be taken on UDP; any other will do then.
+      if (options.port !== 0) throw err;
+      listener = await listen(0);
+    }
+  }
+  const bound = listener;
+  return {
+    listener: bound,
+    budget,
+    sessions: 0,
+    stats: () => ({
+      ...bound.stats,
+      text: { ...text.stats },
+      unverifiedIn: budget.bytesIn,
+      unverifiedOut: budget.bytesOut,
+      ignored,
+    }),
+    close: () => bound.close(),
+  };
+}
