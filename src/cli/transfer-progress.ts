@@ -16,9 +16,20 @@ export interface ProgressView {
  * otherwise one plain line per interval (NEXO_PROGRESS_INTERVAL, default 1s) that a log or a script can
  * read: `upload video.mp4: 412.0 MiB / 2.0 GiB (20.1%) 380.2 MB/s ETA 4s`. Nothing with --json.
  */
-export function progressView(verb: string, label: string, options: { json?: boolean }): ProgressView {
-  if (options.json === true) return { start() {}, update() {}, stop() {} };
+export function progressView(
+  verb: string,
+  label: string,
+  options: { json?: boolean },
+  clock: TransferClock = new TransferClock(),
+): ProgressView {
+  if (options.json === true) {
+    return { start: (_size, from) => clock.start(from), update: (bytes) => clock.update(bytes), stop() {} };
+  }
   const rate = new RateMeter();
+  // While bytes move, the rate of the last few seconds; once all have arrived, the whole transfer's
+  // average, the same number the summary line prints after it.
+  const shownRate = (bytes: number, size: number) =>
+    bytes >= size ? clock.measured().bytesPerSecond : rate.perSecond();
   if (process.stderr.isTTY === true && process.env.NO_COLOR === undefined) {
     const bar = new cliProgress.SingleBar(
       {
@@ -36,17 +47,19 @@ export function progressView(verb: string, label: string, options: { json?: bool
     const payload = (bytes: number) => ({
       done: formatBytes(bytes),
       total_h: formatBytes(size),
-      rate: `${formatRate(rate.perSecond())}`,
+      rate: `${formatRate(shownRate(bytes, size))}`,
     });
     return {
       start(total, from) {
         size = total;
+        clock.start(from);
         rate.reset(from);
         if (running) bar.stop();
         bar.start(Math.max(total, 1), total === 0 ? 1 : from, payload(from));
         running = true;
       },
       update(bytes) {
+        clock.update(bytes);
         rate.add(bytes);
         if (running) bar.update(bytes, payload(bytes));
       },
@@ -63,7 +76,7 @@ export function progressView(verb: string, label: string, options: { json?: bool
   const line = (bytes: number) => {
     lastBytes = bytes;
     const pct = size === 0 ? 100 : (bytes / size) * 100;
-    const perSecond = rate.perSecond();
+    const perSecond = shownRate(bytes, size);
     const eta = perSecond > 0 && bytes < size ? ` ETA ${formatEta((size - bytes) / perSecond)}` : '';
     process.stderr.write(
       `${verb} ${clip(label, 40)}: ${formatBytes(bytes)} / ${formatBytes(size)} (${pct.toFixed(1)}%) ${formatRate(perSecond)}${eta}\n`,
@@ -72,11 +85,13 @@ export function progressView(verb: string, label: string, options: { json?: bool
   return {
     start(total, from) {
       size = total;
+      clock.start(from);
       rate.reset(from);
       last = Date.now();
       line(from);
     },
     update(bytes) {
+      clock.update(bytes);
       rate.add(bytes);
       const now = Date.now();
       if (now - last >= every || (bytes === size && lastBytes !== bytes)) {
@@ -86,6 +101,65 @@ export function progressView(verb: string, label: string, options: { json?: bool
     },
     stop() {},
   };
+}
+
+/**
+ * What one command's transfer measured: from the first start (the server's answer, with the offset it
+ * resumes from) to the last byte acknowledged or written, on the monotonic clock. Retries within the same
+ * command keep the first start, so their pauses count. The summary line and the progress view's final rate
+ * both read it, so they print the same rate; the time before the first start (connecting, looking the file
+ * up) and after the last byte (the final SHA-256 check, fsync, rename) is the command's, not the transfer's.
+ */
+export class TransferClock {
+  #startedAt: number | undefined;
+  #fromBytes = 0;
+  #lastAt = 0;
+  #lastBytes = 0;
+
+  start(from: number): void {
+    const now = performance.now();
+    if (this.#startedAt === undefined) {
+      this.#startedAt = now;
+      this.#fromBytes = from;
+    }
+    this.#lastAt = now;
+    this.#lastBytes = from;
+  }
+
+  update(bytes: number): void {
+    if (this.#startedAt === undefined) this.start(0);
+    this.#lastAt = performance.now();
+    this.#lastBytes = bytes;
+  }
+
+  /** Bytes moved in this command (after the offset it resumed from), the seconds it took, and their rate. */
+  measured(): { bytes: number; seconds: number; bytesPerSecond: number } {
+    const bytes = Math.max(0, this.#lastBytes - this.#fromBytes);
+    const seconds = this.#startedAt === undefined ? 0 : (this.#lastAt - this.#startedAt) / 1000;
+    return { bytes, seconds, bytesPerSecond: seconds > 0 ? bytes / seconds : 0 };
+  }
+}
+
+/**
+ * The summary after a transfer, e.g. `2.9 MiB received in 11.2 ms, 272.7 MB/s (30 ms in all)`: the measured
+ * transfer, then the command's whole time when the setup and the final checks added to it noticeably.
+ */
+export function transferSummary(verbed: string, clock: TransferClock, totalSeconds: number): string {
+  const { bytes, seconds, bytesPerSecond } = clock.measured();
+  const rate = seconds > 0 ? `, ${formatRate(bytesPerSecond)}` : '';
+  const all =
+    totalSeconds - seconds > Math.max(0.001, seconds * 0.1) ? ` (${formatSeconds(totalSeconds)} in all)` : '';
+  return `${formatBytes(bytes)} ${verbed} in ${formatSeconds(seconds)}${rate}${all}`;
+}
+
+/** A duration with three significant digits or more, so a rate computed from it is within 1%: `0.42 ms`, `11.2 ms`, `250 ms`, `3.44 s`, `61.5 s`. */
+export function formatSeconds(seconds: number): string {
+  const ms = seconds * 1000;
+  if (ms < 10) return `${ms.toFixed(2)} ms`;
+  if (ms < 100) return `${ms.toFixed(1)} ms`;
+  if (ms < 1000) return `${ms.toFixed(0)} ms`;
+  if (seconds < 10) return `${seconds.toFixed(2)} s`;
+  return `${seconds.toFixed(1)} s`;
 }
 
 /** Bytes per second over the last few seconds, so the rate and ETA follow changes in speed. */

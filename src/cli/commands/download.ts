@@ -7,7 +7,7 @@ import { addClientOptions, type ClientFlags } from '../client-options.js';
 import { EXIT } from '../exit-codes.js';
 import { paint, printJson, reportError } from '../output.js';
 import { connectForTransfer, interruptSignal } from '../transfer.js';
-import { formatRate, progressView } from '../transfer-progress.js';
+import { progressView, TransferClock, transferSummary } from '../transfer-progress.js';
 
 interface DownloadFlags extends ClientFlags {
   output?: string;
@@ -47,9 +47,9 @@ resumes from the partial file when the same command runs again.
       const client = await connectForTransfer(flags);
       const interrupt = interruptSignal();
       const toStdout = flags.output === '-';
-      let view = progressView('download', ref, flags);
+      const clock = new TransferClock();
+      let view = progressView('download', ref, flags, clock);
       const started = performance.now();
-      let from = 0;
       try {
         // A trailing separator means "into this directory" (created if needed): keep it through resolve().
         const output = flags.output ?? '.';
@@ -61,8 +61,7 @@ resumes from the partial file when the same command runs again.
           resume: flags.resume,
           signal: interrupt.signal,
           onStart: (start) => {
-            from = start.offset;
-            view = progressView('download', start.entry.name, flags);
+            view = progressView('download', start.entry.name, flags, clock);
             if (start.offset > 0 && !flags.json) {
               process.stderr.write(
                 `resuming ${start.entry.name} at byte ${start.offset} of ${start.entry.size} (${((start.offset / Math.max(1, start.entry.size)) * 100).toFixed(1)}%)\n`,
@@ -82,11 +81,7 @@ resumes from the partial file when the same command runs again.
         if (flags.json) {
           if (!toStdout) printJson({ ...entry, path: result.path, resumedFrom: result.resumedFrom });
         } else {
-          process.stderr.write(
-            paint.dim(
-              `${formatBytes(entry.size - from)} received in ${seconds.toFixed(1)} s, ${formatRate((entry.size - from) / Math.max(seconds, 0.001))}\n`,
-            ),
-          );
+          process.stderr.write(paint.dim(`${transferSummary('received', clock, seconds)}\n`));
           if (!toStdout) {
             process.stdout.write(
               `downloaded ${entry.name} (${formatBytes(entry.size)}) to ${result.path}, sha256 ${entry.sha256} verified\n`,

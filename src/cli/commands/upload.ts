@@ -9,7 +9,7 @@ import { addClientOptions, type ClientFlags } from '../client-options.js';
 import { EXIT } from '../exit-codes.js';
 import { paint, printJson, reportError } from '../output.js';
 import { connectForTransfer, interruptSignal } from '../transfer.js';
-import { formatRate, progressView } from '../transfer-progress.js';
+import { progressView, TransferClock, transferSummary } from '../transfer-progress.js';
 import { UploadStateFile } from '../upload-state.js';
 
 interface UploadFlags extends ClientFlags {
@@ -94,9 +94,9 @@ async function uploadOne(
     node: client.welcome?.node ?? client.endpoint,
   });
   const previous = flags.resume ? await state.read() : undefined;
-  const view = progressView('upload', name, flags);
+  const clock = new TransferClock();
+  const view = progressView('upload', name, flags, clock);
   const started = performance.now();
-  let sentFrom = 0;
   try {
     const result: UploadResult = await client.files.upload(absolute, {
       name,
@@ -105,7 +105,6 @@ async function uploadOne(
       ...(chunkSize === undefined ? {} : { chunkSize }),
       signal,
       onStart: (start) => {
-        sentFrom = start.offset;
         state.save(start.uploadId).catch(() => {});
         view.stop();
         if (start.offset > 0 && !flags.json) {
@@ -126,15 +125,11 @@ async function uploadOne(
     const seconds = (performance.now() - started) / 1000;
     if (flags.json) printJson(result);
     else {
-      const sent = result.size - sentFrom;
       process.stdout.write(
         `uploaded ${result.name} (${formatBytes(result.size)}) id ${result.id} sha256 ${result.sha256}${result.deduplicated ? ' (content already stored: kept once)' : ''}\n`,
       );
-      if (sent > 0 && seconds > 0.05) {
-        process.stderr.write(
-          paint.dim(`${formatBytes(sent)} sent in ${seconds.toFixed(1)} s, ${formatRate(sent / seconds)}\n`),
-        );
-      }
+      if (clock.measured().bytes > 0)
+        process.stderr.write(paint.dim(`${transferSummary('sent', clock, seconds)}\n`));
     }
     return EXIT.OK;
   } catch (err) {
