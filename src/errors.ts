@@ -98,6 +98,11 @@ export const ERRORS = {
     retryable: true,
     summary: 'A shared engine (PostgreSQL, NATS) is unreachable; the node reconnects by itself.',
   },
+  NO_RESPONDERS: {
+    status: 503,
+    retryable: true,
+    summary: 'No node of the cluster serves that request right now.',
+  },
   INTERNAL_ERROR: { status: 500, summary: 'The server failed unexpectedly; the message says where.' },
 
   // UDP (spec §13)

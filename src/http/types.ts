@@ -4,6 +4,7 @@ import type { DirectCall } from '../server/direct-call.js';
 import type { Dispatcher } from '../server/dispatcher.js';
 import type { ServerOptions } from '../server/options.js';
 import type { CallContext } from '../services/types.js';
+import type { EngineHealth } from '../storage/health.js';
 import type { Conduit, PeerInfo } from '../transport/types.js';
 
 /** What the HTTP gateway needs from the node it fronts. */
@@ -14,6 +15,8 @@ export interface GatewayNode {
   readonly dispatcher: Dispatcher;
   /** True once the node drains: /readyz turns 503 and new API calls are refused. */
   readonly draining: boolean;
+  /** Each shared engine's health; /readyz is 503 while one is down. */
+  engineHealth(): EngineHealth[];
   /** Hands a WebSocket's byte stream to the node, like any other transport. */
   accept(conduit: Conduit): void;
   /** Runs one method call for an HTTP request, through the same checks as the protocol. */

@@ -2,9 +2,17 @@ import os from 'node:os';
 import type { Logger } from 'pino';
 import { NexoError } from '../errors.js';
 import { type HttpGateway, startHttpGateway } from '../http/gateway.js';
+import { type Engines, openEngines } from '../node/engines.js';
 import { PREFACE_FIRST_BYTE } from '../protocol/constants.js';
 import { builtinServices } from '../services/index.js';
-import type { NodeView, ServiceDefinition, ServiceFactory, ServiceHost } from '../services/types.js';
+import type {
+  NodeView,
+  ServiceDefinition,
+  ServiceFactory,
+  ServiceHost,
+  StorageHost,
+} from '../services/types.js';
+import type { EngineHealth } from '../storage/health.js';
 import { listenTcp } from '../transport/tcp.js';
 import type { Conduit, TransportKind, TransportListener } from '../transport/types.js';
 import { Admission } from './admission.js';
@@ -52,6 +60,7 @@ export class NexoNode {
   readonly #caller: DirectCaller;
   #http: HttpGateway | undefined;
   #udp: UdpEndpoint | undefined;
+  #engines: Engines | undefined;
   #nodeId: string;
   #nextId = 1;
   #clock = Date.now();
@@ -90,6 +99,25 @@ export class NexoNode {
       connectionsByTransport: () => this.openConnections(),
       services: () => this.#services,
       httpAddress: () => this.#http?.address(),
+      storage: () => ({ mode: this.options.storage, engines: this.engineHealth() }),
+    };
+    const engine = (): Engines => {
+      if (this.#engines === undefined) throw new Error('storage engines open when the node starts');
+      return this.#engines;
+    };
+    const storage: StorageHost = {
+      mode: this.options.storage,
+      postgres: () => {
+        const pg = engine().postgres;
+        if (pg === undefined) throw new Error('PostgreSQL is used only with storage: postgres');
+        return pg;
+      },
+      nats: () => {
+        const nats = engine().nats;
+        if (nats === undefined) throw new Error('NATS is used only with storage: postgres');
+        return nats;
+      },
+      bus: () => engine().bus,
     };
     const host: ServiceHost = {
       options: this.options,
@@ -97,6 +125,7 @@ export class NexoNode {
       pool: this.pool,
       nodeId: () => this.#nodeId,
       node: view,
+      storage,
     };
     for (const factory of extras.services ?? builtinServices()) {
       const service = factory(host);
@@ -107,6 +136,11 @@ export class NexoNode {
 
   get nodeId(): string {
     return this.#nodeId;
+  }
+
+  /** Each shared engine's health (empty in embedded mode); /readyz is 503 while one is down. */
+  engineHealth(): EngineHealth[] {
+    return this.#engines?.health() ?? [];
   }
 
   get draining(): boolean {
@@ -120,7 +154,18 @@ export class NexoNode {
   async start(): Promise<{ host: string; port: number }> {
     if (this.#state !== 'new') throw new Error('node already started');
     this.#state = 'running';
-    for (const service of this.#services) await service.start?.();
+    try {
+      // Before any service starts: services take their backends and bus from these.
+      this.#engines = await openEngines(this.options, this.log);
+      for (const service of this.#services) await service.start?.();
+    } catch (err) {
+      this.#state = 'closed';
+      // Services that started (or did not) are stopped; a failure to stop must not hide the cause.
+      for (const service of this.#services) await (async () => service.stop?.())().catch(() => {});
+      await this.#engines?.close();
+      await this.pool.close();
+      throw err;
+    }
     const tcp = await listenTcp({ host: this.options.host, port: this.options.port }, (c) => this.accept(c));
     this.#listeners.push(tcp);
     const address = tcp.address();
@@ -142,6 +187,7 @@ export class NexoNode {
       await Promise.all(this.#listeners.map((l) => l.close()));
       this.#state = 'closed';
       for (const service of this.#services) await service.stop?.();
+      await this.#engines?.close();
       await this.pool.close();
       throw err;
     }
@@ -353,6 +399,8 @@ export class NexoNode {
         this.log.error({ err, service: service.name }, 'service failed to stop');
       }
     }
+    // After the services: they flush their last writes through the engines.
+    await this.#engines?.close().catch((err: unknown) => this.log.error({ err }, 'engines failed to close'));
     await this.pool.close();
     this.#state = 'closed';
     this.log.info({ ms: Date.now() - started }, 'node stopped');

@@ -1,9 +1,13 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
+import type { Bus } from '../bus/types.js';
 import type { NodeStats } from '../server/host.js';
-import type { ServerOptions } from '../server/options.js';
+import type { ServerOptions, StorageMode } from '../server/options.js';
 import type { Session } from '../server/session.js';
 import type { WorkerPool } from '../server/worker-pool.js';
+import type { EngineHealth } from '../storage/health.js';
+import type { Nats } from '../storage/nats/connection.js';
+import type { Postgres } from '../storage/postgres/postgres.js';
 
 /** Who may call a method: everybody, or sessions whose role is in the list. */
 export type Access = 'anyone' | readonly string[];
@@ -91,6 +95,22 @@ export interface NodeView {
   services(): readonly ServiceDefinition[];
   /** Where the HTTP gateway listens, when it runs. */
   httpAddress(): { host: string; port: number } | undefined;
+  /** The storage mode and each shared engine's health (none in embedded mode). */
+  storage(): { mode: StorageMode; engines: EngineHealth[] };
+}
+
+/**
+ * The storage and bus the node opened from its settings (src/node/engines.ts). A service takes its backend
+ * from here, in its `start()` (the engines open before services start), and never constructs one itself.
+ */
+export interface StorageHost {
+  readonly mode: StorageMode;
+  /** The node's PostgreSQL pool; throws in embedded mode and before the node starts. */
+  postgres(): Postgres;
+  /** The node's NATS connection (JetStream, KV, object store); throws in embedded mode and before start. */
+  nats(): Nats;
+  /** The message bus: in-process when embedded, NATS when shared; throws before the node starts. */
+  bus(): Bus;
 }
 
 /**
@@ -111,6 +131,8 @@ export interface ServiceHost {
   nodeId(): string;
   /** Read-only view of the node (uptime, connections, counters, other services). */
   readonly node: NodeView;
+  /** Storage engines and the bus. */
+  readonly storage: StorageHost;
 }
 
 export interface ServiceDefinition {

@@ -53,3 +53,21 @@ export async function dropSchema(schema: string): Promise<void> {
     await client.end();
   }
 }
+
+/** `PG_URL` with every connection in `schema` (libpq `options`), as a node's --postgres would name it. */
+export function pgUrlFor(schema: string, base = PG_URL): string {
+  const url = new URL(base);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return url.toString();
+}
+
+/** Creates a schema for a test; drop it with `dropSchema`. */
+export async function createSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  } finally {
+    await client.end();
+  }
+}

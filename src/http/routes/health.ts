@@ -5,7 +5,9 @@ import type { GatewayNode } from '../types.js';
 
 /**
  * `/healthz`: the process is alive and serving HTTP. `/readyz`: it takes new traffic; 503 while it drains,
- * so a load balancer stops sending new clients before the node stops.
+ * so a load balancer stops sending new clients before the node stops, and 503 while a shared engine
+ * (PostgreSQL, NATS) is unreachable, so clients go to a node that can serve them; 200 again by itself when
+ * the engine is back (each connection probes or reconnects on its own).
  */
 export function registerHealth(app: FastifyInstance, node: GatewayNode): void {
   app.get('/healthz', async () => ({ status: 'ok', node: node.nodeId }));
@@ -18,6 +20,20 @@ export function registerHealth(app: FastifyInstance, node: GatewayNode): void {
         }),
       );
     }
-    return { status: 'ready', node: node.nodeId };
+    const engines = node.engineHealth();
+    const down = engines.filter((e) => !e.up);
+    if (down.length > 0) {
+      return sendError(
+        reply,
+        new NexoError(
+          'STORAGE_UNAVAILABLE',
+          `not ready: ${down.map((e) => `${e.engine} at ${e.url} is unreachable (${e.error ?? 'down'})`).join('; ')}`,
+          { node: node.nodeId, engines },
+        ),
+      );
+    }
+    return engines.length === 0
+      ? { status: 'ready', node: node.nodeId }
+      : { status: 'ready', node: node.nodeId, engines };
   });
 }

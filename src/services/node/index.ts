@@ -60,6 +60,7 @@ export function nodeService(host: ServiceHost): ServiceDefinition {
       errors: view.stats.errors,
       bytesIn: view.stats.bytesIn,
       bytesOut: view.stats.bytesOut,
+      storage: view.storage(),
       services,
     };
   };
@@ -141,7 +142,18 @@ export function formatStatus(s: NodeSnapshot): string[] {
     `node ${s.node}, up ${formatUptime(s.uptimeMs)}${s.draining ? ' (draining)' : ''}`,
     `connections: ${connections}`,
     `requests: ${s.requests.total} total, ${s.requests.perSecond}/s; errors: ${s.errors}`,
+    formatStorage(s.storage),
   ];
+}
+
+/** `storage: postgres (postgres up, nats DOWN: reconnecting)`; older nodes send no storage. */
+function formatStorage(storage: NodeSnapshot['storage'] | undefined): string {
+  if (storage === undefined) return 'storage: unknown';
+  if (storage.engines.length === 0) return `storage: ${storage.mode}`;
+  const engines = storage.engines.map((e) =>
+    e.up ? `${e.engine} up` : `${e.engine} DOWN${e.error === undefined ? '' : `: ${e.error}`}`,
+  );
+  return `storage: ${storage.mode} (${engines.join(', ')})`;
 }
 
 export function formatUptime(ms: number): string {

@@ -12,6 +12,11 @@ export interface NodeSnapshot {
   errors: number;
   bytesIn: number;
   bytesOut: number;
+  /** Where state lives: `embedded` or `postgres`, and each shared engine's health (none when embedded). */
+  storage: {
+    mode: 'embedded' | 'postgres';
+    engines: { engine: string; url: string; up: boolean; since: number; error?: string }[];
+  };
   /** Per service that reports numbers: its counters, their per-second rates, and its gauges. */
   services: Record<
     string,

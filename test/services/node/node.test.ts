@@ -94,7 +94,7 @@ describe('node service', () => {
   it('answers `status` in text mode and GET /api/node', async () => {
     const out = await textSession(node.port, 'status\nquit\n');
     expect(out).toMatch(
-      /^node stats-node, up \d+s\nconnections: tcp \d+, ws \d+, http \d+\nrequests: \d+ total, [\d.]+\/s; errors: \d+\n$/,
+      /^node stats-node, up \d+s\nconnections: tcp \d+, ws \d+, http \d+\nrequests: \d+ total, [\d.]+\/s; errors: \d+\nstorage: embedded\n$/,
     );
     const response = await fetch(`http://127.0.0.1:${node.httpAddress()!.port}/api/node`);
     expect(await response.json()).toMatchObject({

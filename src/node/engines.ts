@@ -1,0 +1,83 @@
+import type { Logger } from 'pino';
+import { LocalBus } from '../bus/local.js';
+import { NatsBus } from '../bus/nats.js';
+import type { Bus } from '../bus/types.js';
+import type { ServerOptions, StorageMode } from '../server/options.js';
+import type { EngineHealth } from '../storage/health.js';
+import { type Nats, openNats } from '../storage/nats/connection.js';
+import { openPostgres, type Postgres } from '../storage/postgres/postgres.js';
+
+/**
+ * The engines a node runs on, opened once from its settings and handed to every service through its
+ * ServiceHost (services never open a backend themselves):
+ * - embedded: no engine; the bus is in-process (LocalBus);
+ * - postgres: one PostgreSQL pool and one NATS connection for the whole node; the bus is NATS, its
+ *   subjects prefixed with the cluster name.
+ */
+export interface Engines {
+  readonly mode: StorageMode;
+  readonly postgres: Postgres | undefined;
+  readonly nats: Nats | undefined;
+  readonly bus: Bus;
+  /** Each engine's health (empty in embedded mode). */
+  health(): EngineHealth[];
+  /** Every engine is reachable. */
+  ready(): boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens what `options.storage` asks for. A schema other than `public` is chosen in the URL, libpq style:
+ * `postgres://host/db?options=-c%20search_path%3Dmyschema` (tests use it to share one database).
+ */
+export async function openEngines(options: ServerOptions, log: Logger): Promise<Engines> {
+  const onBusError = (err: unknown, subject: string) => log.error({ err, subject }, 'bus subscriber failed');
+  if (options.storage === 'embedded') return embedded(new LocalBus(onBusError));
+  const engineLog = log.child({ component: 'engines' });
+  // Both are required (options.ts); opened in turn so a refusal names the engine that refused.
+  const postgres = await openPostgres(options.postgres!, {
+    log: engineLog,
+    applicationName: `nexo ${options.nodeId ?? ''}`.trim(),
+  });
+  let nats: Nats;
+  try {
+    nats = await openNats(options.nats, {
+      cluster: options.cluster,
+      name: `nexo ${options.nodeId ?? ''}`.trim(),
+      log: engineLog,
+    });
+  } catch (err) {
+    await postgres.close();
+    throw err;
+  }
+  const bus = new NatsBus(nats, onBusError);
+  log.info(
+    { storage: 'postgres', postgres: postgres.url, nats: nats.url, cluster: options.cluster },
+    'shared engines connected',
+  );
+  return {
+    mode: 'postgres',
+    postgres,
+    nats,
+    bus,
+    health: () => [postgres.health(), nats.health()],
+    ready: () => postgres.health().up && nats.health().up,
+    close: async () => {
+      await bus.close();
+      await nats.close();
+      await postgres.close();
+    },
+  };
+}
+
+function embedded(bus: Bus): Engines {
+  return {
+    mode: 'embedded',
+    postgres: undefined,
+    nats: undefined,
+    bus,
+    health: () => [],
+    ready: () => true,
+    close: () => bus.close(),
+  };
+}
