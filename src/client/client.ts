@@ -287,6 +287,8 @@ export class NexoClient extends Emitter<ClientEvents> {
       conn = new ClientConnection(socket);
       this.#sockets.set(conn, { socket, pauses: 0 });
     } catch (err) {
+      // A socket factory that hears a refusal from the node itself (UDP's REFUSED) says so with its code.
+      if (err instanceof NexoError) throw err;
       throw describeSocketError(err as Error & { code?: string }, where, timeoutMs);
     }
     conn.events = {

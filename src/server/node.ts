@@ -177,14 +177,15 @@ export class NexoNode {
             connection: this.#connectionHost,
             nextSessionId: () => this.#nextId++,
             draining: () => this.draining,
+            accept: (conduit) => this.accept(conduit),
           },
           address.port,
         );
-        this.#listeners.push(this.#udp.listener);
       }
       if (this.options.http.enabled) this.#http = await startHttpGateway(this);
     } catch (err) {
       await Promise.all(this.#listeners.map((l) => l.close()));
+      await this.#udp?.close();
       this.#state = 'closed';
       for (const service of this.#services) await service.stop?.();
       await this.#engines?.close();
@@ -389,6 +390,8 @@ export class NexoNode {
       for (const connection of this.#connections.values()) connection.destroy();
     }
     clearInterval(this.#sweeper);
+    // UDP sessions are connections too: the socket closes only once they have said goodbye (or were cut).
+    await this.#udp?.close();
     // HTTP closes last: until now /readyz answered 503 (draining) and HTTP calls in flight could finish.
     await this.#http?.close(Math.max(0, timeoutMs - (Date.now() - started)));
     await listenersClosed;

@@ -1,7 +1,10 @@
 import { PREFACE_FIRST_BYTE } from '../protocol/constants.js';
+import type { Conduit } from '../transport/types.js';
 import { AmplificationBudget } from '../transport/udp/budget.js';
 import { CookieJar } from '../transport/udp/cookie.js';
+import { KeyTable } from '../transport/udp/keys.js';
 import { type Datagram, listenUdp, type UdpListener, type UdpStats } from '../transport/udp/listener.js';
+import { SecureEndpoint, type SecureEndpointStats } from '../transport/udp/secure-endpoint.js';
 import type { ConnectionHost } from './host.js';
 import { UdpText, type UdpTextStats } from './udp-text.js';
 
@@ -12,6 +15,8 @@ export interface UdpContext {
   readonly connection: ConnectionHost;
   nextSessionId(): number;
   draining(): boolean;
+  /** A secure session's byte stream: served as any connection. */
+  accept(conduit: Conduit): void;
 }
 
 export interface UdpEndpoint {
@@ -19,7 +24,13 @@ export interface UdpEndpoint {
   readonly budget: AmplificationBudget;
   /** Secure sessions held now (§13.3); text datagrams never leave any. */
   readonly sessions: number;
-  stats(): UdpStats & { text: UdpTextStats; unverifiedIn: number; unverifiedOut: number; ignored: number };
+  stats(): UdpStats & {
+    text: UdpTextStats;
+    secure: SecureEndpointStats;
+    unverifiedIn: number;
+    unverifiedOut: number;
+    ignored: number;
+  };
   close(): Promise<void>;
 }
 
@@ -42,15 +53,28 @@ export async function startUdp(context: UdpContext, tcpPort: number): Promise<Ud
     nextSessionId: context.nextSessionId,
     draining: context.draining,
   });
+  const secure = new SecureEndpoint(
+    {
+      cookies,
+      budget,
+      keys: new KeyTable(Object.keys(options.auth.tokens), options.auth.anonymous),
+      send: (bytes, port, address) => listener?.send(bytes, port, address),
+      accept: context.accept,
+      accepting: () => !context.draining(),
+    },
+    {
+      maxSessions: options.udp.maxSessions,
+      handshakeTimeoutMs: options.udp.handshakeTimeoutMs,
+      idleTimeoutMs: options.udp.idleTimeoutMs,
+    },
+  );
   const handle = (datagram: Datagram): void | Promise<void> => {
     if (datagram.bytes.length === 0) {
       ignored++;
       return;
     }
-    if (datagram.bytes[0] === PREFACE_FIRST_BYTE) {
-      ignored++; // secure datagrams: §13.3
-      return;
-    }
+    // §13.1.1 The first byte tells a secure datagram from a text command.
+    if (datagram.bytes[0] === PREFACE_FIRST_BYTE) return secure.handle(datagram);
     return text.handle(datagram);
   };
   const listen = (port: number) =>
@@ -69,17 +93,24 @@ export async function startUdp(context: UdpContext, tcpPort: number): Promise<Ud
     }
   }
   const bound = listener;
+  const closeAll = async () => {
+    secure.close();
+    await bound.close();
+  };
   return {
     listener: bound,
     budget,
-    sessions: 0,
+    get sessions() {
+      return secure.sessionCount;
+    },
     stats: () => ({
       ...bound.stats,
       text: { ...text.stats },
+      secure: secure.stats(),
       unverifiedIn: budget.bytesIn,
       unverifiedOut: budget.bytesOut,
       ignored,
     }),
-    close: () => bound.close(),
+    close: closeAll,
   };
 }

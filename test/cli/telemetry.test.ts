@@ -2,7 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NexoClient } from '../../src/client/client.js';
 import type { NexoNode } from '../../src/server/node.js';
-import { CLI, freePort, spawnServer, startNode, tempDataDir } from '../helpers/node.js';
+import { CLI, freePort, runCli, spawnServer, startNode, tempDataDir } from '../helpers/node.js';
 import { client, eventually } from '../helpers/telemetry.js';
 
 /** The telemetry commands as a user runs them: the built CLI against a real node. */
@@ -14,18 +14,7 @@ interface Run {
 }
 
 function nexo(args: string[], timeout = 30_000): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [CLI, ...args], {
-      env: { ...process.env, NO_COLOR: '1', NEXO_SERVER: '' },
-      timeout,
-    });
-    child.stdin!.end();
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => (stdout += d));
-    child.stderr!.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  return runCli(args, timeout);
 }
 
 /** A long-running command (watch): its output so far, and a way to stop it like Ctrl-C. */

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
@@ -38,6 +38,25 @@ export async function startNode(
   );
   const { port } = await node.start();
   return Object.assign(node, { port });
+}
+
+/** The built CLI, run as a user runs it (no stdin, no colours, no NEXO_SERVER from the environment). */
+export function runCli(
+  args: string[],
+  timeout = 30_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [CLI, ...args], {
+      env: { ...process.env, NO_COLOR: '1', NEXO_SERVER: '' },
+      timeout,
+    });
+    child.stdin!.end();
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
 }
 
 export interface ServerProcess {

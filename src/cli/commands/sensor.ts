@@ -17,6 +17,7 @@ interface SensorFlags extends ClientFlags {
   location?: string;
   start?: number;
   quiet?: boolean;
+  udp?: boolean;
 }
 
 export function registerSensor(program: Command): void {
@@ -46,7 +47,8 @@ export function registerSensor(program: Command): void {
       .option('--kind <kind>', 'what the sensor is (registered with its first report)')
       .option('--location <location>', 'where it is')
       .addOption(new Option('--start <value>', 'first value of the walk').argParser(Number))
-      .option('-q, --quiet', 'print only the summary'),
+      .option('-q, --quiet', 'print only the summary')
+      .option('--udp', 'send over a secure UDP session (protocol §13.3; same port number, key from --token)'),
   )
     .addHelpText(
       'after',
@@ -58,7 +60,8 @@ Examples:
   nexo sensor --id s1 --metric temperature --every 2s          the seeds' temperature sensor
   nexo sensor --id s2 --metric humidity --every 3s              the seeds' humidity sensor
   nexo sensor --id lab --metric temperature,humidity --count 100 --every 0 --batch 50
-  nexo sensor --id s1 --json | jq .                            one JSON line per ack`,
+  nexo sensor --id s1 --json | jq .                            one JSON line per ack
+  nexo sensor --id s1 --udp --every 1s                          over UDP: encrypted, acked, resent when lost`,
     )
     .action(async (flags: SensorFlags) => {
       process.exitCode = await simulate(flags);
@@ -68,7 +71,13 @@ Examples:
 async function simulate(flags: SensorFlags): Promise<number> {
   if (flags.batch > 1000) throw new TypeError('--batch: at most 1000 readings per request');
   const metrics = [...new Set(flags.metric ?? ['temperature'])];
+  const { tcpSocketFactory } = await import('../../client/tcp.js');
+  const socketFactory =
+    flags.udp === true
+      ? (await import('../../client/udp.js')).udpSocketFactory({ token: flags.token })
+      : tcpSocketFactory;
   const client = await connectFromFlags(flags, {
+    socketFactory,
     reconnect: { initialDelayMs: 100, maxDelayMs: 2000, maxAttempts: Number.POSITIVE_INFINITY },
   }).catch((err: unknown) => {
     // Not there yet: readings are buffered until it is. (A refused token or a non-nexo server is final.)
@@ -77,13 +86,12 @@ async function simulate(flags: SensorFlags): Promise<number> {
     return undefined;
   });
   const { NexoClient } = await import('../../client/client.js');
-  const { tcpSocketFactory } = await import('../../client/tcp.js');
   const { endpointsFrom, timeoutFrom } = await import('../client-options.js');
   const nexo =
     client ??
     new NexoClient({
       endpoints: endpointsFrom(flags),
-      socketFactory: tcpSocketFactory,
+      socketFactory,
       token: flags.token,
       name: 'nexo-sensor/0.1.0',
       requestTimeoutMs: timeoutFrom(flags),
