@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { expect } from 'vitest';
 
 /** What came back on a raw HTTP connection: status line, headers, body (as text). */
 export interface RawResponse {
@@ -68,4 +69,14 @@ export function idleConnection(port: number): Promise<net.Socket> {
     socket.on('error', () => {});
     socket.once('error', reject);
   });
+}
+
+/** POSTs `body` as JSON and expects 200 (the response text is the failure message otherwise). */
+export async function postJson(url: string, body: unknown): Promise<void> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  expect(response.status, await response.text()).toBe(200);
 }

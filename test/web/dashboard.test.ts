@@ -9,6 +9,7 @@ import {
   screenshot,
   watchConsole,
 } from '../helpers/browser.js';
+import { postJson } from '../helpers/http.js';
 import { CLI, freePort, type ServerProcess, spawnServer, tempDataDir } from '../helpers/node.js';
 
 /**
@@ -274,15 +275,6 @@ describe.skipIf(!run)('dashboard in Chromium', () => {
     }
   });
 });
-
-async function postJson(url: string, body: unknown): Promise<void> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  expect(response.status, await response.text()).toBe(200);
-}
 
 /** Fails when the page is wider than the screen (a horizontal scrollbar on a phone). */
 async function fitsScreen(page: Page): Promise<void> {

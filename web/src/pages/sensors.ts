@@ -274,24 +274,45 @@ export const sensorsPage: Page = {
       const sensor = selected;
       const state = sensors.get(sensor)!;
       chartTitle.textContent = sensor;
-      const every = bucketFor(range.ms);
+      const coarse = bucketFor(range.ms);
       const now = Date.now();
-      chartNote.textContent = `min, average and max per ${formatEvery(every)}, live`;
+      chartNote.textContent = `min, average and max per ${formatEvery(coarse)}, live`;
       arriving = [];
       // The newest reading of each metric known now: the buckets will hold it.
       const known = new Map([...state.metrics].map(([metric, m]) => [metric, { ts: m.ts, value: m.value }]));
       try {
         const results = await Promise.all(
-          [...state.metrics.keys()].map((metric) =>
-            client.telemetry.buckets({ sensor, metric, from: now - range.ms, every }),
-          ),
+          [...state.metrics.keys()].map(async (metric) => {
+            const first = await client.telemetry.buckets({
+              sensor,
+              metric,
+              from: now - range.ms,
+              every: coarse,
+            });
+            // A sensor younger than the range fills a few buckets at its end (one dot, for a new sensor and
+            // 7 days): ask again for the part that has data, in buckets that fit it, and start the chart there.
+            const start = first.buckets[0]?.t;
+            const fine = start === undefined ? coarse : bucketFor(Math.max(60_000, now - start));
+            const few = first.buckets.length < 10 && start !== undefined && start > now - range.ms / 4;
+            if (!few || fine >= coarse) {
+              return { result: first, every: coarse, since: undefined };
+            }
+            const result = await client.telemetry.buckets({ sensor, metric, from: start, every: fine });
+            return { result, every: fine, since: result.buckets[0]?.t ?? start };
+          }),
         );
         if (generation !== loadGeneration) return;
-        for (const result of results) {
+        const zoomed = results.filter((r) => r.since !== undefined);
+        if (zoomed.length > 0) {
+          const since = Math.min(...zoomed.map((r) => r.since!));
+          const every = Math.min(...results.map((r) => r.every));
+          chartNote.textContent = `min, average and max per ${formatEvery(every)}, live; nothing stored before ${new Date(since).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium', hourCycle: 'h23' })}, so the chart starts there`;
+        }
+        for (const { result, every, since } of results) {
           const chart = chartFor(result.metric, result.unit);
           const latest = known.get(result.metric);
           const inside = latest !== undefined && latest.ts < result.to && latest.ts >= result.from;
-          chart.setBuckets(every, range.ms, result.buckets, inside ? latest : undefined);
+          chart.setBuckets(every, range.ms, result.buckets, inside ? latest : undefined, since);
           // What the node received after it answered is not in the buckets: add it now.
           for (const r of arriving)
             if (r.metric === result.metric && r.recv >= result.to - 1) chart.add(r.ts, r.value);
