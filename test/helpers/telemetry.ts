@@ -41,9 +41,10 @@ export async function eventually<T>(
   }
 }
 
-function reachable(port: number): Promise<boolean> {
+/** True when something accepts TCP connections at host:port within a second. */
+export function reachable(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1' }, () => {
+    const socket = net.connect({ port, host }, () => {
       socket.destroy();
       resolve(true);
     });
