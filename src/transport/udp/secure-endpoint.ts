@@ -76,7 +76,7 @@ interface Entry {
  */
 export class SecureEndpoint {
   readonly #sessions = new Map<number, Entry>();
-  /** Sessions by the client's ephemeral key, while their WELCOME may need sending again. */
+  /** Sessions by the client's address, port and ephemeral key: a HELLO again gets the same WELCOME. */
   readonly #byEphemeral = new Map<string, Entry>();
   readonly #counters = {
     handshakes: 0,
@@ -212,9 +212,9 @@ export class SecureEndpoint {
       if (this.host.budget.take(reset.length)) this.host.send(reset, port, address);
       return;
     }
-    if (entry.stream.session.receive(bytes) && entry.stream.session.recordsIn === 1) {
-      this.#byEphemeral.delete(entry.ephemeral); // the sensor has its keys: WELCOME is never needed again
-    }
+    // A HELLO that arrives late (duplicated or delayed on the way) still finds its session and gets its
+    // WELCOME again, which the sensor ignores, rather than a second session.
+    entry.stream.session.receive(bytes);
   }
 
   /** §13.3.8 Handshake and idle timeouts. */
