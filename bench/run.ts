@@ -1,11 +1,12 @@
 /**
  * `npm run bench`: every capability next to its ceiling, measured in the same run. Select with
- * `npm run bench -- protocol` (names: protocol, telemetry, files, web). BENCH_SECONDS sets the measuring time per case.
+ * `npm run bench -- protocol` (names: protocol, telemetry, files, web, udp). BENCH_SECONDS sets the measuring time per case.
  */
 import os from 'node:os';
 import { benchFiles } from './files.js';
 import { benchProtocol } from './protocol.js';
 import { benchTelemetry } from './telemetry.js';
+import { benchUdp } from './udp.js';
 import { benchWeb } from './web.js';
 
 const suites: Record<string, () => Promise<{ text: string }>> = {
@@ -13,6 +14,7 @@ const suites: Record<string, () => Promise<{ text: string }>> = {
   telemetry: benchTelemetry,
   files: benchFiles,
   web: benchWeb,
+  udp: benchUdp,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
