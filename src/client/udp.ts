@@ -34,7 +34,7 @@ export function udpSocketFactory(options: UdpSocketOptions = {}): SocketFactory 
     new Promise<ClientSocket>((resolve, reject) => {
       const socket = dgram.createSocket(net.isIPv6(endpoint.host) ? 'udp6' : 'udp4');
       const handshake = new ClientHandshake(key);
-      let cookie: Uint8Array | undefined;
+      let cookie: Buffer | undefined;
       let session: SecureSession | undefined;
       let wrapped: ClientSocket | undefined;
       let retry: NodeJS.Timeout | undefined;
@@ -86,8 +86,9 @@ export function udpSocketFactory(options: UdpSocketOptions = {}): SocketFactory 
           }
           return;
         }
-        if (type === DatagramType.COOKIE && bytes.length === 22 && cookie === undefined) {
-          cookie = bytes.subarray(2);
+        // A new cookie (the first, or a fresh one after ours expired) is sent back at once; a repeat is not.
+        if (type === DatagramType.COOKIE && bytes.length === 22 && !cookie?.equals(bytes.subarray(2))) {
+          cookie = Buffer.from(bytes.subarray(2));
           clearTimeout(retry);
           wait = options.helloRetryMs ?? 250;
           sendHello();

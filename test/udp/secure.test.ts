@@ -262,6 +262,25 @@ describe('secure UDP sessions (spec §13.3)', () => {
   });
 });
 
+describe('a draining node and its UDP sessions (spec §13.3.8, §7.3)', () => {
+  it('tells open sessions it is going away, refuses new ones, and closes the socket last', async () => {
+    const draining = await startNode();
+    const port = draining.udp!.listener.address().port;
+    const client = udpClient(port);
+    await client.connect();
+    const goaway = new Promise<string>((resolve) => client.on('goaway', (g) => resolve(g.code)));
+    const closed = draining.close({ timeoutMs: 3000 });
+    expect(await goaway).toBe('SHUTTING_DOWN');
+    const late = udpClient(port);
+    const refused = await failure(late.connect());
+    expect(['SHUTTING_DOWN', 'CONNECTION_REFUSED']).toContain(refused.code);
+    late.destroy();
+    await closed;
+    expect(draining.udp!.sessions).toBe(0);
+    client.destroy();
+  });
+});
+
 describe('secure UDP sessions with tokens (spec §13.3.3, §13.3.8)', () => {
   let node: NexoNode & { port: number };
   let port: number;
