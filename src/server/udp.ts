@@ -22,6 +22,11 @@ export interface UdpContext {
 export interface UdpEndpoint {
   readonly listener: UdpListener;
   readonly budget: AmplificationBudget;
+  /**
+   * The keys of secure sessions (§13.3.3): `keys.replace(digests, anonymous)` when the accepted tokens
+   * change (a tokens store), so new tokens work over UDP at once and revoked ones get no new session.
+   */
+  readonly keys: KeyTable;
   /** Secure sessions held now (§13.3); text datagrams never leave any. */
   readonly sessions: number;
   stats(): UdpStats & {
@@ -53,11 +58,12 @@ export async function startUdp(context: UdpContext, tcpPort: number): Promise<Ud
     nextSessionId: context.nextSessionId,
     draining: context.draining,
   });
+  const keys = new KeyTable(Object.keys(options.auth.tokens), options.auth.anonymous);
   const secure = new SecureEndpoint(
     {
       cookies,
       budget,
-      keys: new KeyTable(Object.keys(options.auth.tokens), options.auth.anonymous),
+      keys,
       send: (bytes, port, address) => listener?.send(bytes, port, address),
       accept: context.accept,
       accepting: () => !context.draining(),
@@ -100,6 +106,7 @@ export async function startUdp(context: UdpContext, tcpPort: number): Promise<Ud
   return {
     listener: bound,
     budget,
+    keys,
     get sessions() {
       return secure.sessionCount;
     },

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { AmplificationBudget } from '../../src/transport/udp/budget.js';
 import { CookieJar } from '../../src/transport/udp/cookie.js';
 import { ClientHandshake } from '../../src/transport/udp/handshake.js';
-import { KeyTable, keyFromToken } from '../../src/transport/udp/keys.js';
+import { KeyTable, keyFromToken, tokenDigest } from '../../src/transport/udp/keys.js';
 import { SecureEndpoint } from '../../src/transport/udp/secure-endpoint.js';
 import { DatagramType } from '../../src/transport/udp/wire.js';
 
@@ -25,6 +25,21 @@ function endpoint() {
   );
   return { secure, sent, accepted, budget };
 }
+
+describe('key table (spec §13.3.3)', () => {
+  it('finds keys by id, and follows the accepted tokens when they change', () => {
+    const table = new KeyTable(['sensor-token-1'], false);
+    const one = keyFromToken('sensor-token-1');
+    const two = keyFromToken('sensor-token-2');
+    expect(table.find(one.keyId)?.psk).toEqual(one.psk);
+    expect(table.find(keyFromToken('').keyId)).toBeUndefined(); // anonymous off
+    table.replace([tokenDigest('sensor-token-2')], true);
+    expect(table.find(one.keyId)).toBeUndefined(); // revoked: no new session
+    expect(table.find(two.keyId)?.psk).toEqual(two.psk);
+    expect(table.find(keyFromToken('').keyId)).toBeDefined();
+    expect(table.size).toBe(2);
+  });
+});
 
 describe('secure datagrams from a hostile peer (spec §13.3)', () => {
   it('random datagrams after 0x8E: no throw, no session, no more bytes out than in', () => {

@@ -26,17 +26,39 @@ export function keyFromToken(token: string | undefined): SessionKey {
   return keyFromDigest(tokenDigest(token ?? ''));
 }
 
-/** The node's table: key id → key, for the configured tokens (and anonymous sensors, if allowed). */
+/**
+ * The node's table: key id → key, for the tokens it accepts (and anonymous sensors, if allowed). Built from
+ * the tokens' SHA-256 digests, so a store that keeps only digests can feed it; `replace` swaps the whole
+ * table when tokens are created or revoked (keys of unchanged tokens are reused, not derived again).
+ */
 export class KeyTable {
-  readonly #byId = new Map<string, SessionKey>();
+  #byId = new Map<string, SessionKey>();
+  #byDigest = new Map<string, SessionKey>();
 
   constructor(tokens: Iterable<string>, anonymous: boolean) {
-    const all = [...tokens];
-    if (anonymous) all.push('');
-    for (const token of all) {
-      const key = keyFromToken(token);
-      this.#byId.set(key.keyId.toString('hex'), key);
+    this.replace(
+      [...tokens].map((t) => tokenDigest(t)),
+      anonymous,
+    );
+  }
+
+  replace(digests: Iterable<Uint8Array>, anonymous: boolean): void {
+    const all = [...digests];
+    if (anonymous) all.push(tokenDigest(''));
+    const byId = new Map<string, SessionKey>();
+    const byDigest = new Map<string, SessionKey>();
+    for (const digest of all) {
+      const hex = Buffer.from(digest).toString('hex');
+      const key = this.#byDigest.get(hex) ?? keyFromDigest(digest);
+      byDigest.set(hex, key);
+      byId.set(key.keyId.toString('hex'), key);
     }
+    this.#byId = byId;
+    this.#byDigest = byDigest;
+  }
+
+  get size(): number {
+    return this.#byId.size;
   }
 
   find(keyId: Uint8Array): SessionKey | undefined {
