@@ -135,15 +135,15 @@ describe('text over UDP (spec §13.2)', () => {
     try {
       const before = node.udp!.stats();
       const sent = 40;
-      for (let i = 0; i < sent; i++) await peer.send('nap 300', udpPort);
-      const deadline = Date.now() + 3000;
+      for (let i = 0; i < sent; i++) await peer.send('nap 1000', udpPort);
+      const deadline = Date.now() + 5000;
       const settled = () =>
         node.udp!.stats().datagramsIn - before.datagramsIn >= sent - 5 && node.udp!.listener.pending === 0;
       while (Date.now() < deadline && !settled()) await new Promise((r) => setTimeout(r, 20));
       await new Promise((r) => setTimeout(r, 50));
       const after = node.udp!.stats();
       const dropped = after.droppedBusy - before.droppedBusy;
-      const answered = peer.received.filter((m) => m.toString() === 'slept 300\n').length;
+      const answered = peer.received.filter((m) => m.toString() === 'slept 1000\n').length;
       expect(answered).toBe(8); // udp.maxPending
       expect(dropped).toBe(after.datagramsIn - before.datagramsIn - answered);
       expect(dropped).toBeGreaterThanOrEqual(sent - 8 - 5); // the kernel may drop a few itself
