@@ -224,6 +224,21 @@ describe('anti-amplification (spec §13.1.2, §13.2.3)', () => {
   });
 });
 
+describe('text over UDP on a node that refuses anonymous clients (spec §13.2.2)', () => {
+  it('answers commands AUTH_FAILED, and still ping', async () => {
+    const closed = await startNode({ auth: { anonymous: false, tokens: { 'admin-token-1': 'admin' } } });
+    const peer = await UdpPeer.open();
+    try {
+      const port = closed.udp!.listener.address().port;
+      expect(await peer.ask('greet Ana', port)).toMatch(/\(AUTH_FAILED\)\n$/);
+      expect(await peer.ask('ping', port)).toBe('pong\n');
+    } finally {
+      peer.close();
+      await closed.close({ timeoutMs: 1000 });
+    }
+  });
+});
+
 describe('UDP options', () => {
   it('are validated with helpful messages', () => {
     expect(() => resolveOptions({ udp: { unverifiedBudget: 100 } })).toThrow(
