@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchBuilder, type Definitions } from '../../src/services/telemetry/batch.js';
 import type { AlertEvent, AlertRule } from '../../src/services/telemetry/model.js';
-import type { StoreSnapshot, TelemetryStore } from '../../src/services/telemetry/store.js';
+import type { DefinedSensor, StoreSnapshot, TelemetryStore } from '../../src/services/telemetry/store.js';
 
 /**
  * The one definition of a correct TelemetryStore, run against every backend (telemetry-store.sqlite.test.ts,
@@ -23,7 +23,40 @@ const MINUTE = 60_000;
 
 type Row = [sensor: number, series: number, seq: number, ts: number, value: number];
 
-/** Rows → a batch (recv = ts + 5), with optional tags by row index. */
+/**
+ * The store numbers sensors and series: tests name them by a small index (sensor 1 = s1, 2 = s2; series 1 =
+ * s1/temperature, 2 = s2/temperature, 3 = s1/humidity) and these tables give the store's ids.
+ */
+const ids = { sensor: [] as number[], series: [] as number[] };
+const S = (series: number): number => known(ids.series, series);
+const N = (sensor: number): number => known(ids.sensor, sensor);
+
+function known(table: number[], index: number): number {
+  const id = table[index];
+  if (id === undefined) throw new Error(`index ${index} was not defined in this test`);
+  return id;
+}
+
+/** Defines s1 (temperature, humidity) and s2 (temperature) in the store and fills `ids`. */
+async function defineAll(store: TelemetryStore): Promise<void> {
+  ids.sensor = [];
+  ids.series = [];
+  const s1 = await store.define({ name: 's1', kind: null, location: null, firstSeen: T0 }, [
+    { metric: 'temperature', unit: '°C' },
+    { metric: 'humidity', unit: '%' },
+  ]);
+  const s2 = await store.define({ name: 's2', kind: 'thermo', location: 'lab', firstSeen: T0 }, [
+    { metric: 'temperature', unit: '°C' },
+  ]);
+  const of = (d: DefinedSensor, metric: string) => d.series.find((x) => x.metric === metric)!.id;
+  ids.sensor[1] = s1.sensor.id;
+  ids.sensor[2] = s2.sensor.id;
+  ids.series[1] = of(s1, 'temperature');
+  ids.series[2] = of(s2, 'temperature');
+  ids.series[3] = of(s1, 'humidity');
+}
+
+/** Rows (by index) → a batch (recv = ts + 5), with optional tags by row index. */
 function batch(
   rows: Row[],
   defs: Definitions = { sensors: [], series: [] },
@@ -31,22 +64,10 @@ function batch(
 ) {
   const b = new BatchBuilder(4);
   rows.forEach(([sensor, series, seq, ts, value], i) => {
-    b.add(sensor, series, seq, ts, ts + 5, value, tags.get(i));
+    b.add(N(sensor), S(series), seq, ts, ts + 5, value, tags.get(i));
   });
   return b.take(defs);
 }
-
-const DEFS: Definitions = {
-  sensors: [
-    { id: 1, name: 's1', kind: null, location: null, firstSeen: T0 },
-    { id: 2, name: 's2', kind: 'thermo', location: 'lab', firstSeen: T0 },
-  ],
-  series: [
-    { id: 1, sensor: 1, metric: 'temperature', unit: '°C' },
-    { id: 2, sensor: 2, metric: 'temperature', unit: '°C' },
-    { id: 3, sensor: 1, metric: 'humidity', unit: '%' },
-  ],
-};
 
 /** min/max/sum/count per bucket, the slow obvious way. */
 function bruteForce(rows: { ts: number; value: number }[], from: number, to: number, every: number) {
@@ -113,6 +134,12 @@ export function telemetryStoreConformance(name: string, backend: TelemetryStoreB
       await destroy();
     });
 
+    /** Opens the store and defines the sensors the tests use. */
+    async function start(): Promise<void> {
+      await store.open();
+      await defineAll(store);
+    }
+
     /** A second store on the same data, opened; closed after the test. */
     async function reopen(): Promise<{ store: TelemetryStore; snapshot: StoreSnapshot }> {
       const s = await another();
@@ -120,13 +147,15 @@ export function telemetryStoreConformance(name: string, backend: TelemetryStoreB
       return { store: s, snapshot: await s.open() };
     }
 
-    async function all(s: TelemetryStore, series: number, order: 'asc' | 'desc' = 'asc') {
-      return (await s.readings({ series, from: 0, to: T0 + 1e9, limit: 10_000, order })).readings;
+    /** Every reading of series `index`. */
+    async function all(s: TelemetryStore, index: number, order: 'asc' | 'desc' = 'asc') {
+      return (await s.readings({ series: S(index), from: 0, to: T0 + 1e9, limit: 10_000, order })).readings;
     }
 
     describe('readings', () => {
       it('opens empty, then stores readings with their fields and tags', async () => {
         expect(await store.open()).toEqual({ sensors: [], series: [], rules: [] });
+        await defineAll(store);
         const tags = new Map([[1, JSON.stringify({ room: 'b12', floor: '3' })]]);
         const result = await store.commit(
           batch(
@@ -135,7 +164,7 @@ export function telemetryStoreConformance(name: string, backend: TelemetryStoreB
               [1, 1, 2, T0 + 1000, -3.25],
               [2, 2, 1, T0, 1e300],
             ],
-            DEFS,
+            undefined,
             tags,
           ),
         );
@@ -149,14 +178,9 @@ export function telemetryStoreConformance(name: string, backend: TelemetryStoreB
       });
 
       it('answers a time range inclusive at from, exclusive at to, in both orders', async () => {
-        await store.open();
-        await store.commit(
-          batch(
-            [0, 1, 2, 3, 4].map((i): Row => [1, 1, i, T0 + i * 1000, i]),
-            DEFS,
-          ),
-        );
-        const q = { series: 1, from: T0 + 1000, to: T0 + 4000, limit: 100 };
+        await start();
+        await store.commit(batch([0, 1, 2, 3, 4].map((i): Row => [1, 1, i, T0 + i * 1000, i])));
+        const q = { series: S(1), from: T0 + 1000, to: T0 + 4000, limit: 100 };
         const asc = await store.readings({ ...q, order: 'asc' });
         expect(asc.readings.map((r) => r.value)).toEqual([1, 2, 3]);
         expect(asc.last).toEqual({ ts: T0 + 3000, seq: 3 });
@@ -167,14 +191,21 @@ export function telemetryStoreConformance(name: string, backend: TelemetryStoreB
       });
 
       it('pages in both orders without losing or repeating a reading, among equal timestamps', async () => {
-        await store.open();
+        await start();
         const rows = Array.from({ length: 25 }, (_, i): Row => [1, 1, i, T0 + Math.floor(i / 3), i]);
-        await store.commit(batch(rows, DEFS));
+        await store.commit(batch(rows));
         for (const order of ['asc', 'desc'] as const) {
           const seen: number[] = [];
           let after: { ts: number; seq: number } | undefined;
           for (let pages = 0; pages < 20; pages++) {
-            const page = await store.readings({ series: 1, from: 0, to: T0 + 100, limit: 4, order, after });
+            const page = await store.readings({
+              series: S(1),
+              from: 0,
+              to: T0 + 100,
+              limit: 4,
+              order,
+              after,
+            });
             seen.push(...page.readings.map((r) => r.value));
             if (page.readings.length < 4) break;
             after = page.last;
@@ -187,16 +218,13 @@ export function telemetryStoreConformance(name: string, backend: TelemetryStoreB
 
     describe('exactly once by (sensor, seq)', () => {
       it('skips a (sensor, seq) stored before, resent in the same batch, or older than the newest', async () => {
-        await store.open();
+        await start();
         const first = await store.commit(
-          batch(
-            [
-              [1, 1, 1, T0, 20],
-              [1, 1, 2, T0 + 1, 21],
-              [2, 2, 1, T0, 30],
-            ],
-            DEFS,
-          ),
+          batch([
+            [1, 1, 1, T0, 20],
+            [1, 1, 2, T0 + 1, 21],
+            [2, 2, 1, T0, 30],
+          ]),
         );
         expect([...first.fresh]).toEqual([1, 1, 1]);
         const second = await store.commit(
@@ -220,15 +248,12 @@ export function telemetryStoreConformance(name: string, backend: TelemetryStoreB
       });
 
       it('still skips them through another store on the same data (a restart, or another node)', async () => {
-        await store.open();
+        await start();
         await store.commit(
-          batch(
-            [
-              [1, 1, 10, T0, 1],
-              [1, 1, 11, T0, 2],
-            ],
-            DEFS,
-          ),
+          batch([
+            [1, 1, 10, T0, 1],
+            [1, 1, 11, T0, 2],
+          ]),
         );
         const { store: other } = await reopen();
         const result = await other.commit(
@@ -245,16 +270,13 @@ export function telemetryStoreConformance(name: string, backend: TelemetryStoreB
       });
 
       it('numbers readings sent without a seq below zero, never colliding, and does not show them', async () => {
-        await store.open();
+        await start();
         const result = await store.commit(
-          batch(
-            [
-              [1, 1, Number.NaN, T0, 1],
-              [1, 1, Number.NaN, T0 + 1, 2],
-              [1, 1, 5, T0 + 2, 3],
-            ],
-            DEFS,
-          ),
+          batch([
+            [1, 1, Number.NaN, T0, 1],
+            [1, 1, Number.NaN, T0 + 1, 2],
+            [1, 1, 5, T0 + 2, 3],
+          ]),
         );
         expect([...result.fresh]).toEqual([1, 1, 1]);
         const assigned = [...result.assigned!];
@@ -273,9 +295,8 @@ export function telemetryStoreConformance(name: string, backend: TelemetryStoreB
       });
 
       it('matches a brute-force model for any mix of new, resent and repeated readings (property)', async () => {
-        await store.open();
+        await start();
         const model = new Set<string>();
-        let defs: Definitions | undefined = DEFS;
         await fc.assert(
           fc.asyncProperty(
             fc.array(fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 0, max: 60 })), {
@@ -283,12 +304,8 @@ export function telemetryStoreConformance(name: string, backend: TelemetryStoreB
             }),
             async (rows) => {
               const { fresh } = await store.commit(
-                batch(
-                  rows.map(([sensor, seq]): Row => [sensor, sensor, seq, T0 + seq, seq]),
-                  defs,
-                ),
+                batch(rows.map(([sensor, seq]): Row => [sensor, sensor, seq, T0 + seq, seq])),
               );
-              defs = undefined;
               rows.forEach(([sensor, seq], i) => {
                 const key = `${sensor}:${seq}`;
                 expect(fresh[i]).toBe(model.has(key) ? 0 : 1);
@@ -310,7 +327,7 @@ export function telemetryStoreConformance(name: string, backend: TelemetryStoreB
 
     describe('rollups and buckets', () => {
       it('answers buckets from the rollup exactly as a scan would, resends not counted twice (property)', async () => {
-        await store.open();
+        await start();
         // One series per run, so runs do not see each other's readings.
         let series = 0;
         await fc.assert(
@@ -327,26 +344,22 @@ export function telemetryStoreConformance(name: string, backend: TelemetryStoreB
             fc.constantFrom(1000, 60_000, 120_000, 300_000, 3_600_000, 90_000),
             async (points, start, length, every) => {
               series++;
-              const defs: Definitions = {
-                sensors: [{ id: series, name: `p${series}`, kind: null, location: null, firstSeen: T0 }],
-                series: [{ id: series, sensor: series, metric: 'm', unit: null }],
-              };
+              const p = await store.define(
+                { name: `p${series}`, kind: null, location: null, firstSeen: T0 },
+                [{ metric: 'm', unit: null }],
+              );
+              ids.sensor[10 + series] = p.sensor.id;
+              ids.series[10 + series] = p.series[0]!.id;
+              const at = 10 + series;
               const rows = points.map(([offset, v], i) => ({ ts: T0 + offset, value: v / 10, seq: i }));
               const half = Math.ceil(rows.length / 2);
+              await store.commit(batch(rows.slice(0, half).map((r): Row => [at, at, r.seq, r.ts, r.value])));
               await store.commit(
-                batch(
-                  rows.slice(0, half).map((r): Row => [series, series, r.seq, r.ts, r.value]),
-                  defs,
-                ),
-              );
-              await store.commit(
-                batch(
-                  rows.slice(Math.floor(half / 2)).map((r): Row => [series, series, r.seq, r.ts, r.value]),
-                ),
+                batch(rows.slice(Math.floor(half / 2)).map((r): Row => [at, at, r.seq, r.ts, r.value])),
               );
               const from = T0 + start;
               const to = from + length;
-              const got = await store.buckets({ series, from, to, every });
+              const got = await store.buckets({ series: S(at), from, to, every });
               const expected = bruteForce(rows, from, to, every);
               expect(got.rollup).toBe(
                 every % MINUTE === 0 && Math.floor(to / MINUTE) > Math.ceil(from / MINUTE),
@@ -363,8 +376,8 @@ export function telemetryStoreConformance(name: string, backend: TelemetryStoreB
       });
 
       it('answers an empty range or an unknown series with no buckets', async () => {
-        await store.open();
-        const none = await store.buckets({ series: 99, from: T0, to: T0 + 3_600_000, every: 60_000 });
+        await start();
+        const none = await store.buckets({ series: 987_654, from: T0, to: T0 + 3_600_000, every: 60_000 });
         expect([...none.t]).toEqual([]);
         expect([...none.count]).toEqual([]);
       });
@@ -372,15 +385,12 @@ export function telemetryStoreConformance(name: string, backend: TelemetryStoreB
 
     describe('series statistics and definitions', () => {
       it('keeps counts, first/last and last-seen across commits, out-of-order readings, and a reopen', async () => {
-        await store.open();
+        await start();
         await store.commit(
-          batch(
-            [
-              [1, 1, 1, T0 + 10_000, 5],
-              [1, 1, 2, T0 + 20_000, 6],
-            ],
-            DEFS,
-          ),
+          batch([
+            [1, 1, 1, T0 + 10_000, 5],
+            [1, 1, 2, T0 + 20_000, 6],
+          ]),
         );
         await store.commit(
           batch([
@@ -391,9 +401,9 @@ export function telemetryStoreConformance(name: string, backend: TelemetryStoreB
         );
         const { snapshot } = await reopen();
         const byId = new Map(snapshot.series.map((s) => [s.id, s]));
-        expect(byId.get(1)).toEqual({
-          id: 1,
-          sensor: 1,
+        expect(byId.get(S(1))).toEqual({
+          id: S(1),
+          sensor: N(1),
           metric: 'temperature',
           unit: '°C',
           count: 3,
@@ -402,11 +412,11 @@ export function telemetryStoreConformance(name: string, backend: TelemetryStoreB
           lastValue: 6,
           lastRecv: T0 + 20_005,
         });
-        expect(byId.get(3)).toMatchObject({ count: 1, firstTs: T0 + 30_000, lastValue: 60, unit: '%' });
-        expect(byId.get(2)).toMatchObject({ count: 0, firstTs: null, lastTs: null });
+        expect(byId.get(S(3))).toMatchObject({ count: 1, firstTs: T0 + 30_000, lastValue: 60, unit: '%' });
+        expect(byId.get(S(2))).toMatchObject({ count: 0, firstTs: null, lastTs: null });
         const s1 = snapshot.sensors.find((s) => s.name === 's1')!;
         expect(s1).toEqual({
-          id: 1,
+          id: N(1),
           name: 's1',
           kind: null,
           location: null,
@@ -421,29 +431,115 @@ export function telemetryStoreConformance(name: string, backend: TelemetryStoreB
 
       it('updates a sensor’s kind and location and a series’ missing unit, keeping what is not sent', async () => {
         await store.open();
+        const u = await store.define({ name: 'u', kind: 'thermo', location: null, firstSeen: T0 }, [
+          { metric: 'x', unit: null },
+        ]);
+        expect(u.sensor).toEqual({
+          id: u.sensor.id,
+          name: 'u',
+          kind: 'thermo',
+          location: null,
+          firstSeen: T0,
+          lastSeen: T0,
+        });
+        expect(u.series).toEqual([
+          {
+            id: u.series[0]!.id,
+            sensor: u.sensor.id,
+            metric: 'x',
+            unit: null,
+            count: 0,
+            firstTs: null,
+            lastTs: null,
+            lastValue: null,
+            lastRecv: null,
+          },
+        ]);
+        ids.sensor[1] = u.sensor.id;
+        ids.series[1] = u.series[0]!.id;
+        const sensor = { id: N(1), name: 'u', firstSeen: T0 };
         await store.commit(
           batch([[1, 1, 1, T0, 1]], {
-            sensors: [{ id: 1, name: 's1', kind: 'thermo', location: null, firstSeen: T0 }],
-            series: [{ id: 1, sensor: 1, metric: 'temperature', unit: null }],
+            sensors: [{ ...sensor, kind: null, location: 'roof' }],
+            series: [{ id: S(1), sensor: N(1), metric: 'x', unit: 'V' }],
           }),
         );
         await store.commit(
           batch([[1, 1, 2, T0 + 1, 2]], {
-            sensors: [{ id: 1, name: 's1', kind: null, location: 'roof', firstSeen: T0 + 1 }],
-            series: [{ id: 1, sensor: 1, metric: 'temperature', unit: '°C' }],
+            sensors: [{ ...sensor, kind: null, location: null }],
+            series: [{ id: S(1), sensor: N(1), metric: 'x', unit: null }],
           }),
         );
         const { snapshot } = await reopen();
         expect(snapshot.sensors).toEqual([
-          { id: 1, name: 's1', kind: 'thermo', location: 'roof', firstSeen: T0, lastSeen: T0 + 6 },
+          { id: N(1), name: 'u', kind: 'thermo', location: 'roof', firstSeen: T0, lastSeen: T0 + 6 },
         ]);
-        expect(snapshot.series[0]).toMatchObject({ unit: '°C', count: 2 });
+        expect(snapshot.series).toMatchObject([{ id: S(1), unit: 'V', count: 2 }]);
+      });
+    });
+
+    describe('id allocation', () => {
+      it('defines by name: once, with the store’s ids, the same for every caller, keeping existing fields', async () => {
+        await store.open();
+        const first = await store.define({ name: 'a', kind: 'k', location: 'l', firstSeen: T0 }, [
+          { metric: 'm1', unit: 'V' },
+          { metric: 'm2', unit: null },
+        ]);
+        expect(first.series.map((x) => x.metric).sort()).toEqual(['m1', 'm2']);
+        expect(new Set(first.series.map((x) => x.id)).size).toBe(2);
+        // Again, with other fields and one more metric: the same ids, the fields as first stored.
+        const again = await store.define({ name: 'a', kind: 'other', location: null, firstSeen: T0 + 5 }, [
+          { metric: 'm1', unit: 'A' },
+          { metric: 'm3', unit: null },
+        ]);
+        expect(again.sensor).toEqual(first.sensor);
+        expect(again.sensor).toMatchObject({ kind: 'k', location: 'l', firstSeen: T0 });
+        const m1 = (d: DefinedSensor) => d.series.find((x) => x.metric === 'm1')!;
+        expect(m1(again)).toEqual(m1(first));
+        expect(m1(again).unit).toBe('V');
+        expect(again.series.map((x) => x.metric).sort()).toEqual(['m1', 'm2', 'm3']);
+        const { snapshot } = await reopen();
+        expect(snapshot.sensors).toEqual([again.sensor]);
+        expect(snapshot.series.sort((x, y) => x.id - y.id)).toEqual(again.series.sort((x, y) => x.id - y.id));
+      });
+
+      it('gives every caller the same ids when stores on the same data define the same names at once', async () => {
+        await store.open();
+        const { store: other } = await reopen();
+        const names = Array.from({ length: 12 }, (_, i) => `n${i}`);
+        const metrics = [
+          { metric: 'a', unit: null },
+          { metric: 'b', unit: null },
+        ];
+        const define = (s: TelemetryStore) =>
+          Promise.all(
+            names.map((name) => s.define({ name, kind: null, location: null, firstSeen: T0 }, metrics)),
+          );
+        const [mine, theirs] = await Promise.all([define(store), define(other)]);
+        const key = (d: DefinedSensor) =>
+          `${d.sensor.name}:${d.series.map((x) => `${x.metric}=${x.id}`).sort()}`;
+        expect(mine.map((d) => d.sensor.id)).toEqual(theirs.map((d) => d.sensor.id));
+        expect(mine.map(key)).toEqual(theirs.map(key));
+        expect(new Set(mine.map((d) => d.sensor.id)).size).toBe(names.length);
+        expect(new Set(mine.flatMap((d) => d.series.map((x) => x.id))).size).toBe(names.length * 2);
+        // A reading committed through one store under those ids is read back through the other.
+        const d = mine[3]!;
+        ids.sensor[1] = d.sensor.id;
+        ids.series[1] = d.series[0]!.id;
+        await store.commit(batch([[1, 1, 1, T0, 42]]));
+        expect((await all(other, 1)).map((r) => r.value)).toEqual([42]);
+        // And a store that defines the sensor later learns its statistics.
+        const later = await (await reopen()).store.define(
+          { name: d.sensor.name, kind: null, location: null, firstSeen: T0 },
+          [],
+        );
+        expect(later.series.find((x) => x.id === S(1))).toMatchObject({ count: 1, lastValue: 42 });
       });
     });
 
     describe('alert rules and events', () => {
       it('saves rules with distinct ids, returns them on open, deletes them once', async () => {
-        await store.open();
+        await start();
         const a = await store.saveRule(rule('hot'));
         const b = await store.saveRule(rule('hotter', T0 + 1));
         expect(a).not.toBe(b);
@@ -463,7 +559,7 @@ export function telemetryStoreConformance(name: string, backend: TelemetryStoreB
       });
 
       it('appends events and answers them newest first, by time range, sensor, rule and limit', async () => {
-        await store.open();
+        await start();
         await store.appendAlertEvents([]);
         await store.appendAlertEvents([event(1, 's1', T0), event(1, 's2', T0 + 10), event(2, 's1', T0 + 20)]);
         await store.appendAlertEvents([event(1, 's1', T0 + 30, 'resolved')]);
@@ -489,36 +585,36 @@ export function telemetryStoreConformance(name: string, backend: TelemetryStoreB
 
     describe('retention', () => {
       it('deletes readings, rollup minutes and alert events older than the cutoff, and reports per series', async () => {
-        await store.open();
+        await start();
         // 3000 readings a second apart: more than one chunk of any reasonable size.
         const rows = Array.from({ length: 3000 }, (_, i): Row => [1, 1, i, T0 + i * 1000, i]);
-        await store.commit(batch(rows, DEFS));
+        await store.commit(batch(rows));
         await store.commit(batch([[2, 2, 1, T0 + 5_000_000, 1]]));
         await store.appendAlertEvents([event(1, 's1', T0), event(1, 's1', T0 + 700_000)]);
         const cutoff = T0 + 600_000;
         const result = await store.prune(cutoff);
         expect(result.total).toBe(600);
-        expect([...result.deleted]).toEqual([[1, 600]]);
+        expect([...result.deleted]).toEqual([[S(1), 600]]);
         const left = await all(store, 1);
         expect(left).toHaveLength(2400);
         expect(left[0]!.ts).toBe(cutoff);
-        const buckets = await store.buckets({ series: 1, from: T0, to: T0 + 3_600_000, every: 3_600_000 });
+        const buckets = await store.buckets({ series: S(1), from: T0, to: T0 + 3_600_000, every: 3_600_000 });
         expect([...buckets.count]).toEqual([2400]);
-        const minutes = await store.buckets({ series: 1, from: T0, to: cutoff + MINUTE, every: MINUTE });
+        const minutes = await store.buckets({ series: S(1), from: T0, to: cutoff + MINUTE, every: MINUTE });
         expect([...minutes.t]).toEqual([cutoff]);
         expect((await store.alertEvents({ from: 0, to: T0 + 1e9, limit: 10 })).map((e) => e.at)).toEqual([
           T0 + 700_000,
         ]);
         const { snapshot } = await reopen();
-        expect(snapshot.series.find((s) => s.id === 1)).toMatchObject({ count: 2400, firstTs: cutoff });
-        expect(snapshot.series.find((s) => s.id === 2)).toMatchObject({ count: 1 });
+        expect(snapshot.series.find((s) => s.id === S(1))).toMatchObject({ count: 2400, firstTs: cutoff });
+        expect(snapshot.series.find((s) => s.id === S(2))).toMatchObject({ count: 1 });
         expect((await store.prune(cutoff)).total).toBe(0);
       });
 
       it('lets commits through while it prunes', async () => {
-        await store.open();
+        await start();
         const rows = Array.from({ length: 5000 }, (_, i): Row => [1, 1, i, T0 + i, i]);
-        await store.commit(batch(rows, DEFS));
+        await store.commit(batch(rows));
         const pruning = store.prune(T0 + 4000);
         const committed = await store.commit(batch([[2, 2, 1, T0 + 10_000, 1]]));
         expect([...committed.fresh]).toEqual([1]);
@@ -528,9 +624,9 @@ export function telemetryStoreConformance(name: string, backend: TelemetryStoreB
     });
 
     it('refuses work after close with TELEMETRY_STORAGE', async () => {
-      await store.open();
+      await start();
       await store.close();
-      await expect(store.commit(batch([[1, 1, 1, T0, 1]], DEFS))).rejects.toMatchObject({
+      await expect(store.commit(batch([[1, 1, 1, T0, 1]]))).rejects.toMatchObject({
         code: 'TELEMETRY_STORAGE',
       });
       await store.close(); // twice is harmless

@@ -4,7 +4,11 @@
  * copies, without the per-object cost of structured clone.
  */
 
-/** Sensors and series the store must create or update before the readings that use them. */
+/**
+ * Sensors and series whose metadata changed (kind, location, a unit learned late), updated before the
+ * readings that use them. Their ids come from the store (`TelemetryStore.define`); a backend may also create
+ * a row it does not have, but the service always defines first.
+ */
 export interface Definitions {
   sensors: { id: number; name: string; kind: string | null; location: string | null; firstSeen: number }[];
   series: { id: number; sensor: number; metric: string; unit: string | null }[];

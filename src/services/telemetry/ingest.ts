@@ -6,6 +6,9 @@ import type { RateLimiter } from './rate-limit.js';
 import type { Registry, SeriesEntry } from './registry.js';
 import type { TelemetryStore } from './store.js';
 
+/** Turns a report may wait for other reports' defines of the same sensor before failing. */
+const MAX_DEFINE_TURNS = 256;
+
 /** A batch that is now durable, for whoever reacts to new readings (watchers, alerts). */
 export interface Committed {
   batch: CommitBatch;
@@ -52,6 +55,10 @@ export class Ingest {
   #waiters: Waiter[] = [];
   #writing: Promise<void> | undefined;
   #writingCount = 0;
+  /** Readings waiting for their sensor or series to be defined in the store (counted as queued). */
+  #definingCount = 0;
+  /** One `define` in flight per sensor name: concurrent first reports of a sensor share it. */
+  readonly #defining = new Map<string, Promise<void>>();
   #scheduled = false;
   readonly stats: IngestStats = {
     commits: 0,
@@ -80,7 +87,7 @@ export class Ingest {
   }
 
   get queued(): number {
-    return this.#builder.count + this.#writingCount;
+    return this.#builder.count + this.#writingCount + this.#definingCount;
   }
 
   /**
@@ -113,7 +120,62 @@ export class Ingest {
   submit(sensorName: string, meta: SensorMeta, readings: ValidReading[], recv: number): Promise<Ack> {
     const planned = new Map<string, string | undefined>();
     for (const r of readings) this.#registry.checkSeries(sensorName, r.metric, r.unit, planned);
-    const sensor = this.#registry.ensureSensor(sensorName, meta, recv);
+    // The hot path: every name known, nothing to ask the store before queueing.
+    if (this.#registry.knows(sensorName, readings)) return this.#queue(sensorName, meta, readings, recv);
+    this.#definingCount += readings.length;
+    const defined = this.#define(sensorName, meta, readings, recv);
+    return defined.then(
+      () => {
+        this.#definingCount -= readings.length;
+        // Checked again against what the store holds: another node may have given a series its unit.
+        const again = new Map<string, string | undefined>();
+        for (const r of readings) this.#registry.checkSeries(sensorName, r.metric, r.unit, again);
+        return this.#queue(sensorName, meta, readings, recv);
+      },
+      (err: unknown) => {
+        this.#definingCount -= readings.length;
+        throw toNexoError(err);
+      },
+    );
+  }
+
+  /**
+   * Asks the store for the sensor and the metrics the registry lacks (get-or-create, ids from the store).
+   * One define per sensor is in flight at a time; a report that finds one waits for it and then asks for what
+   * is still missing (a define in flight may not have named its metrics). Bounded: each turn either waits for
+   * another report's define or makes this report's own, after which its names are known or it fails.
+   */
+  async #define(sensorName: string, meta: SensorMeta, readings: ValidReading[], recv: number): Promise<void> {
+    for (let turn = 0; turn < MAX_DEFINE_TURNS; turn++) {
+      if (this.#registry.knows(sensorName, readings)) return;
+      const pending = this.#defining.get(sensorName);
+      if (pending !== undefined) {
+        await pending.catch(() => undefined); // its failure is its report's; this one asks for itself
+        continue;
+      }
+      const metrics = new Map<string, string | null>();
+      const known = this.#registry.sensor(sensorName);
+      for (const r of readings) {
+        if (known?.series.has(r.metric) !== true && !metrics.has(r.metric))
+          metrics.set(r.metric, r.unit ?? null);
+      }
+      const promise = this.#store
+        .define(
+          { name: sensorName, kind: meta.kind ?? null, location: meta.location ?? null, firstSeen: recv },
+          [...metrics].map(([metric, unit]) => ({ metric, unit })),
+        )
+        .then((defined) => this.#registry.learn(defined))
+        .finally(() => this.#defining.delete(sensorName));
+      this.#defining.set(sensorName, promise);
+      await promise;
+      if (this.#registry.knows(sensorName, readings)) return;
+      break;
+    }
+    throw new NexoError('TELEMETRY_STORAGE', `the store did not define the series of sensor '${sensorName}'`);
+  }
+
+  #queue(sensorName: string, meta: SensorMeta, readings: ValidReading[], recv: number): Promise<Ack> {
+    const sensor = this.#registry.ensureSensor(sensorName, meta);
     const builder = this.#builder;
     const start = builder.count;
     for (const r of readings) {

@@ -7,7 +7,7 @@ import {
   type SensorMeta,
   type SensorSummary,
 } from './model.js';
-import type { StoreSnapshot } from './store.js';
+import type { DefinedSensor, SeriesRow, StoreSnapshot } from './store.js';
 
 export class SeriesEntry {
   count = 0;
@@ -77,10 +77,12 @@ export class SensorEntry {
 }
 
 /**
- * Every sensor and series (sensor × metric) the node knows, in memory: ids for the store, units, counts and
+ * Every sensor and series (sensor × metric) the node knows, in memory: the store's ids, units, counts and
  * the latest reading of each series. Loaded from the store at start and kept in step with each commit, so
- * `sensors` and `latest` never touch the disk. Sensors and series created since the last commit travel with
- * the next one (`takeDefinitions`) and are persisted in the same transaction as their first readings.
+ * `sensors` and `latest` never touch the disk. A sensor or series the registry does not know is asked of the
+ * store (`define`, get-or-create): the store gives the ids, so nodes sharing it agree, and a sensor that
+ * reported through another node is learnt with what the store holds of it. Metadata changes (kind,
+ * location, a unit learnt late) travel with the next commit (`takeDefinitions`).
  */
 export class Registry {
   readonly #sensors = new Map<string, SensorEntry>();
@@ -89,8 +91,6 @@ export class Registry {
   readonly #dirtySensors = new Set<SensorEntry>();
   readonly #dirtySeries = new Set<SeriesEntry>();
   readonly #maxSeries: number;
-  #nextSensorId = 1;
-  #nextSeriesId = 1;
 
   constructor(snapshot: StoreSnapshot, maxSeries: number) {
     this.#maxSeries = maxSeries;
@@ -106,21 +106,52 @@ export class Registry {
       );
       this.#sensors.set(s.name, entry);
       byId.set(s.id, entry);
-      this.#nextSensorId = Math.max(this.#nextSensorId, s.id + 1);
     }
     for (const row of snapshot.series) {
       const sensor = byId.get(row.sensor);
-      if (sensor === undefined) continue;
-      const entry = new SeriesEntry(row.id, sensor, row.metric, row.unit ?? undefined);
-      entry.count = row.count;
-      entry.firstTs = row.firstTs ?? undefined;
-      entry.lastTs = row.lastTs ?? undefined;
-      entry.lastValue = row.lastValue ?? 0;
-      entry.lastRecv = row.lastRecv ?? 0;
-      sensor.series.set(row.metric, entry);
-      this.#seriesById.set(row.id, entry);
-      this.#nextSeriesId = Math.max(this.#nextSeriesId, row.id + 1);
+      if (sensor !== undefined) this.#addSeries(sensor, row);
     }
+  }
+
+  #addSeries(sensor: SensorEntry, row: SeriesRow): void {
+    const entry = new SeriesEntry(row.id, sensor, row.metric, row.unit ?? undefined);
+    entry.count = row.count;
+    entry.firstTs = row.firstTs ?? undefined;
+    entry.lastTs = row.lastTs ?? undefined;
+    entry.lastValue = row.lastValue ?? 0;
+    entry.lastRecv = row.lastRecv ?? 0;
+    sensor.series.set(row.metric, entry);
+    this.#seriesById.set(row.id, entry);
+  }
+
+  /** Whether the sensor and every metric in `metrics` are known here (else: `define` them first). */
+  knows(name: string, metrics: readonly { metric: string }[]): boolean {
+    const sensor = this.#sensors.get(name);
+    if (sensor === undefined) return false;
+    for (const m of metrics) if (!sensor.series.has(m.metric)) return false;
+    return true;
+  }
+
+  /**
+   * What the store answered to `define`: the sensor and its series join the registry where not known yet (a
+   * row known already keeps its in-memory state, which is at least as new as the store's).
+   */
+  learn(defined: DefinedSensor): void {
+    const s = defined.sensor;
+    let sensor = this.#sensorsById.get(s.id);
+    if (sensor === undefined) {
+      sensor = new SensorEntry(
+        s.id,
+        s.name,
+        s.kind ?? undefined,
+        s.location ?? undefined,
+        s.firstSeen,
+        s.lastSeen,
+      );
+      this.#sensors.set(s.name, sensor);
+      this.#sensorsById.set(s.id, sensor);
+    }
+    for (const row of defined.series) if (!this.#seriesById.has(row.id)) this.#addSeries(sensor, row);
   }
 
   get sensorCount(): number {
@@ -143,16 +174,10 @@ export class Registry {
     return this.#seriesById.get(id);
   }
 
-  /** The sensor, created (and its metadata updated) for a report. */
-  ensureSensor(name: string, meta: SensorMeta, now: number): SensorEntry {
-    let sensor = this.#sensors.get(name);
-    if (sensor === undefined) {
-      sensor = new SensorEntry(this.#nextSensorId++, name, meta.kind, meta.location, now, now);
-      this.#sensors.set(name, sensor);
-      this.#sensorsById.set(sensor.id, sensor);
-      this.#dirtySensors.add(sensor);
-      return sensor;
-    }
+  /** The sensor (known: `knows` held, or it was learnt), its metadata updated for a report. */
+  ensureSensor(name: string, meta: SensorMeta): SensorEntry {
+    const sensor = this.#sensors.get(name);
+    if (sensor === undefined) throw new Error(`sensor '${name}' was not defined in the store first`);
     if (meta.kind !== undefined && meta.kind !== sensor.kind) {
       sensor.kind = meta.kind;
       this.#dirtySensors.add(sensor);
@@ -206,13 +231,10 @@ export class Registry {
   }
 
   ensureSeries(sensor: SensorEntry, metric: string, unit: string | undefined): SeriesEntry {
-    let series = sensor.series.get(metric);
-    if (series === undefined) {
-      series = new SeriesEntry(this.#nextSeriesId++, sensor, metric, unit);
-      sensor.series.set(metric, series);
-      this.#seriesById.set(series.id, series);
-      this.#dirtySeries.add(series);
-    } else if (series.unit === undefined && unit !== undefined) {
+    const series = sensor.series.get(metric);
+    if (series === undefined)
+      throw new Error(`series '${sensor.name}/${metric}' was not defined in the store first`);
+    if (series.unit === undefined && unit !== undefined) {
       series.unit = unit;
       this.#dirtySeries.add(series);
     }

@@ -6,12 +6,20 @@ import type { AlertEvent, AlertRule, StoredReading } from './model.js';
  * in the node's data directory) can be replaced by a shared one (PostgreSQL, for a cluster) without touching
  * ingest, queries or alerts. Every method is asynchronous: an implementation must never block the event loop.
  *
- * Sensors and series (sensor × metric) are numbered by the service, which keeps the registry in memory; the
- * store persists the numbers it is given (`CommitBatch.defs`) and returns them on `open()`.
+ * Sensors and series (sensor × metric) are numbered by the store (`define`), so any number of nodes sharing
+ * one store can create them at once and agree on every id; the service keeps what it has seen in memory (the
+ * registry) and asks the store again on a miss, which is how a node learns sensors that reported elsewhere.
  */
 export interface TelemetryStore {
   /** Opens (creating if needed) and returns what the service keeps in memory. */
   open(): Promise<StoreSnapshot>;
+  /**
+   * Get-or-create, atomically: the sensor named `sensor.name` and its series `metrics`, created (with the
+   * store's ids) where no one created them before. Resolves with the sensor and every series it has (also
+   * ones not asked for), as stored, statistics included. Fields of rows that exist already are not changed
+   * (updates travel with commits, `CommitBatch.defs`).
+   */
+  define(sensor: SensorDefinition, metrics: MetricDefinition[]): Promise<DefinedSensor>;
   /**
    * Writes a batch durably, in one transaction, before resolving: readings (a (sensor, seq) already stored is
    * skipped and reported as not fresh), the definitions, per-minute rollups and series statistics.
@@ -50,6 +58,24 @@ export interface SeriesRow {
   lastTs: number | null;
   lastValue: number | null;
   lastRecv: number | null;
+}
+
+export interface SensorDefinition {
+  name: string;
+  kind: string | null;
+  location: string | null;
+  /** The receive time of the report that first names it (ms). */
+  firstSeen: number;
+}
+
+export interface MetricDefinition {
+  metric: string;
+  unit: string | null;
+}
+
+export interface DefinedSensor {
+  sensor: SensorRow;
+  series: SeriesRow[];
 }
 
 export interface StoreSnapshot {

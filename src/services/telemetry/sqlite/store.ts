@@ -9,9 +9,12 @@ import type {
   AlertEventQuery,
   BucketColumns,
   BucketQuery,
+  DefinedSensor,
+  MetricDefinition,
   PruneResult,
   RawQuery,
   ReadingsPage,
+  SensorDefinition,
   StoreSnapshot,
   TelemetryStore,
 } from '../store.js';
@@ -59,6 +62,10 @@ export class SqliteTelemetryStore implements TelemetryStore {
   async open(): Promise<StoreSnapshot> {
     await mkdir(path.dirname(this.#options.file), { recursive: true });
     return (await this.#call({ op: 'open' })) as StoreSnapshot;
+  }
+
+  async define(sensor: SensorDefinition, metrics: MetricDefinition[]): Promise<DefinedSensor> {
+    return (await this.#call({ op: 'define', sensor, metrics })) as DefinedSensor;
   }
 
   async commit(batch: CommitBatch): Promise<CommitResult> {

@@ -1,10 +1,12 @@
 import type { CommitBatch } from '../batch.js';
 import type { AlertEvent, AlertRule } from '../model.js';
+import type { MetricDefinition, SensorDefinition } from '../store.js';
 
 /** Messages from the event loop to the writer thread; each is answered by one WriterReply with its id. */
 export type WriterRequest =
   | { id: number; op: 'open' }
   | { id: number; op: 'commit'; batch: CommitBatch }
+  | { id: number; op: 'define'; sensor: SensorDefinition; metrics: MetricDefinition[] }
   | { id: number; op: 'saveRule'; rule: Omit<AlertRule, 'id'> }
   | { id: number; op: 'deleteRule'; ruleId: number }
   | { id: number; op: 'alertEvents'; events: AlertEvent[] }

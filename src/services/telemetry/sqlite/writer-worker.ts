@@ -70,6 +70,9 @@ port.on('message', (request: WriterRequest) => {
         reply({ id, ok: true, result }, transfer);
         return;
       }
+      case 'define':
+        reply({ id, ok: true, result: writer.define(request.sensor, request.metrics) });
+        return;
       case 'saveRule':
         reply({ id, ok: true, result: writer.saveRule(request.rule) });
         return;

@@ -1,12 +1,22 @@
 import type Database from 'better-sqlite3';
 import type { CommitBatch, CommitResult } from '../batch.js';
 import type { AlertEvent, AlertOperator, AlertRule } from '../model.js';
-import type { SensorRow, SeriesRow, StoreSnapshot } from '../store.js';
+import type {
+  DefinedSensor,
+  MetricDefinition,
+  SensorDefinition,
+  SensorRow,
+  SeriesRow,
+  StoreSnapshot,
+} from '../store.js';
 import { configureWriter, MINUTE } from './schema.js';
 
 /** Rows per multi-row INSERT: fewer calls into SQLite, same work per row. */
 const CHUNK = 64;
 const COLUMNS = 7;
+
+const SERIES_COLUMNS = `id, sensor, metric, unit, count, first_ts AS firstTs, last_ts AS lastTs,
+  last_value AS lastValue, last_recv AS lastRecv`;
 
 type Params = (number | string | null)[];
 
@@ -34,6 +44,10 @@ export class SqliteWriter {
   readonly #touchSensor: Database.Statement;
   readonly #seriesStats: Database.Statement;
   readonly #upsertMinute: Database.Statement;
+  readonly #createSensor: Database.Statement;
+  readonly #createSeries: Database.Statement;
+  readonly #sensorByName: Database.Statement;
+  readonly #seriesOf: Database.Statement;
   /**
    * Per sensor, a number at least as large as its largest stored seq. A reading above it cannot be a
    * duplicate, so it joins a multi-row INSERT; the others are inserted one by one with OR IGNORE, which tells
@@ -76,6 +90,17 @@ export class SqliteWriter {
          last_ts = CASE WHEN last_ts IS NULL OR :lastTs >= last_ts THEN :lastTs ELSE last_ts END
        WHERE id = :id`,
     );
+    this.#createSensor = db.prepare(
+      `INSERT INTO sensors (name, kind, location, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (name) DO NOTHING`,
+    );
+    this.#createSeries = db.prepare(
+      'INSERT INTO series (sensor, metric, unit) VALUES (?, ?, ?) ON CONFLICT (sensor, metric) DO NOTHING',
+    );
+    this.#sensorByName = db.prepare(
+      'SELECT id, name, kind, location, first_seen AS firstSeen, last_seen AS lastSeen FROM sensors WHERE name = ?',
+    );
+    this.#seriesOf = db.prepare(`SELECT ${SERIES_COLUMNS} FROM series WHERE sensor = ? ORDER BY id`);
     this.#upsertMinute = db.prepare(
       `INSERT INTO minutes (series, minute, min, max, sum, count) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (series, minute) DO UPDATE SET
@@ -84,18 +109,28 @@ export class SqliteWriter {
     );
   }
 
+  /**
+   * Get-or-create by name (TelemetryStore.define): ids come from SQLite's rowids. One transaction taken
+   * with BEGIN IMMEDIATE, so two writers on one file (a restart overlapping, a test) wait rather than fail.
+   */
+  define(sensor: SensorDefinition, metrics: MetricDefinition[]): DefinedSensor {
+    return this.#db
+      .transaction(() => {
+        this.#createSensor.run(sensor.name, sensor.kind, sensor.location, sensor.firstSeen, sensor.firstSeen);
+        const row = this.#sensorByName.get(sensor.name) as SensorRow;
+        for (const m of metrics) this.#createSeries.run(row.id, m.metric, m.unit);
+        return { sensor: row, series: this.#seriesOf.all(row.id) as SeriesRow[] };
+      })
+      .immediate();
+  }
+
   snapshot(): StoreSnapshot {
     const sensors = this.#db
       .prepare(
         'SELECT id, name, kind, location, first_seen AS firstSeen, last_seen AS lastSeen FROM sensors ORDER BY id',
       )
       .all() as SensorRow[];
-    const series = this.#db
-      .prepare(
-        `SELECT id, sensor, metric, unit, count, first_ts AS firstTs, last_ts AS lastTs, last_value AS lastValue,
-                last_recv AS lastRecv FROM series ORDER BY id`,
-      )
-      .all() as SeriesRow[];
+    const series = this.#db.prepare(`SELECT ${SERIES_COLUMNS} FROM series ORDER BY id`).all() as SeriesRow[];
     const rules = (
       this.#db.prepare('SELECT * FROM alert_rules ORDER BY id').all() as {
         id: number;
