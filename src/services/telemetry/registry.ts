@@ -7,7 +7,7 @@ import {
   type SensorMeta,
   type SensorSummary,
 } from './model.js';
-import type { DefinedSensor, SeriesRow, StoreSnapshot } from './store.js';
+import type { DefinedSensor, SensorRow, SeriesRow, StoreSnapshot } from './store.js';
 
 export class SeriesEntry {
   count = 0;
@@ -94,23 +94,25 @@ export class Registry {
 
   constructor(snapshot: StoreSnapshot, maxSeries: number) {
     this.#maxSeries = maxSeries;
-    const byId = this.#sensorsById;
-    for (const s of snapshot.sensors) {
-      const entry = new SensorEntry(
-        s.id,
-        s.name,
-        s.kind ?? undefined,
-        s.location ?? undefined,
-        s.firstSeen,
-        s.lastSeen,
-      );
-      this.#sensors.set(s.name, entry);
-      byId.set(s.id, entry);
-    }
+    for (const s of snapshot.sensors) this.#addSensor(s);
     for (const row of snapshot.series) {
-      const sensor = byId.get(row.sensor);
+      const sensor = this.#sensorsById.get(row.sensor);
       if (sensor !== undefined) this.#addSeries(sensor, row);
     }
+  }
+
+  #addSensor(s: SensorRow): SensorEntry {
+    const entry = new SensorEntry(
+      s.id,
+      s.name,
+      s.kind ?? undefined,
+      s.location ?? undefined,
+      s.firstSeen,
+      s.lastSeen,
+    );
+    this.#sensors.set(s.name, entry);
+    this.#sensorsById.set(s.id, entry);
+    return entry;
   }
 
   #addSeries(sensor: SensorEntry, row: SeriesRow): void {
@@ -138,19 +140,7 @@ export class Registry {
    */
   learn(defined: DefinedSensor): void {
     const s = defined.sensor;
-    let sensor = this.#sensorsById.get(s.id);
-    if (sensor === undefined) {
-      sensor = new SensorEntry(
-        s.id,
-        s.name,
-        s.kind ?? undefined,
-        s.location ?? undefined,
-        s.firstSeen,
-        s.lastSeen,
-      );
-      this.#sensors.set(s.name, sensor);
-      this.#sensorsById.set(s.id, sensor);
-    }
+    const sensor = this.#sensorsById.get(s.id) ?? this.#addSensor(s);
     for (const row of defined.series) if (!this.#seriesById.has(row.id)) this.#addSeries(sensor, row);
   }
 

@@ -1,15 +1,9 @@
 import type Database from 'better-sqlite3';
+import { type BucketRow, bucketColumns, planBuckets } from '../buckets.js';
 import type { AlertEvent, StoredReading } from '../model.js';
+import { MINUTE } from '../rollup.js';
 import type { AlertEventQuery, BucketColumns, BucketQuery, RawQuery, ReadingsPage } from '../store.js';
-import { configureReader, MINUTE } from './schema.js';
-
-interface BucketRow {
-  t: number;
-  min: number;
-  max: number;
-  sum: number;
-  count: number;
-}
+import { configureReader } from './schema.js';
 
 /**
  * Queries, run in reader threads (reader-worker.ts) on read-only connections: WAL lets them read a
@@ -61,31 +55,25 @@ export class SqliteReader {
     return { readings, last: last === undefined ? undefined : { ts: last.ts, seq: last.seq } };
   }
 
-  /**
-   * Buckets of `every` ms. When `every` is a whole number of minutes, the minutes wholly inside the range come
-   * from the rollup and only the partial minutes at its ends from raw readings, so the answer is exact and
-   * costs about one row per minute instead of one per reading.
-   */
+  /** Buckets of `every` ms, from the rollup where it can answer (buckets.ts, planBuckets). */
   buckets(q: BucketQuery): BucketColumns {
+    const plan = planBuckets(q);
     const rows: BucketRow[] = [];
-    let rollup = false;
-    if (q.every % MINUTE === 0) {
-      const firstMinute = Math.ceil(q.from / MINUTE);
-      const endMinute = Math.floor(q.to / MINUTE);
-      if (endMinute > firstMinute) {
-        rollup = true;
-        this.#raw(q.series, q.from, firstMinute * MINUTE, q.every, rows);
-        const minuteRows = this.#statement(
-          `SELECT (minute * ${MINUTE} / CAST(:every AS INTEGER)) * CAST(:every AS INTEGER) AS t, min(min) AS min, max(max) AS max, sum(sum) AS sum,
-                  sum(count) AS count
-           FROM minutes WHERE series = :series AND minute >= :first AND minute < :end GROUP BY t ORDER BY t`,
-        ).all({ series: q.series, first: firstMinute, end: endMinute, every: q.every }) as BucketRow[];
-        for (const row of minuteRows) rows.push(row);
-        this.#raw(q.series, endMinute * MINUTE, q.to, q.every, rows);
-      }
+    for (const [from, to] of plan.raw) this.#raw(q.series, from, to, q.every, rows);
+    if (plan.minutes !== undefined) {
+      const minuteRows = this.#statement(
+        `SELECT (minute * ${MINUTE} / CAST(:every AS INTEGER)) * CAST(:every AS INTEGER) AS t, min(min) AS min, max(max) AS max, sum(sum) AS sum,
+                sum(count) AS count
+         FROM minutes WHERE series = :series AND minute >= :first AND minute < :end GROUP BY t ORDER BY t`,
+      ).all({
+        series: q.series,
+        first: plan.minutes.first,
+        end: plan.minutes.end,
+        every: q.every,
+      }) as BucketRow[];
+      for (const row of minuteRows) rows.push(row);
     }
-    if (!rollup) this.#raw(q.series, q.from, q.to, q.every, rows);
-    return toColumns(mergeBuckets(rows), rollup);
+    return bucketColumns(rows, plan.minutes !== undefined);
   }
 
   #raw(series: number, from: number, to: number, every: number, out: BucketRow[]): void {
@@ -117,41 +105,4 @@ export class SqliteReader {
   close(): void {
     this.#db.close();
   }
-}
-
-/** Rows sorted by t, with rows of the same bucket (an edge minute and the rollup) combined. */
-function mergeBuckets(rows: BucketRow[]): BucketRow[] {
-  rows.sort((a, b) => a.t - b.t);
-  const out: BucketRow[] = [];
-  for (const row of rows) {
-    const last = out.at(-1);
-    if (last !== undefined && last.t === row.t) {
-      last.min = Math.min(last.min, row.min);
-      last.max = Math.max(last.max, row.max);
-      last.sum += row.sum;
-      last.count += row.count;
-    } else out.push({ ...row });
-  }
-  return out;
-}
-
-function toColumns(rows: BucketRow[], rollup: boolean): BucketColumns {
-  const n = rows.length;
-  const columns: BucketColumns = {
-    t: new Float64Array(n),
-    min: new Float64Array(n),
-    max: new Float64Array(n),
-    sum: new Float64Array(n),
-    count: new Float64Array(n),
-    rollup,
-  };
-  for (let i = 0; i < n; i++) {
-    const r = rows[i]!;
-    columns.t[i] = r.t;
-    columns.min[i] = r.min;
-    columns.max[i] = r.max;
-    columns.sum[i] = r.sum;
-    columns.count[i] = r.count;
-  }
-  return columns;
 }

@@ -102,4 +102,4 @@ export function configureReader(db: Database.Database): void {
   db.pragma('busy_timeout = 5000');
 }
 
-export const MINUTE = 60_000;
+export { MINUTE } from '../rollup.js';

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { CommitBatch, CommitResult } from '../batch.js';
 import type { AlertEvent, AlertOperator, AlertRule } from '../model.js';
+import { summarize } from '../rollup.js';
 import type {
   DefinedSensor,
   MetricDefinition,
@@ -19,14 +20,6 @@ const SERIES_COLUMNS = `id, sensor, metric, unit, count, first_ts AS firstTs, la
   last_value AS lastValue, last_recv AS lastRecv`;
 
 type Params = (number | string | null)[];
-
-interface SeriesStats {
-  n: number;
-  first: number;
-  lastTs: number;
-  lastValue: number;
-  lastRecv: number;
-}
 
 /**
  * Everything that writes the SQLite store, run by the writer thread (writer-worker.ts), which owns the only
@@ -243,44 +236,8 @@ export class SqliteWriter {
 
   /** Per-minute rollups, series statistics and sensors' last-seen times, from the fresh rows only. */
   #rollup(b: CommitBatch, fresh: Uint8Array): void {
-    const minutes = new Map<
-      number,
-      { series: number; minute: number; min: number; max: number; sum: number; n: number }
-    >();
-    const stats = new Map<number, SeriesStats>();
-    const seen = new Map<number, number>();
-    for (let i = 0; i < b.count; i++) {
-      if (fresh[i] === 0) continue;
-      const series = b.series[i]!;
-      const ts = b.ts[i]!;
-      const value = b.value[i]!;
-      const minute = Math.floor(ts / MINUTE);
-      const key = series * 1e9 + minute;
-      const m = minutes.get(key);
-      if (m === undefined) minutes.set(key, { series, minute, min: value, max: value, sum: value, n: 1 });
-      else {
-        if (value < m.min) m.min = value;
-        if (value > m.max) m.max = value;
-        m.sum += value;
-        m.n++;
-      }
-      const recv = b.recv[i]!;
-      const s = stats.get(series);
-      if (s === undefined)
-        stats.set(series, { n: 1, first: ts, lastTs: ts, lastValue: value, lastRecv: recv });
-      else {
-        s.n++;
-        if (ts < s.first) s.first = ts;
-        if (ts >= s.lastTs) {
-          s.lastTs = ts;
-          s.lastValue = value;
-          s.lastRecv = recv;
-        }
-      }
-      const sensor = b.sensor[i]!;
-      if ((seen.get(sensor) ?? 0) < recv) seen.set(sensor, recv);
-    }
-    for (const m of minutes.values()) this.#upsertMinute.run(m.series, m.minute, m.min, m.max, m.sum, m.n);
+    const { minutes, stats, seen } = summarize(b, fresh);
+    for (const m of minutes) this.#upsertMinute.run(m.series, m.minute, m.min, m.max, m.sum, m.n);
     for (const [id, s] of stats) {
       this.#seriesStats.run({
         id,
