@@ -1,5 +1,6 @@
 import os from 'node:os';
 import type { ServiceDefinition, ServiceHost } from '../types.js';
+import { telemetryStore } from './backends.js';
 import { telemetryMethods } from './methods.js';
 import { Telemetry } from './runtime.js';
 import { telemetryCommands } from './text.js';
@@ -10,7 +11,7 @@ import { telemetryCommands } from './text.js';
  * Readings also arrive by text mode (`report s1 temperature 21.5 C`) and MQTT (`--mqtt`). Spec: protocol.md §9.
  */
 export function telemetryService(host: ServiceHost): ServiceDefinition {
-  const telemetry = new Telemetry(host.options.telemetry, host.options.dataDir, host.log);
+  const telemetry = new Telemetry(host.options.telemetry, host.log, telemetryStore(host));
   return {
     name: 'telemetry',
     description:

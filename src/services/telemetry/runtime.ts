@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { Logger } from 'pino';
 import { NexoError } from '../../errors.js';
 import type { TelemetryOptions } from '../../server/options.js';
@@ -9,7 +8,6 @@ import { MqttIngest, type MqttStats } from './mqtt.js';
 import { RateLimiter } from './rate-limit.js';
 import { Registry } from './registry.js';
 import { Retention } from './retention.js';
-import { SqliteTelemetryStore } from './sqlite/store.js';
 import type { TelemetryStore } from './store.js';
 import { Subscriptions } from './subscriptions.js';
 
@@ -28,7 +26,8 @@ export interface Open {
 export class Telemetry {
   readonly options: TelemetryOptions;
   readonly log: Logger;
-  readonly store: TelemetryStore;
+  readonly #makeStore: (log: Logger) => TelemetryStore;
+  #store: TelemetryStore | undefined;
   readonly subscriptions = new Subscriptions();
   readonly #limiter: RateLimiter;
   #opening: Promise<Open> | undefined;
@@ -40,18 +39,20 @@ export class Telemetry {
   /** Alert events not yet written (they are written a few at a time, after the commits that caused them). */
   #alertWrites: Promise<void> = Promise.resolve();
 
-  constructor(options: TelemetryOptions, dataDir: string, log: Logger, store?: TelemetryStore) {
+  /**
+   * `store` makes the backend the node's settings chose (backends.ts); called on first use, after the node
+   * started its engines, never before.
+   */
+  constructor(options: TelemetryOptions, log: Logger, store: (log: Logger) => TelemetryStore) {
     this.options = options;
     this.log = log.child({ service: 'telemetry' });
     this.#limiter = new RateLimiter(options.rate, options.burst);
-    this.store =
-      store ??
-      new SqliteTelemetryStore({
-        file: path.join(dataDir, 'telemetry', 'telemetry.db'),
-        log: this.log,
-        readers: options.readers,
-        queryTimeoutMs: options.queryTimeoutMs,
-      });
+    this.#makeStore = store;
+  }
+
+  get store(): TelemetryStore {
+    this.#store ??= this.#makeStore(this.log);
+    return this.#store;
   }
 
   /** The open state, opening the store the first time. */
@@ -272,7 +273,7 @@ export class Telemetry {
       await this.#alertWrites;
       await this.#retention?.idle();
     }
-    await this.store.close();
+    await this.#store?.close();
   }
 }
 

@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
 import { type BucketRow, bucketColumns, planBuckets } from '../buckets.js';
-import type { AlertEvent, StoredReading } from '../model.js';
+import type { AlertEvent } from '../model.js';
 import { MINUTE } from '../rollup.js';
+import { type ReadingRow, toReadingsPage } from '../rows.js';
 import type { AlertEventQuery, BucketColumns, BucketQuery, RawQuery, ReadingsPage } from '../store.js';
 import { configureReader } from './schema.js';
 
@@ -44,15 +45,8 @@ export class SqliteReader {
       to: q.to,
       limit: q.limit,
       ...(q.after === undefined ? {} : { afterTs: q.after.ts, afterSeq: q.after.seq }),
-    }) as { ts: number; value: number; recv: number; seq: number; tags: string | null }[];
-    const readings = rows.map((r) => {
-      const reading: StoredReading = { ts: r.ts, value: r.value, recv: r.recv };
-      if (r.seq >= 0) reading.seq = r.seq; // below zero: numbered by the node, meaningless to the sensor
-      if (r.tags !== null) reading.tags = JSON.parse(r.tags) as Record<string, string>;
-      return reading;
-    });
-    const last = rows.at(-1);
-    return { readings, last: last === undefined ? undefined : { ts: last.ts, seq: last.seq } };
+    }) as ReadingRow[];
+    return toReadingsPage(rows);
   }
 
   /** Buckets of `every` ms, from the rollup where it can answer (buckets.ts, planBuckets). */

@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
 import type { CommitBatch, CommitResult } from '../batch.js';
-import type { AlertEvent, AlertOperator, AlertRule } from '../model.js';
+import type { AlertEvent, AlertRule } from '../model.js';
 import { summarize } from '../rollup.js';
+import { type RuleRow, toRule } from '../rows.js';
 import type {
   DefinedSensor,
   MetricDefinition,
@@ -124,31 +125,7 @@ export class SqliteWriter {
       )
       .all() as SensorRow[];
     const series = this.#db.prepare(`SELECT ${SERIES_COLUMNS} FROM series ORDER BY id`).all() as SeriesRow[];
-    const rules = (
-      this.#db.prepare('SELECT * FROM alert_rules ORDER BY id').all() as {
-        id: number;
-        name: string;
-        metric: string;
-        op: string;
-        threshold: number;
-        for_ms: number;
-        sensors: string;
-        text: string;
-        created: number;
-      }[]
-    ).map(
-      (r): AlertRule => ({
-        id: r.id,
-        name: r.name,
-        metric: r.metric,
-        op: r.op as AlertOperator,
-        threshold: r.threshold,
-        forMs: r.for_ms,
-        sensors: JSON.parse(r.sensors) as string[],
-        text: r.text,
-        created: r.created,
-      }),
-    );
+    const rules = (this.#db.prepare('SELECT * FROM alert_rules ORDER BY id').all() as RuleRow[]).map(toRule);
     return { sensors, series, rules };
   }
 

@@ -1,0 +1,403 @@
+import { NexoError } from '../../../errors.js';
+import { migrate } from '../../../storage/postgres/migrations.js';
+import type { Postgres, Queryable } from '../../../storage/postgres/postgres.js';
+import type { CommitBatch, CommitResult, Definitions } from '../batch.js';
+import { type BucketRow, bucketColumns, planBuckets } from '../buckets.js';
+import type { AlertEvent, AlertRule } from '../model.js';
+import { MINUTE, summarize } from '../rollup.js';
+import { type ReadingRow, type RuleRow, toReadingsPage, toRule } from '../rows.js';
+import type {
+  AlertEventQuery,
+  BucketColumns,
+  BucketQuery,
+  DefinedSensor,
+  MetricDefinition,
+  PruneResult,
+  RawQuery,
+  ReadingsPage,
+  SensorDefinition,
+  SensorRow,
+  SeriesRow,
+  StoreSnapshot,
+  TelemetryStore,
+} from '../store.js';
+import { MIGRATIONS } from './schema.js';
+
+/** Readings deleted per retention transaction: short enough that commits keep going in between. */
+const PRUNE_CHUNK = 2000;
+
+// bigint columns come back as strings from pg; cast to float8 (exact below 2^53, which ms times are).
+const SENSOR_COLUMNS =
+  'id, name, kind, location, first_seen::float8 AS "firstSeen", last_seen::float8 AS "lastSeen"';
+const SERIES_COLUMNS = `id, sensor, metric, unit, count::float8 AS count, first_ts::float8 AS "firstTs",
+  last_ts::float8 AS "lastTs", last_value AS "lastValue", last_recv::float8 AS "lastRecv"`;
+
+/**
+ * The shared telemetry store: PostgreSQL, for any number of nodes at once (selected by `--storage postgres`;
+ * the node gives it its pool). Each commit is one transaction of a few statements whatever its size: the
+ * readings in one multi-row INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING RETURNING, which says which
+ * were new (the unique key (sensor, seq) decides, across nodes), then the rollup minutes, series statistics
+ * and last-seen times computed from the new ones. A report is acknowledged after COMMIT returns.
+ *
+ * Every write is safe to run again (the pool retries a transaction that met a dropped connection): a
+ * commit that did land before the drop finds its readings present and reports them as duplicates.
+ */
+export class PostgresTelemetryStore implements TelemetryStore {
+  readonly #pg: Postgres;
+  #closed = false;
+
+  constructor(pg: Postgres) {
+    this.#pg = pg;
+  }
+
+  async open(): Promise<StoreSnapshot> {
+    return this.#run(async () => {
+      await migrate(this.#pg, { component: 'telemetry', migrations: MIGRATIONS });
+      const sensors = await this.#pg.query<SensorRow>(
+        `SELECT ${SENSOR_COLUMNS} FROM telemetry_sensors ORDER BY id`,
+      );
+      const series = await this.#pg.query<SeriesRow>(
+        `SELECT ${SERIES_COLUMNS} FROM telemetry_series ORDER BY id`,
+      );
+      const rules = await this.#pg.query<RuleRow>(
+        `SELECT id, name, metric, op, threshold, for_ms::float8 AS for_ms, sensors, text, created::float8 AS created
+         FROM telemetry_alert_rules ORDER BY id`,
+      );
+      return { sensors: sensors.rows, series: series.rows, rules: rules.rows.map(toRule) };
+    });
+  }
+
+  async define(sensor: SensorDefinition, metrics: MetricDefinition[]): Promise<DefinedSensor> {
+    return this.#run(() =>
+      this.#pg.transaction(async (tx) => {
+        await tx.query(
+          `INSERT INTO telemetry_sensors (name, kind, location, first_seen, last_seen) VALUES ($1, $2, $3, $4, $4)
+           ON CONFLICT (name) DO NOTHING`,
+          [sensor.name, sensor.kind, sensor.location, sensor.firstSeen],
+        );
+        const row = (
+          await tx.query<SensorRow>(`SELECT ${SENSOR_COLUMNS} FROM telemetry_sensors WHERE name = $1`, [
+            sensor.name,
+          ])
+        ).rows[0]!;
+        if (metrics.length > 0) {
+          await tx.query(
+            `INSERT INTO telemetry_series (sensor, metric, unit)
+             SELECT $1, m, u FROM unnest($2::text[], $3::text[]) AS x(m, u) ORDER BY m
+             ON CONFLICT (sensor, metric) DO NOTHING`,
+            [row.id, metrics.map((m) => m.metric), metrics.map((m) => m.unit)],
+          );
+        }
+        const series = await tx.query<SeriesRow>(
+          `SELECT ${SERIES_COLUMNS} FROM telemetry_series WHERE sensor = $1 ORDER BY id`,
+          [row.id],
+        );
+        return { sensor: row, series: series.rows };
+      }),
+    );
+  }
+
+  async commit(batch: CommitBatch): Promise<CommitResult> {
+    return this.#run(() => this.#pg.transaction((tx) => writeBatch(tx, batch)));
+  }
+
+  async readings(q: RawQuery): Promise<ReadingsPage> {
+    return this.#run(async () => {
+      const asc = q.order === 'asc';
+      const values: unknown[] = [q.series, ms(q.from), ms(q.to), q.limit];
+      let after = '';
+      if (q.after !== undefined) {
+        values.push(q.after.ts, q.after.seq);
+        after = `AND (ts, seq) ${asc ? '>' : '<'} ($5, $6)`;
+      }
+      const dir = asc ? 'ASC' : 'DESC';
+      const { rows } = await this.#pg.query<ReadingRow>(
+        `SELECT ts::float8 AS ts, value, recv::float8 AS recv, seq::float8 AS seq, tags FROM telemetry_readings
+         WHERE series = $1 AND ts >= $2 AND ts < $3 ${after} ORDER BY ts ${dir}, seq ${dir} LIMIT $4`,
+        values,
+      );
+      return toReadingsPage(rows);
+    });
+  }
+
+  async buckets(q: BucketQuery): Promise<BucketColumns> {
+    return this.#run(async () => {
+      const plan = planBuckets(q);
+      const rows: BucketRow[] = [];
+      for (const [from, to] of plan.raw) {
+        if (to <= from) continue;
+        const result = await this.#pg.query<BucketRow>(
+          `SELECT ((ts / $4) * $4)::float8 AS t, min(value) AS min, max(value) AS max, sum(value) AS sum,
+                  count(*)::float8 AS count
+           FROM telemetry_readings WHERE series = $1 AND ts >= $2 AND ts < $3 GROUP BY 1`,
+          [q.series, ms(from), ms(to), q.every],
+        );
+        rows.push(...result.rows);
+      }
+      if (plan.minutes !== undefined) {
+        const result = await this.#pg.query<BucketRow>(
+          `SELECT ((minute * ${MINUTE} / $4) * $4)::float8 AS t, min(min) AS min, max(max) AS max, sum(sum) AS sum,
+                  sum(count)::float8 AS count
+           FROM telemetry_minutes WHERE series = $1 AND minute >= $2 AND minute < $3 GROUP BY 1`,
+          [q.series, plan.minutes.first, plan.minutes.end, q.every],
+        );
+        rows.push(...result.rows);
+      }
+      return bucketColumns(rows, plan.minutes !== undefined);
+    });
+  }
+
+  async saveRule(rule: Omit<AlertRule, 'id'>): Promise<number> {
+    return this.#run(async () => {
+      // Not retried: a retry after a lost COMMIT would save the rule twice.
+      const { rows } = await this.#pg.query<{ id: number }>(
+        `INSERT INTO telemetry_alert_rules (name, metric, op, threshold, for_ms, sensors, text, created)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+        [
+          rule.name,
+          rule.metric,
+          rule.op,
+          rule.threshold,
+          rule.forMs,
+          JSON.stringify(rule.sensors),
+          rule.text,
+          rule.created,
+        ],
+        { retry: false },
+      );
+      return rows[0]!.id;
+    });
+  }
+
+  async deleteRule(id: number): Promise<boolean> {
+    return this.#run(async () => {
+      const result = await this.#pg.query('DELETE FROM telemetry_alert_rules WHERE id = $1', [id]);
+      return (result.rowCount ?? 0) > 0;
+    });
+  }
+
+  async appendAlertEvents(events: AlertEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.#run(async () => {
+      const col = <K extends keyof AlertEvent>(k: K) => events.map((e) => e[k]);
+      await this.#pg.query(
+        `INSERT INTO telemetry_alert_events (rule_id, rule, sensor, metric, state, value, ts, since, at)
+         SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[],
+                              $7::bigint[], $8::bigint[], $9::bigint[])`,
+        [
+          col('ruleId'),
+          col('rule'),
+          col('sensor'),
+          col('metric'),
+          col('state'),
+          col('value'),
+          col('ts'),
+          col('since'),
+          col('at'),
+        ],
+        { retry: false },
+      );
+    });
+  }
+
+  async alertEvents(q: AlertEventQuery): Promise<AlertEvent[]> {
+    return this.#run(async () => {
+      const values: unknown[] = [ms(q.from), ms(q.to), q.limit];
+      const filters = ['at >= $1', 'at < $2'];
+      if (q.sensor !== undefined) {
+        values.push(q.sensor);
+        filters.push(`sensor = $${values.length}`);
+      }
+      if (q.ruleId !== undefined) {
+        values.push(q.ruleId);
+        filters.push(`rule_id = $${values.length}`);
+      }
+      const { rows } = await this.#pg.query<AlertEvent>(
+        `SELECT id::float8 AS id, rule_id AS "ruleId", rule, sensor, metric, state, value, ts::float8 AS ts,
+                since::float8 AS since, at::float8 AS at
+         FROM telemetry_alert_events WHERE ${filters.join(' AND ')} ORDER BY at DESC, id DESC LIMIT $3`,
+        values,
+      );
+      return rows;
+    });
+  }
+
+  async prune(cutoff: number): Promise<PruneResult> {
+    return this.#run(async () => {
+      const deleted = new Map<number, number>();
+      let total = 0;
+      const { rows } = await this.#pg.query<{ id: number }>(
+        'SELECT id FROM telemetry_series WHERE first_ts IS NOT NULL AND first_ts < $1 ORDER BY id',
+        [ms(cutoff)],
+      );
+      for (const { id } of rows) {
+        for (let n = PRUNE_CHUNK; n === PRUNE_CHUNK; ) {
+          this.#check();
+          n = await this.#pg.transaction((tx) => pruneChunk(tx, id, ms(cutoff)));
+          if (n > 0) deleted.set(id, (deleted.get(id) ?? 0) + n);
+          total += n;
+        }
+      }
+      await this.#pg.query('DELETE FROM telemetry_alert_events WHERE at < $1', [ms(cutoff)]);
+      return { deleted, total };
+    });
+  }
+
+  /** The pool is the node's: closing the store only stops this store's use of it. */
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  #check(): void {
+    if (this.#closed) throw new NexoError('TELEMETRY_STORAGE', 'the telemetry store is closed');
+  }
+
+  async #run<T>(fn: () => Promise<T>): Promise<T> {
+    this.#check();
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof NexoError) throw err; // STORAGE_UNAVAILABLE (retryable) passes as it is
+      throw new NexoError('TELEMETRY_STORAGE', `the telemetry store failed: ${(err as Error).message}`, {
+        ...((err as { code?: string }).code === undefined ? {} : { code: (err as { code: string }).code }),
+      });
+    }
+  }
+}
+
+/** A query bound in ms as a bigint: readings' times are whole, so ts >= x and ts < x hold as for ceil(x). */
+function ms(x: number): number {
+  return Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, Math.ceil(x)));
+}
+
+async function updateDefinitions(tx: Queryable, defs: Definitions): Promise<void> {
+  for (const s of defs.sensors) {
+    await tx.query(
+      'UPDATE telemetry_sensors SET kind = coalesce($2, kind), location = coalesce($3, location) WHERE id = $1',
+      [s.id, s.kind, s.location],
+    );
+  }
+  for (const s of defs.series) {
+    await tx.query('UPDATE telemetry_series SET unit = coalesce($2, unit) WHERE id = $1', [s.id, s.unit]);
+  }
+}
+
+/** One commit, inside its transaction. */
+async function writeBatch(tx: Queryable, b: CommitBatch): Promise<CommitResult> {
+  await updateDefinitions(tx, b.defs);
+  const n = b.count;
+  const seqs = b.seq.slice();
+  let assigned: Float64Array | undefined;
+  let auto = 0;
+  for (let i = 0; i < n; i++) if (Number.isNaN(seqs[i]!)) auto++;
+  if (auto > 0) {
+    const { rows } = await tx.query<{ seq: number }>(
+      "SELECT (-nextval('telemetry_auto_seq'))::float8 AS seq FROM generate_series(1, $1)",
+      [auto],
+    );
+    assigned = new Float64Array(n).fill(Number.NaN);
+    let k = 0;
+    for (let i = 0; i < n; i++) if (Number.isNaN(seqs[i]!)) assigned[i] = seqs[i] = rows[k++]!.seq;
+  }
+  // In (sensor, seq) order, so two nodes inserting overlapping keys wait on each other rather than deadlock.
+  const order = Array.from({ length: n }, (_, i) => i);
+  order.sort((x, y) => b.sensor[x]! - b.sensor[y]! || seqs[x]! - seqs[y]! || x - y);
+  const tags = new Map(b.tags);
+  const col = <T>(f: (i: number) => T) => order.map(f);
+  const { rows } = await tx.query<{ sensor: number; seq: number }>(
+    `INSERT INTO telemetry_readings (sensor, seq, series, ts, recv, value, tags)
+     SELECT * FROM unnest($1::int[], $2::bigint[], $3::int[], $4::bigint[], $5::bigint[], $6::float8[], $7::text[])
+     ON CONFLICT DO NOTHING RETURNING sensor, seq::float8 AS seq`,
+    [
+      col((i) => b.sensor[i]!),
+      col((i) => seqs[i]!),
+      col((i) => b.series[i]!),
+      col((i) => b.ts[i]!),
+      col((i) => b.recv[i]!),
+      col((i) => b.value[i]!),
+      col((i) => tags.get(i) ?? null),
+    ],
+  );
+  // The first row of each inserted key is the one stored (the later ones met it and were skipped).
+  const inserted = new Set(rows.map((r) => `${r.sensor}:${r.seq}`));
+  const fresh = new Uint8Array(n);
+  for (const i of order) {
+    const key = `${b.sensor[i]}:${seqs[i]}`;
+    if (inserted.delete(key)) fresh[i] = 1;
+  }
+  await writeSummary(tx, b, fresh);
+  return { fresh, assigned };
+}
+
+async function writeSummary(tx: Queryable, b: CommitBatch, fresh: Uint8Array): Promise<void> {
+  const { minutes, stats, seen } = summarize(b, fresh);
+  if (minutes.length > 0) {
+    await tx.query(
+      `INSERT INTO telemetry_minutes AS m (series, minute, min, max, sum, count)
+       SELECT * FROM unnest($1::int[], $2::bigint[], $3::float8[], $4::float8[], $5::float8[], $6::bigint[])
+       ON CONFLICT (series, minute) DO UPDATE SET
+         min = least(m.min, excluded.min), max = greatest(m.max, excluded.max),
+         sum = m.sum + excluded.sum, count = m.count + excluded.count`,
+      [
+        minutes.map((m) => m.series),
+        minutes.map((m) => m.minute),
+        minutes.map((m) => m.min),
+        minutes.map((m) => m.max),
+        minutes.map((m) => m.sum),
+        minutes.map((m) => m.n),
+      ],
+    );
+  }
+  if (stats.size > 0) {
+    const s = [...stats];
+    // SET expressions all see the row as it was, so last_* move together when the batch holds a newer reading.
+    await tx.query(
+      `UPDATE telemetry_series AS s SET
+         count = s.count + u.n,
+         first_ts = CASE WHEN s.first_ts IS NULL OR u.first < s.first_ts THEN u.first ELSE s.first_ts END,
+         last_value = CASE WHEN s.last_ts IS NULL OR u.last_ts >= s.last_ts THEN u.last_value ELSE s.last_value END,
+         last_recv = CASE WHEN s.last_ts IS NULL OR u.last_ts >= s.last_ts THEN u.last_recv ELSE s.last_recv END,
+         last_ts = CASE WHEN s.last_ts IS NULL OR u.last_ts >= s.last_ts THEN u.last_ts ELSE s.last_ts END
+       FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::bigint[], $5::float8[], $6::bigint[])
+         AS u(id, n, first, last_ts, last_value, last_recv)
+       WHERE s.id = u.id`,
+      [
+        s.map(([id]) => id),
+        s.map(([, x]) => x.n),
+        s.map(([, x]) => x.first),
+        s.map(([, x]) => x.lastTs),
+        s.map(([, x]) => x.lastValue),
+        s.map(([, x]) => x.lastRecv),
+      ],
+    );
+  }
+  if (seen.size > 0) {
+    await tx.query(
+      `UPDATE telemetry_sensors AS s SET last_seen = greatest(s.last_seen, u.at)
+       FROM unnest($1::int[], $2::bigint[]) AS u(id, at) WHERE s.id = u.id`,
+      [[...seen.keys()], [...seen.values()]],
+    );
+  }
+}
+
+/** Up to PRUNE_CHUNK readings of one series older than `cutoff`, and (when done) its whole minutes. */
+async function pruneChunk(tx: Queryable, series: number, cutoff: number): Promise<number> {
+  const result = await tx.query(
+    `DELETE FROM telemetry_readings WHERE (sensor, seq) IN
+       (SELECT sensor, seq FROM telemetry_readings WHERE series = $1 AND ts < $2 ORDER BY ts LIMIT $3)`,
+    [series, cutoff, PRUNE_CHUNK],
+  );
+  const deleted = result.rowCount ?? 0;
+  await tx.query(
+    `UPDATE telemetry_series SET count = greatest(0, count - $2),
+       first_ts = (SELECT min(ts) FROM telemetry_readings WHERE series = $1) WHERE id = $1`,
+    [series, deleted],
+  );
+  if (deleted < PRUNE_CHUNK) {
+    await tx.query('DELETE FROM telemetry_minutes WHERE series = $1 AND minute < $2', [
+      series,
+      Math.floor(cutoff / MINUTE),
+    ]);
+  }
+  return deleted;
+}

@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NexoClient } from '../../../src/client/client.js';
+import type { NexoNode } from '../../../src/server/node.js';
+import {
+  createSchema,
+  dropSchema,
+  enginesMissing,
+  NATS_URL,
+  pgUrlFor,
+  uniqueName,
+} from '../../helpers/engines.js';
+import { startNode } from '../../helpers/node.js';
+import { client } from '../../helpers/telemetry.js';
+
+/**
+ * Two nodes (own ports, own data directories) sharing one PostgreSQL schema (`--storage postgres`): a sensor
+ * that reports alternately through both, resending some readings through the other, has every reading
+ * stored exactly once, and both nodes answer readings, buckets and CSV identically.
+ */
+
+const missing = await enginesMissing();
+const T0 = Date.UTC(2026, 4, 1, 10, 0, 0);
+
+describe.skipIf(missing)('telemetry on two nodes sharing PostgreSQL', () => {
+  const schema = uniqueName('nxtel');
+  const nodes: (NexoNode & { port: number })[] = [];
+  const clients: NexoClient[] = [];
+  const cluster = uniqueName('nxtel');
+
+  beforeAll(async () => {
+    await createSchema(schema);
+    for (let i = 0; i < 2; i++) {
+      const node = await startNode({
+        storage: 'postgres',
+        postgres: pgUrlFor(schema),
+        nats: NATS_URL,
+        cluster,
+        http: { port: 0 },
+      });
+      nodes.push(node);
+      clients.push(await client(node.port));
+    }
+  });
+  afterAll(async () => {
+    for (const c of clients) await c.close();
+    for (const n of nodes) await n.close({ timeoutMs: 1000 });
+    await dropSchema(schema);
+  });
+
+  it('stores each reading once and answers identically through either node', async () => {
+    const [a, b] = clients as [NexoClient, NexoClient];
+    let accepted = 0;
+    let duplicates = 0;
+    const n = 200;
+    // Batches of 10 alternate between the nodes; every third batch is resent through the other node too,
+    // and the two sends race.
+    for (let k = 0; k < n / 10; k++) {
+      const readings = Array.from({ length: 10 }, (_, j) => {
+        const seq = k * 10 + j;
+        return { metric: 'temperature', value: seq / 4, seq, ts: T0 + seq * 1000, unit: '°C' };
+      });
+      const [first, second] = k % 2 === 0 ? [a, b] : [b, a];
+      const sends = [first.telemetry.reportBatch('shared1', readings, { kind: 'thermo' })];
+      if (k % 3 === 0) sends.push(second.telemetry.reportBatch('shared1', readings));
+      for (const ack of await Promise.all(sends)) {
+        accepted += ack.accepted;
+        duplicates += ack.duplicates;
+      }
+    }
+    expect(accepted).toBe(n);
+    expect(duplicates).toBe(10 * Math.ceil(n / 30));
+    const query = { sensor: 'shared1', metric: 'temperature', from: T0, to: T0 + n * 1000, limit: 1000 };
+    const [ra, rb] = await Promise.all([a.telemetry.readings(query), b.telemetry.readings(query)]);
+    expect(ra.readings.map((r) => r.seq)).toEqual(Array.from({ length: n }, (_, i) => i));
+    expect(rb).toEqual(ra);
+    const bq = { sensor: 'shared1', metric: 'temperature', from: T0, to: T0 + n * 1000, every: 60_000 };
+    const [ba, bb] = await Promise.all([a.telemetry.buckets(bq), b.telemetry.buckets(bq)]);
+    expect(ba.buckets.reduce((s, x) => s + x.count, 0)).toBe(n);
+    expect(bb).toEqual(ba);
+    const csv = await Promise.all(
+      nodes.map(async (node) => {
+        const url = `http://127.0.0.1:${node.httpAddress()!.port}/api/telemetry/sensors/shared1/readings.csv?metric=temperature&from=${T0}`;
+        const response = await fetch(url);
+        expect(response.status).toBe(200);
+        return response.text();
+      }),
+    );
+    expect(csv[0]!.trim().split('\n')).toHaveLength(n + 1);
+    expect(csv[1]).toBe(csv[0]);
+    // Both nodes know the sensor, with the same totals (the one that saw it second learnt it from the store).
+    const [sa, sb] = await Promise.all([a.telemetry.sensor('shared1'), b.telemetry.sensor('shared1')]);
+    expect(sa.kind).toBe('thermo');
+    expect(sb.kind).toBe('thermo');
+  });
+
+  it('a node learns a sensor that reported only through the other', async () => {
+    const [a, b] = clients as [NexoClient, NexoClient];
+    await a.telemetry.report('only-a', { metric: 'humidity', value: 40, seq: 1, unit: '%' });
+    // B has never seen it: a resend through B is a duplicate, and a unit change is refused there too.
+    expect(await b.telemetry.report('only-a', { metric: 'humidity', value: 40, seq: 1 })).toEqual({
+      accepted: 0,
+      duplicates: 1,
+    });
+    await expect(
+      b.telemetry.report('only-a', { metric: 'humidity', value: 0.4, seq: 2, unit: 'ratio' }),
+    ).rejects.toMatchObject({
+      code: 'TELEMETRY_INVALID_READING',
+    });
+    const { readings } = await b.telemetry.readings({ sensor: 'only-a', metric: 'humidity', from: 0 });
+    expect(readings.map((r) => r.value)).toEqual([40]);
+  });
+});
