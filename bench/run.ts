@@ -1,17 +1,19 @@
 /**
  * `npm run bench`: every capability next to its ceiling, measured in the same run. Select with
- * `npm run bench -- protocol` (names: protocol, telemetry, files, web, udp). BENCH_SECONDS sets the measuring time per case.
+ * `npm run bench -- protocol` (names: protocol, telemetry, telemetry-pg, files, web, udp). BENCH_SECONDS sets the measuring time per case.
  */
 import os from 'node:os';
 import { benchFiles } from './files.js';
 import { benchProtocol } from './protocol.js';
 import { benchTelemetry } from './telemetry.js';
+import { benchTelemetryPostgres } from './telemetry-postgres.js';
 import { benchUdp } from './udp.js';
 import { benchWeb } from './web.js';
 
 const suites: Record<string, () => Promise<{ text: string }>> = {
   protocol: benchProtocol,
   telemetry: benchTelemetry,
+  'telemetry-pg': benchTelemetryPostgres,
   files: benchFiles,
   web: benchWeb,
   udp: benchUdp,
