@@ -11,7 +11,9 @@ import { telemetryCommands } from './text.js';
  * Readings also arrive by text mode (`report s1 temperature 21.5 C`) and MQTT (`--mqtt`). Spec: protocol.md §9.
  */
 export function telemetryService(host: ServiceHost): ServiceDefinition {
-  const telemetry = new Telemetry(host.options.telemetry, host.log, telemetryStore(host));
+  const telemetry = new Telemetry(host.options.telemetry, host.log, telemetryStore(host), () =>
+    host.storage.bus(),
+  );
   return {
     name: 'telemetry',
     description:

@@ -256,21 +256,7 @@ export class Ingest {
     this.stats.accepted += accepted;
     this.stats.duplicates += batch.count - accepted;
     this.stats.lastCommit = { readings: batch.count, ms: Math.round(ms * 100) / 100, at: Date.now() };
-    // The in-memory view of each series follows the store.
-    for (let i = 0; i < batch.count; i++) {
-      if (fresh[i] === 0) continue;
-      const s = series[i]!;
-      const ts = batch.ts[i]!;
-      const recv = batch.recv[i]!;
-      s.count++;
-      if (s.firstTs === undefined || ts < s.firstTs) s.firstTs = ts;
-      if (s.lastTs === undefined || ts >= s.lastTs) {
-        s.lastTs = ts;
-        s.lastValue = batch.value[i]!;
-        s.lastRecv = recv;
-      }
-      if (recv > s.sensor.lastSeen) s.sensor.lastSeen = recv;
-    }
+    followCommit(batch, fresh, series);
     if (accepted === 0) return;
     const committed: Committed = { batch, fresh, series, accepted };
     for (const listener of this.#listeners) {
@@ -280,5 +266,23 @@ export class Ingest {
         this.#log.error({ err }, 'telemetry commit listener failed');
       }
     }
+  }
+}
+
+/** The in-memory view of each series follows the store: counts, first/last, last seen (any node's commit). */
+export function followCommit(batch: CommitBatch, fresh: Uint8Array, series: SeriesEntry[]): void {
+  for (let i = 0; i < batch.count; i++) {
+    if (fresh[i] === 0) continue;
+    const s = series[i]!;
+    const ts = batch.ts[i]!;
+    const recv = batch.recv[i]!;
+    s.count++;
+    if (s.firstTs === undefined || ts < s.firstTs) s.firstTs = ts;
+    if (s.lastTs === undefined || ts >= s.lastTs) {
+      s.lastTs = ts;
+      s.lastValue = batch.value[i]!;
+      s.lastRecv = recv;
+    }
+    if (recv > s.sensor.lastSeen) s.sensor.lastSeen = recv;
   }
 }

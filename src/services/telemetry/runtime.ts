@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
+import type { Bus } from '../../bus/types.js';
 import { NexoError } from '../../errors.js';
 import type { TelemetryOptions } from '../../server/options.js';
 import { AlertEngine, MAX_RULES, parseRule } from './alerts.js';
-import { Ingest } from './ingest.js';
+import { followCommit, Ingest } from './ingest.js';
 import type { Ack, AlertEvent, AlertRule, SensorMeta, ValidReading } from './model.js';
 import { MqttIngest, type MqttStats } from './mqtt.js';
+import { TelemetryPeers } from './peers.js';
 import { RateLimiter } from './rate-limit.js';
 import { Registry } from './registry.js';
 import { Retention } from './retention.js';
@@ -16,6 +18,8 @@ export interface Open {
   registry: Registry;
   ingest: Ingest;
   alerts: AlertEngine;
+  /** The other nodes sharing the store (shared mode only). */
+  peers: TelemetryPeers | undefined;
 }
 
 /**
@@ -27,6 +31,7 @@ export class Telemetry {
   readonly options: TelemetryOptions;
   readonly log: Logger;
   readonly #makeStore: (log: Logger) => TelemetryStore;
+  readonly #bus: () => Bus | undefined;
   #store: TelemetryStore | undefined;
   readonly subscriptions = new Subscriptions();
   readonly #limiter: RateLimiter;
@@ -43,8 +48,14 @@ export class Telemetry {
    * `store` makes the backend the node's settings chose (backends.ts); called on first use, after the node
    * started its engines, never before.
    */
-  constructor(options: TelemetryOptions, log: Logger, store: (log: Logger) => TelemetryStore) {
+  constructor(
+    options: TelemetryOptions,
+    log: Logger,
+    store: (log: Logger) => TelemetryStore,
+    bus: () => Bus | undefined = () => undefined,
+  ) {
     this.options = options;
+    this.#bus = bus;
     this.log = log.child({ service: 'telemetry' });
     this.#limiter = new RateLimiter(options.rate, options.burst);
     this.#makeStore = store;
@@ -91,7 +102,9 @@ export class Telemetry {
       const events = alerts.evaluate(c, Date.now());
       if (events.length > 0) this.#alerted(events);
     });
-    this.#open = { registry, ingest, alerts };
+    const peers = await this.#peers(registry, alerts);
+    if (peers !== undefined) ingest.onCommit((c) => peers.publishCommit(c));
+    this.#open = { registry, ingest, alerts, peers };
     this.#summary = this.#logSummaries(ingest);
     this.log.info(
       { sensors: registry.sensorCount, series: registry.seriesCount, rules: alerts.size },
@@ -102,6 +115,34 @@ export class Telemetry {
       this.#retention.start();
     }
     return this.#open;
+  }
+
+  /** In shared mode, the link to the other nodes (peers.ts); undefined when no other node can exist. */
+  async #peers(registry: Registry, alerts: AlertEngine): Promise<TelemetryPeers | undefined> {
+    const bus = this.#bus();
+    if (bus === undefined || !bus.spansNodes) return undefined;
+    const peers = new TelemetryPeers(
+      bus,
+      registry,
+      {
+        commit: (c) => {
+          followCommit(c.batch, c.fresh, c.series);
+          this.subscriptions.onCommit(c);
+          // State only: the node that stored these readings raises their events (and publishes them).
+          alerts.evaluate(c, Date.now());
+        },
+        alerts: (events) => {
+          for (const e of events) this.subscriptions.onAlert(e);
+        },
+        ruleAdded: (rule) => {
+          if (alerts.rule(rule.id) === undefined) alerts.add(rule);
+        },
+        ruleRemoved: (id) => alerts.remove(id),
+      },
+      this.log,
+    );
+    await peers.ready();
+    return peers;
   }
 
   /** Validated readings of one sensor: queued for the next group commit; resolves once durable. */
@@ -204,6 +245,7 @@ export class Telemetry {
     const id = await this.store.saveRule(rule);
     const saved = { ...rule, id };
     alerts.add(saved);
+    this.#open?.peers?.publishRule({ added: saved });
     this.log.info({ rule: saved.text, id, sensors }, 'alert rule added');
     return saved;
   }
@@ -220,6 +262,7 @@ export class Telemetry {
     }
     await this.store.deleteRule(id);
     alerts.remove(id);
+    this.#open?.peers?.publishRule({ removed: id });
     this.log.info({ rule: rule.text, id }, 'alert rule removed');
     return rule;
   }
@@ -231,6 +274,7 @@ export class Telemetry {
       else this.log.info(log, 'alert resolved');
       this.subscriptions.onAlert(e);
     }
+    this.#open?.peers?.publishAlerts(events);
     this.#alertWrites = this.#alertWrites
       .then(() => this.store.appendAlertEvents(events))
       .catch((err: unknown) => this.log.error({ err }, 'could not record alert events'));
@@ -241,7 +285,9 @@ export class Telemetry {
   /** Opens the store now if something needs it from the start (MQTT ingest, retention). */
   async start(mqttClient: { id: string; stable: boolean }): Promise<void> {
     const { mqtt } = this.options;
-    if (mqtt.url === undefined && this.options.retentionMs === 0) return;
+    // Sharing a store, the node follows the others from the start (watchers, alert state).
+    const shared = this.#bus()?.spansNodes === true;
+    if (mqtt.url === undefined && this.options.retentionMs === 0 && !shared) return;
     await this.ready();
     if (mqtt.url !== undefined) {
       this.#mqtt = new MqttIngest(
@@ -268,6 +314,7 @@ export class Telemetry {
     await this.#mqtt?.stop();
     this.#retention?.stop();
     const open = this.#open ?? (await this.#opening?.catch(() => undefined));
+    open?.peers?.close();
     if (open !== undefined) {
       await open.ingest.drain();
       await this.#alertWrites;

@@ -10,7 +10,7 @@ import {
   uniqueName,
 } from '../../helpers/engines.js';
 import { startNode } from '../../helpers/node.js';
-import { client } from '../../helpers/telemetry.js';
+import { client, eventually } from '../../helpers/telemetry.js';
 
 /**
  * Two nodes (own ports, own data directories) sharing one PostgreSQL schema (`--storage postgres`): a sensor
@@ -108,5 +108,45 @@ describe.skipIf(missing)('telemetry on two nodes sharing PostgreSQL', () => {
     });
     const { readings } = await b.telemetry.readings({ sensor: 'only-a', metric: 'humidity', from: 0 });
     expect(readings.map((r) => r.value)).toEqual([40]);
+  });
+
+  it('a watch on A sees readings reported through B, and an alert fires once across the nodes', async () => {
+    const [a, b] = clients as [NexoClient, NexoClient];
+    const seen: number[] = [];
+    const alertsA: string[] = [];
+    const alertsB: string[] = [];
+    const watchA = await a.telemetry.watch(
+      { sensors: ['hot'] },
+      { onReading: (r) => seen.push(r.value), onAlert: (e) => alertsA.push(e.state) },
+    );
+    const watchB = await b.telemetry.watch({ sensors: ['hot'] }, { onAlert: (e) => alertsB.push(e.state) });
+    // The rule is created on A; B learns it over the bus.
+    const { rule } = await a.telemetry.addAlert('t > 30 for 2s', { sensors: ['hot'] });
+    await eventually(async () =>
+      (await b.telemetry.alerts()).rules.some((r) => r.id === rule.id) ? true : undefined,
+    );
+    // Above the threshold from ts 0 to 3 s, reported alternately through B and A: the condition starts on
+    // one node and completes its 2 s on the other; then back below (resolved) through B.
+    const values = [31, 32, 33, 34, 20];
+    for (const [i, value] of values.entries()) {
+      const via = i % 2 === 0 ? b : a;
+      await via.telemetry.report('hot', { metric: 't', value, seq: i, ts: T0 + i * 1000 });
+      await new Promise((r) => setTimeout(r, 50)); // the bus carries each commit before the next report
+    }
+    await eventually(() => (seen.length === values.length ? true : undefined));
+    expect(seen).toEqual(values);
+    await eventually(() => (alertsA.length === 2 && alertsB.length === 2 ? true : undefined));
+    expect(alertsA).toEqual(['firing', 'resolved']);
+    expect(alertsB).toEqual(['firing', 'resolved']);
+    // Recorded once, whichever node is asked.
+    for (const c of [a, b]) {
+      const { events } = await c.telemetry.alertEvents({ ruleId: rule.id, from: 0 });
+      expect(events.map((e) => [e.state, e.since])).toEqual([
+        ['resolved', T0 + 4000],
+        ['firing', T0],
+      ]);
+    }
+    watchA.stop();
+    watchB.stop();
   });
 });
