@@ -35,6 +35,11 @@ export const ERRORS = {
     fatal: true,
     summary: 'The token in HELLO is unknown, or a token is required.',
   },
+  TOKEN_REVOKED: {
+    status: 401,
+    fatal: true,
+    summary: "The session's token was revoked while it was connected (§5.1.5); get a new token.",
+  },
   HANDSHAKE_TIMEOUT: {
     status: 408,
     fatal: true,

@@ -30,7 +30,7 @@ const UNREACHABLE = new Set<AnyErrorCode>([
 ]);
 
 export function exitCodeFor(code: AnyErrorCode): number {
-  if (code === 'AUTH_FAILED' || code === 'FORBIDDEN') return EXIT.DENIED;
+  if (code === 'AUTH_FAILED' || code === 'FORBIDDEN' || code === 'TOKEN_REVOKED') return EXIT.DENIED;
   if (UNREACHABLE.has(code)) return EXIT.UNREACHABLE;
   return EXIT.REQUEST_FAILED;
 }

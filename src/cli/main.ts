@@ -4,6 +4,7 @@ import { NexoError } from '../errors.js';
 import { OptionsError } from '../server/options.js';
 import { registerAlerts } from './commands/alerts.js';
 import { registerCalc } from './commands/calc.js';
+import { registerCerts } from './commands/certs.js';
 import { registerChat } from './commands/chat.js';
 import { registerDownload } from './commands/download.js';
 import { registerFiles } from './commands/files.js';
@@ -16,6 +17,7 @@ import { registerSensor } from './commands/sensor.js';
 import { registerSensors } from './commands/sensors.js';
 import { registerServer } from './commands/server.js';
 import { registerStatus } from './commands/status.js';
+import { registerToken } from './commands/token.js';
 import { registerUpload } from './commands/upload.js';
 import { registerWatch } from './commands/watch.js';
 import { EXIT } from './exit-codes.js';
@@ -49,6 +51,8 @@ registerUpload(program);
 registerDownload(program);
 registerFiles(program);
 registerRm(program);
+registerCerts(program);
+registerToken(program);
 
 try {
   await program.parseAsync(process.argv);
@@ -63,7 +67,11 @@ try {
     process.exitCode = EXIT.USAGE;
   } else if (err instanceof NexoError) {
     process.exitCode = reportError(err, { json: process.argv.includes('--json') });
-  } else if (err instanceof TypeError || err instanceof RangeError) {
+  } else if (
+    err instanceof TypeError ||
+    err instanceof RangeError ||
+    (err instanceof Error && (err.name === 'TokenFileError' || err.name === 'TlsMaterialError'))
+  ) {
     process.stderr.write(`${paint.red('nexo:')} ${err.message}\n`);
     process.exitCode = EXIT.USAGE;
   } else {

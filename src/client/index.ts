@@ -2,9 +2,11 @@
 import { type ClientOptions, NexoClient } from './client.js';
 import type { Endpoint, SocketFactory } from './socket.js';
 import { DEFAULT_PORT } from './socket.js';
-import { tcpSocketFactory } from './tcp.js';
+import { type ClientTlsOptions, nodeSocketFactory } from './tls.js';
 
 export interface ConnectOptions extends Omit<ClientOptions, 'endpoints' | 'socketFactory'> {
+  /** TLS for `nexos://` endpoints (and for all with `always`): CA, client certificate and key as PEM. */
+  tls?: ClientTlsOptions;
   /** Default: $NEXO_SERVER (comma-separated), else 127.0.0.1:5000. */
   endpoints?: readonly (string | Endpoint)[];
   socketFactory?: SocketFactory;
@@ -26,7 +28,7 @@ export async function connect(options: ConnectOptions = {}): Promise<NexoClient>
   const client = new NexoClient({
     ...options,
     endpoints: options.endpoints ?? defaultEndpoints(),
-    socketFactory: options.socketFactory ?? tcpSocketFactory,
+    socketFactory: options.socketFactory ?? nodeSocketFactory(options.tls),
   });
   await client.connect();
   return client;
@@ -94,6 +96,7 @@ export {
 export type { ClientSocket, Endpoint, SocketFactory } from './socket.js';
 export { formatEndpoint, parseEndpoint } from './socket.js';
 export { tcpSocketFactory } from './tcp.js';
+export { type ClientTlsOptions, nodeSocketFactory } from './tls.js';
 export type { WebSocketConstructor, WebSocketFactoryOptions, WebSocketLike } from './websocket.js';
 export { WEBSOCKET_SUBPROTOCOL, webSocketFactory } from './websocket.js';
 export { nodeWebSocketFactory } from './ws-node.js';

@@ -21,16 +21,24 @@ export interface ClientSocket {
 export interface Endpoint {
   readonly host: string;
   readonly port: number;
+  /** `nexos://`: connect with TLS (spec §2.4). */
+  readonly tls?: boolean;
 }
 
 /** Opens a socket to an endpoint; rejects (with the system error) when it cannot. */
 export type SocketFactory = (endpoint: Endpoint, signal: AbortSignal) => Promise<ClientSocket>;
 
 export const DEFAULT_PORT = 5000;
+export const DEFAULT_TLS_PORT = 5443;
 
-/** Parses `host`, `host:port`, `[::1]:port` or `tcp://host:port`. */
+/**
+ * Parses `host`, `host:port`, `[::1]:port`, `tcp://host:port`, `nexo://host:port`, or `nexos://host:port`
+ * (TLS, default port 5443).
+ */
 export function parseEndpoint(text: string, defaultPort = DEFAULT_PORT): Endpoint {
-  const trimmed = text.trim().replace(/^(?:tcp|nexo):\/\//, '');
+  const tls = /^\s*nexos:\/\//i.test(text);
+  const trimmed = text.trim().replace(/^(?:tcp|nexos?):\/\//i, '');
+  if (tls) defaultPort = DEFAULT_TLS_PORT;
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(trimmed);
   let host: string;
   let port: string | undefined;
@@ -46,13 +54,16 @@ export function parseEndpoint(text: string, defaultPort = DEFAULT_PORT): Endpoin
   }
   const portNumber = port === undefined ? defaultPort : Number(port);
   if (host === '' || !Number.isInteger(portNumber) || portNumber < 1 || portNumber > 65535) {
-    throw new TypeError(`invalid endpoint '${text}': expected host:port, e.g. 127.0.0.1:5000`);
+    throw new TypeError(
+      `invalid endpoint '${text}': expected host:port or nexos://host:port, e.g. 127.0.0.1:5000`,
+    );
   }
-  return { host, port: portNumber };
+  return tls ? { host, port: portNumber, tls: true } : { host, port: portNumber };
 }
 
 export function formatEndpoint(endpoint: Endpoint): string {
-  return endpoint.host.includes(':')
+  const where = endpoint.host.includes(':')
     ? `[${endpoint.host}]:${endpoint.port}`
     : `${endpoint.host}:${endpoint.port}`;
+  return endpoint.tls === true ? `nexos://${where}` : where;
 }

@@ -54,7 +54,8 @@ export function webSocketFactory(options: WebSocketFactoryOptions = {}): SocketF
         new Error("this runtime has no WebSocket; pass one (in Node: WebSocket from the 'ws' package)"),
       );
     }
-    const url = `${options.secure ? 'wss' : 'ws'}://${formatEndpoint(endpoint)}${path}`;
+    const secure = options.secure === true || endpoint.tls === true;
+    const url = `${secure ? 'wss' : 'ws'}://${formatEndpoint({ host: endpoint.host, port: endpoint.port })}${path}`;
     return openWebSocket(new Ctor(url, WEBSOCKET_SUBPROTOCOL), url, signal);
   };
 }

@@ -1,9 +1,11 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { NexoError } from '../errors.js';
 import type { CallContext } from '../services/types.js';
+import { type TlsContextMaterial, tlsServerOptions } from '../transport/tls.js';
 import { clip } from '../util/clip.js';
 import { registerBodyTimeouts } from './body-timeout.js';
 import { ConnectionLimit } from './connection-limit.js';
@@ -19,6 +21,10 @@ export interface HttpGateway {
   address(): { host: string; port: number };
   /** Open TCP connections on the HTTP port (plain HTTP and WebSocket). */
   readonly openConnections: number;
+  /** Whether it serves HTTPS and WSS. */
+  readonly secure: boolean;
+  /** HTTPS: new handshakes use this certificate; open connections keep theirs (SIGHUP). */
+  setTlsMaterial(material: TlsContextMaterial): void;
   /** Stops listening, lets in-flight requests finish for up to `timeoutMs`, then cuts what is left. */
   close(timeoutMs: number): Promise<void>;
 }
@@ -44,20 +50,25 @@ export async function startHttpGateway(
 ): Promise<HttpGateway> {
   const o = node.options.http;
   const limit = new ConnectionLimit(o.maxConnectionsPerIp, () => node.nodeId);
+  const material = node.options.tls.https ? node.tlsMaterial() : undefined;
   const app = Fastify({
     serverFactory: (handler) => {
-      const server = http.createServer(
-        {
-          // Slow requests (slowloris): Node times the headers; bodies are timed by registerBodyTimeouts, since
-          // Node's requestTimeout would also cut an upload that is simply large.
-          requestTimeout: 0,
-          headersTimeout: Math.min(o.requestTimeoutMs, 60_000),
-          connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(o.requestTimeoutMs / 4))),
-          maxHeaderSize: 16 * 1024,
-          keepAliveTimeout: 5000,
-        },
-        handler,
-      );
+      const create = (options: http.ServerOptions) =>
+        material === undefined
+          ? http.createServer(options, handler)
+          : https.createServer(
+              { ...options, ...tlsServerOptions(material, node.options.tls.clientAuth) },
+              handler,
+            );
+      const server = create({
+        // Slow requests (slowloris): Node times the headers; bodies are timed by registerBodyTimeouts, since
+        // Node's requestTimeout would also cut an upload that is simply large.
+        requestTimeout: 0,
+        headersTimeout: Math.min(o.requestTimeoutMs, 60_000),
+        connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(o.requestTimeoutMs / 4))),
+        maxHeaderSize: 16 * 1024,
+        keepAliveTimeout: 5000,
+      });
       limit.attach(server);
       return server;
     },
@@ -143,6 +154,13 @@ export async function startHttpGateway(
     address: () => ({ host: bound.address, port: bound.port }),
     get openConnections() {
       return limit.total;
+    },
+    secure: material !== undefined,
+    setTlsMaterial: (next) => {
+      if (material === undefined) return;
+      (app.server as unknown as https.Server).setSecureContext(
+        tlsServerOptions(next, node.options.tls.clientAuth),
+      );
     },
     close: (timeoutMs) => closeGateway(app, timeoutMs),
   };

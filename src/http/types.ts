@@ -1,3 +1,4 @@
+import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { DirectCall } from '../server/direct-call.js';
@@ -5,7 +6,8 @@ import type { Dispatcher } from '../server/dispatcher.js';
 import type { ServerOptions } from '../server/options.js';
 import type { CallContext } from '../services/types.js';
 import type { EngineHealth } from '../storage/health.js';
-import type { Conduit, PeerInfo } from '../transport/types.js';
+import { type TlsContextMaterial, verifiedCertificate } from '../transport/tls.js';
+import type { Conduit, PeerCertificate, PeerInfo } from '../transport/types.js';
 
 /** What the HTTP gateway needs from the node it fronts. */
 export interface GatewayNode {
@@ -19,6 +21,8 @@ export interface GatewayNode {
   engineHealth(): EngineHealth[];
   /** Hands a WebSocket's byte stream to the node, like any other transport. */
   accept(conduit: Conduit): void;
+  /** The TLS certificate and key the node serves (HTTPS), when it has one. */
+  tlsMaterial(): TlsContextMaterial | undefined;
   /** Runs one method call for an HTTP request, through the same checks as the protocol. */
   invoke(call: DirectCall): Promise<unknown>;
 }
@@ -53,10 +57,19 @@ export interface RestModule {
 
 /** The peer of an HTTP request, as services see it. */
 export function peerOf(request: FastifyRequest): PeerInfo {
+  const secure = secureSide(request);
   return {
-    transport: 'tcp',
+    transport: secure.secure ? 'tls' : 'tcp',
     address: request.socket.remoteAddress ?? 'unknown',
     port: request.socket.remotePort ?? 0,
-    secure: false,
+    ...secure,
   };
+}
+
+/** Whether the request came over HTTPS (WSS), and its verified client certificate, if any (§5.1.6). */
+export function secureSide(request: FastifyRequest): { secure: boolean; certificate?: PeerCertificate } {
+  const socket = request.socket as TLSSocket;
+  if (socket.encrypted !== true) return { secure: false };
+  const certificate = verifiedCertificate(socket);
+  return certificate === undefined ? { secure: true } : { secure: true, certificate };
 }

@@ -308,7 +308,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
         { supported: [...PROTOCOL_VERSIONS] },
       );
     }
-    this.session.role = this.host.auth.authenticate(hello.token);
+    this.session.identify(this.host.auth.authenticate(hello.token, this.session.peer));
     this.session.clientName = hello.client;
     const o = this.host.options;
     this.#decoder.maxPayload = o.maxFrame;
@@ -369,7 +369,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
       const request = parseRequest(frame);
       const method = this.host.dispatcher.resolve(request[0], request[1], this.session);
       args = request[2];
-      this.host.dispatcher.validate(method, args);
+      this.host.dispatcher.validate(method, args, this.session);
       const input =
         method.definition.input === 'chunks'
           ? new ChunkQueue(Math.max(4 * this.host.options.maxFrame, 1 << 20), () => this.#inputDrained())

@@ -58,7 +58,7 @@ export class DirectCaller {
           node: this.host.nodeId(),
         });
       }
-      session.role = this.host.auth.authenticate(request.token);
+      session.identify(this.host.auth.authenticate(request.token, request.peer));
       const dispatcher = this.host.dispatcher;
       const method = dispatcher.resolve(request.service, request.method, session);
       const definition = method.definition;
@@ -75,7 +75,7 @@ export class DirectCaller {
           `${request.service}.${request.method} is a subscription; call it over the protocol (WebSocket /ws or TCP)`,
         );
       }
-      dispatcher.validate(method, request.args);
+      dispatcher.validate(method, request.args, session);
       return await this.#run(
         request,
         (call) => Promise.resolve(definition.handler(request.args as never, call)),

@@ -1,8 +1,11 @@
 import { type TSchema, TypeGuard } from '@sinclair/typebox';
 import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 import { NexoError } from '../errors.js';
+import { Denials } from '../security/denials.js';
+import { accessOf, ROLE_TABLE, type Rule, SENSOR_ROLE, sensorsNamed } from '../security/roles.js';
 import type { MethodDefinition, ServiceDefinition, TextCommand } from '../services/types.js';
 import { clip } from '../util/clip.js';
+import type { FilesOptions } from './options.js';
 import type { Session } from './session.js';
 
 export interface ResolvedMethod {
@@ -12,11 +15,21 @@ export interface ResolvedMethod {
   readonly check: TypeCheck<TSchema>;
   /** The schema accepts anything (echo): skip the check. */
   readonly anyArgs: boolean;
+  /** §5.4 Who may call it. */
+  readonly access: ReturnType<typeof accessOf>;
+  /** A `sensor` session may call it only about its own sensor (§5.4.2). */
+  readonly ownSensor: boolean;
 }
 
 export interface ResolvedCommand {
   readonly service: string;
   readonly command: TextCommand;
+}
+
+const DEFAULT_FILES_ROLES = { readRoles: 'anyone', writeRoles: 'anyone', deleteRoles: ['admin'] } as const;
+
+function listAccess(list: 'anyone' | readonly string[]): ReturnType<typeof accessOf> {
+  return { allows: (role) => list === 'anyone' || list.includes(role), required: list };
 }
 
 /**
@@ -27,17 +40,40 @@ export class Dispatcher {
   readonly #services = new Map<string, ServiceDefinition>();
   readonly #methods = new Map<string, Map<string, ResolvedMethod>>();
   readonly #commands = new Map<string, ResolvedCommand>();
+  /** Refusals by role (§5.4.3), logged with the peer and counted; the node attaches its logger. */
+  readonly denials = new Denials();
+
+  /** `files`: the settings the files rows of the role table name (docs/configuration.md). */
+  constructor(
+    private readonly files: Pick<
+      FilesOptions,
+      'readRoles' | 'writeRoles' | 'deleteRoles'
+    > = DEFAULT_FILES_ROLES,
+  ) {}
 
   register(service: ServiceDefinition): void {
     if (this.#services.has(service.name)) throw new Error(`service ${service.name} is registered twice`);
     const methods = new Map<string, ResolvedMethod>();
     for (const [name, definition] of Object.entries(service.methods)) {
+      const rule: Rule | undefined = ROLE_TABLE[`${service.name}.${name}`];
+      // Built-in methods take their row of the role table; a service of one's own says who may call it.
+      const access =
+        rule !== undefined
+          ? accessOf(rule, this.files)
+          : definition.access !== undefined
+            ? listAccess(definition.access)
+            : undefined;
+      if (access === undefined) {
+        throw new Error(`${service.name}.${name} has no row in the role table and no access of its own`);
+      }
       methods.set(name, {
         service: service.name,
         name,
         definition,
         check: TypeCompiler.Compile(definition.args),
         anyArgs: TypeGuard.IsUnknown(definition.args) || TypeGuard.IsAny(definition.args),
+        access,
+        ownSensor: rule === 'own-sensor',
       });
     }
     for (const command of service.text ?? []) {
@@ -77,22 +113,48 @@ export class Dispatcher {
         methods: [...methods.keys()],
       });
     }
-    const access = resolved.definition.access;
-    if (access !== 'anyone' && !access.includes(session.role)) {
+    if (!resolved.access.allows(session.role)) {
+      this.#deny(session, `${service}.${method}`);
+      const required = resolved.access.required;
       throw new NexoError('FORBIDDEN', `${service}.${method} is not allowed for role '${session.role}'`, {
-        required: [...access],
+        required: typeof required === 'string' || !Array.isArray(required) ? required : [...required],
       });
     }
     return resolved;
   }
 
-  /** Throws INVALID_ARGS naming the first field that does not match the schema. */
-  validate(method: ResolvedMethod, args: unknown): void {
-    if (method.anyArgs || method.check.Check(args)) return;
-    const first = method.check.Errors(args).First();
-    const path = first ? `args${first.path.replaceAll('/', '.')}` : 'args';
-    const message = first ? first.message.charAt(0).toLowerCase() + first.message.slice(1) : 'invalid';
-    throw new NexoError('INVALID_ARGS', `${method.service}.${method.name}: ${path}: ${message}`, { path });
+  /**
+   * Throws INVALID_ARGS naming the first field that does not match the schema; then, for a `sensor` session,
+   * FORBIDDEN when the call is about another sensor (§5.4.2).
+   */
+  validate(method: ResolvedMethod, args: unknown, session: Session): void {
+    if (!method.anyArgs && !method.check.Check(args)) {
+      const first = method.check.Errors(args).First();
+      const path = first ? `args${first.path.replaceAll('/', '.')}` : 'args';
+      const message = first ? first.message.charAt(0).toLowerCase() + first.message.slice(1) : 'invalid';
+      throw new NexoError('INVALID_ARGS', `${method.service}.${method.name}: ${path}: ${message}`, { path });
+    }
+    if (!method.ownSensor || session.role !== SENSOR_ROLE) return;
+    const named = sensorsNamed(args);
+    const own = session.principal;
+    if (named !== undefined && own !== undefined && named.every((s) => s === own)) return;
+    this.#deny(session, `${method.service}.${method.name}`, named);
+    throw new NexoError(
+      'FORBIDDEN',
+      own === undefined
+        ? `${method.service}.${method.name}: a sensor session without a name (token name or certificate CN) may not call it`
+        : `${method.service}.${method.name}: role 'sensor' may only name its own sensor '${clip(own)}'`,
+      { sensor: own ?? null },
+    );
+  }
+
+  #deny(session: Session, method: string, sensors?: readonly string[]): void {
+    this.denials.record('FORBIDDEN', session.peer, {
+      method,
+      role: session.role,
+      principal: session.principal,
+      ...(sensors === undefined ? {} : { sensors: sensors.slice(0, 10) }),
+    });
   }
 
   command(word: string): ResolvedCommand | undefined {

@@ -4,6 +4,7 @@ import { NexoError } from '../errors.js';
 import { type HttpGateway, startHttpGateway } from '../http/gateway.js';
 import { type Engines, openEngines } from '../node/engines.js';
 import { PREFACE_FIRST_BYTE } from '../protocol/constants.js';
+import type { TlsMaterial } from '../security/tls-material.js';
 import { builtinServices } from '../services/index.js';
 import type {
   NodeView,
@@ -22,6 +23,7 @@ import { type DirectCall, DirectCaller } from './direct-call.js';
 import { Dispatcher } from './dispatcher.js';
 import type { ConnectionHost, NodeStats } from './host.js';
 import { createLogger } from './logger.js';
+import { NodeSecurity } from './node-security.js';
 import { resolveOptions, type ServerOptions, type ServerOptionsInput } from './options.js';
 import type { PeerConnection } from './peer-connection.js';
 import { TextSession } from './text-session.js';
@@ -48,7 +50,7 @@ export class NexoNode {
   readonly options: ServerOptions;
   readonly log: Logger;
   readonly stats: NodeStats = { requests: 0, errors: 0, connectionsTotal: 0, bytesIn: 0, bytesOut: 0 };
-  readonly dispatcher = new Dispatcher();
+  readonly dispatcher: Dispatcher;
   readonly pool: WorkerPool;
   readonly startedAt = Date.now();
   readonly #connectionHost: ConnectionHost;
@@ -58,6 +60,8 @@ export class NexoNode {
   readonly #listeners: TransportListener[] = [];
   readonly #services: ServiceDefinition[] = [];
   readonly #caller: DirectCaller;
+  /** TLS listener and reload, stored tokens and their revocation. */
+  readonly security: NodeSecurity;
   #http: HttpGateway | undefined;
   #udp: UdpEndpoint | undefined;
   #engines: Engines | undefined;
@@ -70,12 +74,22 @@ export class NexoNode {
 
   constructor(input: ServerOptionsInput = {}, extras: NodeExtras = {}) {
     this.options = resolveOptions(input);
+    this.dispatcher = new Dispatcher(this.options.files);
     this.log = extras.logger ?? createLogger(this.options.log);
     this.#nodeId = this.options.nodeId ?? `${os.hostname()}:${this.options.port}`;
+    this.dispatcher.denials.attach(this.log);
+    const auth = new Authenticator(
+      this.options.auth.tokens,
+      this.options.auth.anonymous,
+      this.dispatcher.denials,
+    );
+    this.security = new NodeSecurity(this.options, auth, this.log, this.dispatcher.denials, () =>
+      this.#connections.values(),
+    );
     this.#connectionHost = {
       options: this.options,
       dispatcher: this.dispatcher,
-      auth: new Authenticator(this.options.auth.tokens, this.options.auth.anonymous),
+      auth,
       log: this.log,
       stats: this.stats,
       nodeId: () => this.#nodeId,
@@ -153,6 +167,7 @@ export class NexoNode {
    */
   async start(): Promise<{ host: string; port: number }> {
     if (this.#state !== 'new') throw new Error('node already started');
+    this.security.prepare(); // bad certificate files or tokens file: fail before anything listens
     this.#state = 'running';
     try {
       // Before any service starts: services take their backends and bus from these.
@@ -171,6 +186,8 @@ export class NexoNode {
     const address = tcp.address();
     if (this.options.nodeId === undefined) this.#nodeId = `${os.hostname()}:${address.port}`;
     try {
+      const tls = await this.security.listen((c) => this.accept(c));
+      if (tls !== undefined) this.#listeners.push(tls);
       if (this.options.udp.enabled) {
         this.#udp = await startUdp(
           {
@@ -182,7 +199,11 @@ export class NexoNode {
           address.port,
         );
       }
-      if (this.options.http.enabled) this.#http = await startHttpGateway(this);
+      if (this.options.http.enabled) {
+        const http = await startHttpGateway(this);
+        this.#http = http;
+        this.security.onReload((material) => http.setTlsMaterial(material));
+      }
     } catch (err) {
       await Promise.all(this.#listeners.map((l) => l.close()));
       await this.#udp?.close();
@@ -192,19 +213,33 @@ export class NexoNode {
       await this.pool.close();
       throw err;
     }
+    this.security.watchTokens();
     this.#sweeper = setInterval(() => this.#sweep(), sweepInterval(this.options));
     this.#sweeper.unref();
     const http = this.#http?.address();
+    const tlsAddress = this.tlsAddress();
     this.log.info(
       {
         node: this.#nodeId,
         address: `${address.host}:${address.port}`,
-        http: http === undefined ? 'off' : `http://${http.host}:${http.port}`,
+        tls: tlsAddress === undefined ? 'off' : `nexos://${tlsAddress.host}:${tlsAddress.port}`,
+        http:
+          http === undefined ? 'off' : `${this.#http?.secure ? 'https' : 'http'}://${http.host}:${http.port}`,
         udp: this.#udp === undefined ? 'off' : this.#udp.listener.address().port,
       },
       'nexo node listening',
     );
     return address;
+  }
+
+  /** The TLS address (nexos://), when TLS is on. */
+  tlsAddress(): { host: string; port: number } | undefined {
+    return this.#listeners.find((l) => l.kind === 'tls')?.address();
+  }
+
+  /** The certificate the node serves, for the HTTPS gateway. */
+  tlsMaterial(): TlsMaterial | undefined {
+    return this.security.material;
   }
 
   /** Where the HTTP gateway listens (REST API, /ws, dashboard); undefined when it is off. */
@@ -392,6 +427,7 @@ export class NexoNode {
     clearInterval(this.#sweeper);
     // UDP sessions are connections too: the socket closes only once they have said goodbye (or were cut).
     await this.#udp?.close();
+    this.security.close();
     // HTTP closes last: until now /readyz answered 503 (draining) and HTTP calls in flight could finish.
     await this.#http?.close(Math.max(0, timeoutMs - (Date.now() - started)));
     await listenersClosed;

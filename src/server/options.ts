@@ -62,6 +62,21 @@ export const ServerOptionsSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+          cert: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+          key: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+          ca: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+          clientAuth: Type.Optional(
+            Type.Union([Type.Literal('none'), Type.Literal('optional'), Type.Literal('require')]),
+          ),
+          https: Type.Optional(Type.Boolean()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     calc: Type.Optional(
       Type.Object(
         {
@@ -218,6 +233,8 @@ export interface ServerOptions {
   /** Prefix of this cluster's NATS subjects, streams and buckets, so clusters can share one NATS. */
   cluster: string;
   auth: { anonymous: boolean; tokens: Record<string, string> };
+  /** The TLS listener and HTTPS, on when `cert` and `key` are given (docs/configuration.md, protocol §2.4). */
+  tls: TlsOptions;
   calc: { precision: number; timeoutMs: number; maxLength: number; maxVariables: number; maxBatch: number };
   /** The HTTP gateway: REST API, WebSocket transport (/ws), dashboard, health checks. */
   http: {
@@ -251,6 +268,17 @@ export interface ServerOptions {
   files: FilesOptions;
   workers: { threads: number; maxMemoryMb: number };
   log: { level: LogLevel; pretty: boolean };
+}
+
+export interface TlsOptions {
+  enabled: boolean;
+  port: number;
+  cert: string | undefined;
+  key: string | undefined;
+  ca: string | undefined;
+  clientAuth: 'none' | 'optional' | 'require';
+  /** The HTTP gateway serves HTTPS (and WSS) with the same certificate. */
+  https: boolean;
 }
 
 export interface TelemetryOptions {
@@ -313,6 +341,7 @@ export interface FilesOptions {
 export type StorageMode = 'embedded' | 'postgres';
 
 export const DEFAULT_PORT = 5000;
+export const DEFAULT_TLS_PORT = 5443;
 
 export const DEFAULTS = {
   host: '0.0.0.0',
@@ -438,6 +467,15 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
       .filter((u) => u !== ''),
     cluster: o.cluster ?? DEFAULTS.cluster,
     auth: { anonymous: o.auth?.anonymous ?? true, tokens: { ...(o.auth?.tokens ?? {}) } },
+    tls: {
+      enabled: o.tls?.cert !== undefined || o.tls?.key !== undefined,
+      port: o.tls?.port ?? DEFAULT_TLS_PORT,
+      cert: o.tls?.cert === undefined ? undefined : path.resolve(o.tls.cert),
+      key: o.tls?.key === undefined ? undefined : path.resolve(o.tls.key),
+      ca: o.tls?.ca === undefined ? undefined : path.resolve(o.tls.ca),
+      clientAuth: o.tls?.clientAuth ?? 'none',
+      https: o.tls?.https ?? true,
+    },
     calc: {
       precision: o.calc?.precision ?? DEFAULTS.calc.precision,
       timeoutMs: unit('calc.timeout', parseDuration, o.calc?.timeout ?? DEFAULTS.calc.timeout),
@@ -565,6 +603,24 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
   }
   if (u.handshakeTimeoutMs < 100) problems.push('udp.handshakeTimeout: must be at least 100ms');
   if (u.idleTimeoutMs < 1000) problems.push('udp.idleTimeout: must be at least 1s');
+  const tlsOptions = resolved.tls;
+  if (tlsOptions.enabled && (tlsOptions.cert === undefined || tlsOptions.key === undefined)) {
+    problems.push('tls: a certificate needs its key: give both tls.cert and tls.key (--tls-cert, --tls-key)');
+  }
+  if (!tlsOptions.enabled && (tlsOptions.ca !== undefined || tlsOptions.clientAuth !== 'none')) {
+    problems.push('tls: tls.ca and tls.clientAuth need a server certificate (--tls-cert, --tls-key)');
+  }
+  if (tlsOptions.clientAuth !== 'none' && tlsOptions.ca === undefined) {
+    problems.push(
+      `tls.clientAuth: '${tlsOptions.clientAuth}' checks client certificates against a CA: give tls.ca (--tls-ca)`,
+    );
+  }
+  if (tlsOptions.enabled && tlsOptions.port !== 0) {
+    if (tlsOptions.port === resolved.port)
+      problems.push(`tls.port: ${tlsOptions.port} is also the nexo TCP port`);
+    if (h.enabled && tlsOptions.port === h.port)
+      problems.push(`tls.port: ${tlsOptions.port} is also the HTTP port`);
+  }
   const t = resolved.telemetry;
   if (t.retentionMs > 0 && t.retentionMs < 60_000) {
     problems.push(`telemetry.retention: must be 0 (keep forever) or at least 1m (got ${t.retentionMs} ms)`);

@@ -1,4 +1,5 @@
 import type { PeerInfo } from '../transport/types.js';
+import type { Identity } from './auth.js';
 
 export type SessionMode = 'binary' | 'text' | 'http';
 
@@ -9,6 +10,10 @@ export type SessionMode = 'binary' | 'text' | 'http';
 export class Session {
   /** Per-session role from the handshake (`anonymous` without a token). */
   role = 'anonymous';
+  /** A stored token's name or a client certificate's CN (§5.4 scoped rules). */
+  principal: string | undefined;
+  /** The stored token the session logged in with, by digest (§5.1.5 revocation). */
+  tokenHash: string | undefined;
   /** Name the client gave in HELLO. */
   clientName: string | undefined;
   readonly openedAt = Date.now();
@@ -20,6 +25,13 @@ export class Session {
     readonly peer: PeerInfo,
     readonly mode: SessionMode,
   ) {}
+
+  /** Takes the role (and what it was granted for) from an authentication. */
+  identify(identity: Identity): void {
+    this.role = identity.role;
+    this.principal = identity.principal;
+    this.tokenHash = identity.tokenHash;
+  }
 
   get closed(): boolean {
     return this.#closed;

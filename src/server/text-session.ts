@@ -1,6 +1,7 @@
 import { NexoError, toNexoError } from '../errors.js';
 import { LineSplitter, type SplitLine } from '../protocol/line-splitter.js';
 import { QUIT_WORDS } from '../protocol/text-mode.js';
+import { certificateIdentity } from '../security/certificate-role.js';
 import { SharedEvent } from '../services/shared-event.js';
 import type { TextCommand } from '../services/types.js';
 import type { Conduit } from '../transport/types.js';
@@ -35,6 +36,9 @@ export class TextSession extends PeerConnection implements CallSink {
 
   constructor(conduit: Conduit, firstBytes: Uint8Array, host: ConnectionHost, id: number) {
     super(conduit, 'text', host, id);
+    // §8 A person has no HELLO: a verified client certificate (§5.1.6) gives the role at once.
+    const byCertificate = conduit.peer.certificate && certificateIdentity(conduit.peer.certificate);
+    if (byCertificate) this.session.identify(byCertificate);
     this.#splitter = new LineSplitter(host.options.maxLine);
     this.#splitter.push(firstBytes);
     this.stream.on('data', (chunk: Buffer) => {
@@ -186,7 +190,7 @@ export class TextSession extends PeerConnection implements CallSink {
       if (word === 'help' || word === '?') return this.#help();
       if (word === 'ping') return this.#say('pong');
       if (word === 'auth') {
-        this.session.role = this.host.auth.authenticate(rest);
+        this.session.identify(this.host.auth.authenticate(rest, this.session.peer));
         return this.#say(`ok: role ${this.session.role}`);
       }
       await this.#runCommand(word, rest);
@@ -212,7 +216,7 @@ export class TextSession extends PeerConnection implements CallSink {
     if (method.definition.input === 'chunks') {
       throw new NexoError('BAD_REQUEST', `${command.name} needs binary mode (use the nexo client)`);
     }
-    this.host.dispatcher.validate(method, args);
+    this.host.dispatcher.validate(method, args, this.session);
     const call = new Call(0, method, this.session, this, undefined);
     if (call.longLived) {
       this.#live = call;
@@ -250,7 +254,7 @@ export class TextSession extends PeerConnection implements CallSink {
       if (method.definition.input === 'chunks' || method.definition.longLived === true) {
         throw new NexoError('BAD_REQUEST', `${action.call.method} cannot run inside ${command.name}`);
       }
-      this.host.dispatcher.validate(method, action.call.args);
+      this.host.dispatcher.validate(method, action.call.args, this.session);
       const call = new Call(0, method, this.session, this, undefined);
       const result = await method.definition.handler(action.call.args as never, call);
       this.#sayLines((action.format ?? command.format)(result));

@@ -44,7 +44,11 @@ export interface MethodDefinition<S extends TSchema = TSchema, R = unknown> {
   readonly description: string;
   /** Schema of the args; checked before the handler runs (INVALID_ARGS otherwise). */
   readonly args: S;
-  readonly access: Access;
+  /**
+   * Who may call it, for services outside the built-in role table (security/roles.ts, spec §5.4), which
+   * decides for built-in methods.
+   */
+  readonly access?: Access;
   /** The client streams CHUNK frames after the request. */
   readonly input?: 'chunks';
   /** A subscription: open until cancelled; ended with SHUTTING_DOWN when the node drains. */

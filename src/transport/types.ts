@@ -8,6 +8,15 @@ export interface PeerInfo {
   readonly address: string;
   readonly port: number;
   readonly secure: boolean;
+  /** A client certificate the TLS handshake verified against the node's CA (spec §5.1.6). */
+  readonly certificate?: PeerCertificate;
+}
+
+/** What the node uses of a verified client certificate: its subject's CN and OU. */
+export interface PeerCertificate {
+  readonly commonName: string | undefined;
+  readonly organizationalUnit: string | undefined;
+  readonly fingerprint256: string;
 }
 
 /**

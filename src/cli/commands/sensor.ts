@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import { SensorClient } from '../../client/sensor-client.js';
-import { addClientOptions, type ClientFlags, connectFromFlags } from '../client-options.js';
+import { addClientOptions, type ClientFlags, connectFromFlags, socketFactoryFrom } from '../client-options.js';
 import { EXIT } from '../exit-codes.js';
 import { paint, printJson, reportError } from '../output.js';
 import { defaultUnit, RandomWalk } from '../random-walk.js';
@@ -71,11 +71,10 @@ Examples:
 async function simulate(flags: SensorFlags): Promise<number> {
   if (flags.batch > 1000) throw new TypeError('--batch: at most 1000 readings per request');
   const metrics = [...new Set(flags.metric ?? ['temperature'])];
-  const { tcpSocketFactory } = await import('../../client/tcp.js');
   const socketFactory =
     flags.udp === true
       ? (await import('../../client/udp.js')).udpSocketFactory({ token: flags.token })
-      : tcpSocketFactory;
+      : socketFactoryFrom(flags);
   const client = await connectFromFlags(flags, {
     socketFactory,
     reconnect: { initialDelayMs: 100, maxDelayMs: 2000, maxAttempts: Number.POSITIVE_INFINITY },

@@ -37,6 +37,10 @@ export function registerServer(program: Command): void {
         },
       );
     };
+    // SIGHUP: read the TLS certificate files again (renewed certificates) without dropping a connection.
+    process.on('SIGHUP', () => {
+      node.security.reloadTls();
+    });
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
     try {

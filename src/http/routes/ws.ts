@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { NexoError } from '../../errors.js';
 import { webSocketConduit } from '../../transport/websocket.js';
 import { sendError } from '../errors.js';
-import type { GatewayNode } from '../types.js';
+import { type GatewayNode, secureSide } from '../types.js';
 
 /** RFC 6455 close code 1001: the server is going away. */
 const GOING_AWAY = 1001;
@@ -32,7 +32,7 @@ export function registerWebSocket(app: FastifyInstance, node: GatewayNode): void
         webSocketConduit(socket, {
           address: request.socket.remoteAddress ?? 'unknown',
           port: request.socket.remotePort ?? 0,
-          secure: false,
+          ...secureSide(request),
         }),
       );
     },

@@ -101,7 +101,6 @@ export function calcService(host: ServiceHost): ServiceDefinition {
       eval: defineMethod({
         description: 'Evaluates one expression or assignment (`x = 2*3`).',
         args: Type.Object({ expr: Type.String() }, { additionalProperties: false }),
-        access: 'anyone',
         handler: (args, ctx) => evaluate(args.expr, ctx.session, () => ctx.signal),
       }),
       batch: defineMethod({
@@ -110,7 +109,6 @@ export function calcService(host: ServiceHost): ServiceDefinition {
           { exprs: Type.Array(Type.String(), { minItems: 1, maxItems: o.maxBatch }) },
           { additionalProperties: false },
         ),
-        access: 'anyone',
         async handler(args, ctx) {
           const results: (CalcResult | { error: ErrorPayload })[] = [];
           for (const expr of args.exprs) {
@@ -127,13 +125,11 @@ export function calcService(host: ServiceHost): ServiceDefinition {
       vars: defineMethod({
         description: "The session's variables, including ans.",
         args: Type.Union([Type.Null(), Type.Object({}, { additionalProperties: false })]),
-        access: 'anyone',
         handler: (_args, ctx) => ({ vars: Object.fromEntries(varsOf(ctx.session)) }),
       }),
       clear: defineMethod({
         description: "Forgets the session's variables.",
         args: Type.Union([Type.Null(), Type.Object({}, { additionalProperties: false })]),
-        access: 'anyone',
         handler: (_args, ctx) => {
           const vars = varsOf(ctx.session);
           const cleared = vars.size;

@@ -181,14 +181,12 @@ export function chatService(host: ServiceHost): ServiceDefinition {
           },
           { additionalProperties: false },
         ),
-        access: 'anyone',
         longLived: true,
         handler: join,
       }),
       say: defineMethod({
         description: 'Sends a message to a room this connection is in; every member gets it, in order.',
         args: Type.Object({ room: RoomName, text: Text }, { additionalProperties: false }),
-        access: 'anyone',
         handler: (args, ctx) => {
           const { room, member } = memberOf(ctx.session, args.room);
           const text = args.text.trim();
@@ -208,7 +206,6 @@ export function chatService(host: ServiceHost): ServiceDefinition {
       dm: defineMethod({
         description: 'Sends a private message to one member of a room this connection is in.',
         args: Type.Object({ room: RoomName, to: Nick, text: Text }, { additionalProperties: false }),
-        access: 'anyone',
         handler: (args, ctx) => {
           const { room, member } = memberOf(ctx.session, args.room);
           const target = room.members.get(nickKey(args.to));
@@ -240,7 +237,6 @@ export function chatService(host: ServiceHost): ServiceDefinition {
       leave: defineMethod({
         description: 'Leaves a room; the join call ends with {room, left: true}.',
         args: RoomArgs,
-        access: 'anyone',
         handler: (args, ctx) => {
           const { room, member } = memberOf(ctx.session, args.room);
           leave(room, member, 'left', true);
@@ -252,7 +248,6 @@ export function chatService(host: ServiceHost): ServiceDefinition {
       who: defineMethod({
         description: 'Who is in a room now, in order of arrival.',
         args: RoomArgs,
-        access: 'anyone',
         handler: (args) => {
           const room = rooms.get(roomKey(args.room));
           return {
@@ -271,7 +266,6 @@ export function chatService(host: ServiceHost): ServiceDefinition {
           },
           { additionalProperties: false },
         ),
-        access: 'anyone',
         handler: (args) => {
           const room = roomFor(args.room, false);
           let messages: ChatMessage[] = room?.history ?? [];
@@ -283,7 +277,6 @@ export function chatService(host: ServiceHost): ServiceDefinition {
       rooms: defineMethod({
         description: 'Rooms with members or stored messages: name, members, last message seq.',
         args: Type.Union([Type.Null(), Type.Object({}, { additionalProperties: false })]),
-        access: 'anyone',
         handler: () => {
           const list = new Map<string, { room: string; members: number; lastSeq: number }>();
           for (const [name, lastSeq] of storedRooms) list.set(name, { room: name, members: 0, lastSeq });

@@ -10,13 +10,11 @@ export function echoService(): ServiceDefinition {
       echo: defineMethod({
         description: 'Returns args unchanged.',
         args: Type.Unknown(),
-        access: 'anyone',
         handler: (args) => args,
       }),
       stream: defineMethod({
         description: 'Sends every CHUNK it receives straight back; the result counts them.',
         args: Type.Union([Type.Null(), Type.Object({})]),
-        access: 'anyone',
         input: 'chunks',
         async handler(_args, ctx) {
           let bytes = 0;

@@ -107,14 +107,12 @@ export function filesService(host: ServiceHost, parts: FilesServiceParts = {}): 
         description:
           'Receives a file as CHUNK frames after a progress reply {uploadId, offset}; answers the stored entry.',
         args: UploadArgs,
-        access: o.writeRoles,
         input: 'chunks',
         handler: (args, ctx) => uploads.receive(args, ctx),
       }),
       download: defineMethod({
         description: 'Sends a file from an offset as CHUNK frames after a progress reply with its metadata.',
         args: DownloadArgs,
-        access: o.readRoles,
         async handler(args, ctx) {
           const entry = await resolve({ id: args.id, name: args.name, sha256: args.sha256 });
           return sendFile(store, entry, args.offset ?? 0, host.options.maxFrame, ctx, stats);
@@ -123,13 +121,11 @@ export function filesService(host: ServiceHost, parts: FilesServiceParts = {}): 
       info: defineMethod({
         description: 'Metadata of one file, by id, name (the newest with it) or content hash.',
         args: RefArgs,
-        access: o.readRoles,
         handler: (args) => resolve(args),
       }),
       list: defineMethod({
         description: 'Stored files, newest first.',
         args: ListArgs,
-        access: o.readRoles,
         async handler(args) {
           const limit = args?.limit ?? 100;
           const offset = args?.offset ?? 0;
@@ -140,13 +136,11 @@ export function filesService(host: ServiceHost, parts: FilesServiceParts = {}): 
       status: defineMethod({
         description: 'How far an unfinished upload got (the offset to resume from).',
         args: StatusArgs,
-        access: o.readRoles,
         handler: (args) => uploads.status(args.uploadId),
       }),
       usage: defineMethod({
         description: 'Space used, reserved and allowed on this node.',
         args: Type.Union([Type.Null(), Type.Object({}, { additionalProperties: false })]),
-        access: o.readRoles,
         async handler() {
           const usage = await catalog.usage();
           return {
@@ -162,7 +156,6 @@ export function filesService(host: ServiceHost, parts: FilesServiceParts = {}): 
       delete: defineMethod({
         description: 'Deletes one file entry; its content goes when no other entry shares it.',
         args: RefArgs,
-        access: o.deleteRoles,
         async handler(args) {
           if (args.sha256 !== undefined) {
             throw new NexoError(

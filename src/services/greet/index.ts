@@ -25,7 +25,6 @@ export function greetService(host: ServiceHost): ServiceDefinition {
           { names: Type.Array(Name, { minItems: 1, maxItems: MAX_NAMES }), lang: Type.Optional(Lang) },
           { additionalProperties: false },
         ),
-        access: 'anyone',
         handler: (args) => {
           const lang = args.lang ?? DEFAULT_LANGUAGE;
           return { lang, node: host.nodeId(), greetings: args.names.map((n) => greet(n.trim() || n, lang)) };
@@ -34,7 +33,6 @@ export function greetService(host: ServiceHost): ServiceDefinition {
       languages: defineMethod({
         description: 'The languages greet speaks.',
         args: Type.Union([Type.Null(), Type.Object({}, { additionalProperties: false })]),
-        access: 'anyone',
         handler: () => ({
           default: DEFAULT_LANGUAGE,
           languages: LANGUAGES.map((code) => ({ code, name: GREETINGS[code].name })),

@@ -75,7 +75,6 @@ export function nodeService(host: ServiceHost): ServiceDefinition {
       info: defineMethod({
         description: 'Name, server version, start time, HTTP address and the services this node runs.',
         args: NoArgs,
-        access: 'anyone',
         handler: () => {
           const http = view.httpAddress();
           return {
@@ -91,7 +90,6 @@ export function nodeService(host: ServiceHost): ServiceDefinition {
       stats: defineMethod({
         description: 'A snapshot of the counters: connections, requests per second, bytes, service numbers.',
         args: NoArgs,
-        access: 'anyone',
         handler: () => snapshot(),
       }),
       watch: defineMethod({
@@ -103,7 +101,6 @@ export function nodeService(host: ServiceHost): ServiceDefinition {
             { additionalProperties: false },
           ),
         ]),
-        access: 'anyone',
         longLived: true,
         handler: (args, ctx) =>
           new Promise((resolve) => {

@@ -81,7 +81,6 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
     report: defineMethod({
       description: 'Stores one reading; the ack comes once it is on disk.',
       args: ReportArgs,
-      access: 'anyone',
       async handler(args, ctx): Promise<Ack & { reading?: unknown }> {
         const recv = Date.now();
         const sensor = checkSensorId(args.sensor);
@@ -112,7 +111,6 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
     reportBatch: defineMethod({
       description: `Stores up to ${LIMITS.batch} readings of one sensor in one durable commit.`,
       args: ReportBatchArgs,
-      access: 'anyone',
       handler(args, ctx): Promise<Ack> {
         const recv = Date.now();
         const sensor = checkSensorId(args.sensor);
@@ -136,7 +134,6 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
           limit: Type.Optional(Limit),
         }),
       ]),
-      access: 'anyone',
       async handler(args): Promise<{ sensors: SensorSummary[]; next?: string }> {
         const { registry } = await t.ready();
         if (args?.sensor !== undefined) {
@@ -170,7 +167,6 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
           metric: Type.Optional(Type.String({ maxLength: 1024 })),
         }),
       ]),
-      access: 'anyone',
       async handler(args): Promise<{ readings: LatestReading[] }> {
         const { registry } = await t.ready();
         if (args?.sensor !== undefined && registry.sensor(args.sensor) === undefined) {
@@ -201,7 +197,6 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
         order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
         after: Type.Optional(Type.Object({ ts: Time, seq: Type.Integer() })),
       }),
-      access: 'anyone',
       async handler(args): Promise<{
         sensor: string;
         metric: string;
@@ -245,7 +240,6 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
         to: Type.Optional(Time),
         every: Type.Integer({ minimum: 1, maximum: 366 * 86_400_000 }),
       }),
-      access: 'anyone',
       async handler(args) {
         const series = await seriesOf(args.sensor, args.metric);
         const to = args.to ?? Date.now() + 1;
@@ -311,7 +305,6 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
           alerts: Type.Optional(Type.Boolean()),
         }),
       ]),
-      access: 'anyone',
       longLived: true,
       async handler(args, ctx) {
         const { registry } = await t.ready();
@@ -339,7 +332,6 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
     alerts: defineMethod({
       description: 'Alert rules, with the series each one is firing for.',
       args: Nothing,
-      access: 'anyone',
       async handler() {
         const { alerts } = await t.ready();
         const firing = alerts.firing();
@@ -361,7 +353,6 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
         sensors: Type.Optional(Type.Array(SensorName, { maxItems: 100 })),
         name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
       }),
-      access: 'anyone',
       async handler(args): Promise<{ rule: AlertRule }> {
         const sensors = (args.sensors ?? []).map((s) => checkSensorId(s));
         return { rule: await t.addRule(args.rule, sensors, args.name) };
@@ -371,7 +362,6 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
     removeAlert: defineMethod({
       description: 'Removes an alert rule by id.',
       args: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
-      access: 'anyone',
       async handler(args): Promise<{ removed: AlertRule }> {
         return { removed: await t.removeRule(args.id) };
       },
@@ -389,7 +379,6 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
           limit: Type.Optional(Limit),
         }),
       ]),
-      access: 'anyone',
       async handler(args): Promise<{ events: AlertEvent[] }> {
         await t.ready();
         const events = await t.store.alertEvents({
@@ -406,7 +395,6 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
     stats: defineMethod({
       description: 'Counters of the telemetry service: sensors, series, commits, queue, MQTT.',
       args: Nothing,
-      access: 'anyone',
       async handler() {
         const { registry, ingest } = await t.ready();
         let readings = 0;
