@@ -137,14 +137,14 @@ export class UdpText {
       'text',
     );
     try {
-      session.role = auth.authenticate(undefined);
+      session.identify(auth.authenticate(undefined));
       const { command } = resolved;
       const { method: name, args } = command.parse(rest);
       const method = dispatcher.resolve(resolved.service, name, session);
       if (method.definition.input === 'chunks' || method.definition.longLived === true) {
         throw new NexoError('BAD_REQUEST', `${command.name} needs a connection: use TCP (nc host 5000)`);
       }
-      dispatcher.validate(method, args);
+      dispatcher.validate(method, args, session);
       const call = new Call(0, method, session, NO_STREAM, undefined);
       const result = await method.definition.handler(args as never, call);
       const lines = command.format(result);

@@ -1,6 +1,11 @@
 import { type Command, Option } from 'commander';
 import { SensorClient } from '../../client/sensor-client.js';
-import { addClientOptions, type ClientFlags, connectFromFlags, socketFactoryFrom } from '../client-options.js';
+import {
+  addClientOptions,
+  type ClientFlags,
+  connectFromFlags,
+  socketFactoryFrom,
+} from '../client-options.js';
 import { EXIT } from '../exit-codes.js';
 import { paint, printJson, reportError } from '../output.js';
 import { defaultUnit, RandomWalk } from '../random-walk.js';
