@@ -135,16 +135,16 @@ export class Dispatcher {
       throw new NexoError('INVALID_ARGS', `${method.service}.${method.name}: ${path}: ${message}`, { path });
     }
     if (!method.ownSensor || session.role !== SENSOR_ROLE) return;
-    const named = sensorsNamed(args);
     const own = session.principal;
-    if (named !== undefined && own !== undefined && named.every((s) => s === own)) return;
+    // §5.4.2 A configuration token (`--token tok=sensor`) names no one, so it is not scoped to a sensor.
+    if (own === undefined) return;
+    const named = sensorsNamed(args);
+    if (named !== undefined && named.every((s) => s === own)) return;
     this.#deny(session, `${method.service}.${method.name}`, named);
     throw new NexoError(
       'FORBIDDEN',
-      own === undefined
-        ? `${method.service}.${method.name}: a sensor session without a name (token name or certificate CN) may not call it`
-        : `${method.service}.${method.name}: role 'sensor' may only name its own sensor '${clip(own)}'`,
-      { sensor: own ?? null },
+      `${method.service}.${method.name}: role 'sensor' may only name its own sensor '${clip(own)}'`,
+      { sensor: own },
     );
   }
 
