@@ -63,8 +63,21 @@ export class Authenticator {
     this.#stored = new Map(records.map((r) => [r.hash, r]));
   }
 
+  /**
+   * The raw SHA-256 of every token accepted now (configured and stored): what UDP sessions derive their
+   * keys from (§13.3.3), so a token created or revoked at run time opens or closes them too.
+   */
+  digests(): Buffer[] {
+    return [...this.#configured.keys(), ...this.#stored.keys()].map(rawDigest);
+  }
+
   /** Whether a stored token (by digest) is still valid. */
   isCurrent(tokenHash: string): boolean {
     return this.#stored.has(tokenHash);
   }
+}
+
+/** `sha256:<base64url>` (the stores' form) to the 32 bytes. */
+function rawDigest(digest: string): Buffer {
+  return Buffer.from(digest.slice(digest.indexOf(':') + 1), 'base64url');
 }

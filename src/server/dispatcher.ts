@@ -139,7 +139,7 @@ export class Dispatcher {
     // §5.4.2 A configuration token (`--token tok=sensor`) names no one, so it is not scoped to a sensor.
     if (own === undefined) return;
     const named = sensorsNamed(args);
-    if (named !== undefined && named.every((s) => s === own)) return;
+    if (named?.every((s) => s === own)) return;
     this.#deny(session, `${method.service}.${method.name}`, named);
     throw new NexoError(
       'FORBIDDEN',

@@ -23,6 +23,7 @@ export class NodeSecurity {
   #listener: TlsListener | undefined;
   #onReload: ((material: TlsMaterial) => void)[] = [];
   #watcher: (() => void) | undefined;
+  #onTokens: (() => void)[] = [];
 
   constructor(
     private readonly options: ServerOptions,
@@ -92,6 +93,11 @@ export class NodeSecurity {
     }
   }
 
+  /** Called after the accepted tokens changed (the UDP key table follows them). */
+  onTokens(apply: () => void): void {
+    this.#onTokens.push(apply);
+  }
+
   /** Starts watching the tokens file (polling: works on every file system, and survives renames). */
   watchTokens(): void {
     if (this.#watcher !== undefined) return;
@@ -111,6 +117,7 @@ export class NodeSecurity {
       );
       return;
     }
+    for (const apply of this.#onTokens) apply();
     for (const connection of this.connections()) {
       const hash = connection.session.tokenHash;
       if (hash === undefined || this.auth.isCurrent(hash) || !connection.open) continue;

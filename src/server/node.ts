@@ -198,6 +198,12 @@ export class NexoNode {
           },
           address.port,
         );
+        // §13.3.3 Keys of every accepted token, stored ones included, now and whenever the store changes.
+        const udp = this.#udp;
+        const auth = this.#connectionHost.auth;
+        const followTokens = () => udp.keys.replace(auth.digests(), this.options.auth.anonymous);
+        followTokens();
+        this.security.onTokens(followTokens);
       }
       if (this.options.http.enabled) {
         const http = await startHttpGateway(this);
