@@ -1,12 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
+import type { Bus } from '../../bus/types.js';
 import { NexoError } from '../../errors.js';
 import type { Session } from '../../server/session.js';
 import { type CallContext, defineMethod, type ServiceDefinition, type ServiceHost } from '../types.js';
+import { openChatHistory } from './backend.js';
 import type { ChatMessage, LeaveReason } from './events.js';
+import { decodeTraffic, encodeTraffic, type RoomTraffic, roomSubject } from './fanout.js';
+import type { ChatHistory } from './history.js';
 import { Member } from './member.js';
 import { messageText, Nick, nickKey, RoomName, roomKey } from './names.js';
-import { Room } from './room.js';
-import { ChatStore } from './store.js';
+import { Room, type RoomHooks } from './room.js';
 import { chatTextCommands } from './text.js';
 
 /** Rooms one connection may be in at once. */
@@ -23,28 +27,104 @@ const MAX_LISTED_ROOMS = 1000;
  */
 export function chatService(host: ServiceHost): ServiceDefinition {
   const o = host.options.chat;
-  let store: ChatStore | undefined;
+  let history: ChatHistory | undefined;
+  let bus: Bus | undefined;
+  let offHealth: (() => void) | undefined;
+  /** Tells this node's own traffic apart when the bus echoes it back. */
+  const origin = randomUUID();
   /** Rooms in memory; rooms without members are evicted (oldest first) beyond maxRooms. */
   const rooms = new Map<string, Room>();
-  /** Last seq of rooms that have stored messages, loaded or not. */
-  let storedRooms = new Map<string, number>();
+  /** Rooms being read from the store for their first member; a second joiner waits for the same read. */
+  const loading = new Map<string, Promise<Room>>();
   const sessionRooms = new WeakMap<Session, number>();
-  const counters = { messages: 0, joins: 0, directMessages: 0, droppedSlow: 0 };
+  const counters = { messages: 0, joins: 0, directMessages: 0, droppedSlow: 0, busDropped: 0 };
   /** Settles each member's join call. */
   const endings = new Map<Member, { resolve(v: unknown): void; reject(e: NexoError): void }>();
 
-  const roomFor = (name: string, create: boolean): Room | undefined => {
+  const store = (): ChatHistory => {
+    if (history === undefined) throw new NexoError('SHUTTING_DOWN', 'the chat service is not running');
+    return history;
+  };
+
+  /** Publishes this node's traffic for members on other nodes (shared mode only). */
+  const relay = (room: string, traffic: RoomTraffic) => {
+    if (bus?.spansNodes !== true) return;
+    try {
+      bus.publish(roomSubject(room), encodeTraffic(traffic));
+    } catch (err) {
+      // The bus is closing or NATS is away: members on other nodes miss a notice, never a stored message
+      // (a node reads what it missed from the store when NATS is back).
+      host.log.warn({ err, room }, 'chat traffic not relayed');
+    }
+  };
+
+  const fromBus = (room: Room, data: Uint8Array) => {
+    const traffic = decodeTraffic(data, room.name, o.maxMessage);
+    if (traffic === undefined) {
+      counters.busDropped++;
+      return;
+    }
+    if (traffic.origin === origin) return; // delivered here already
+    if (traffic.kind === 'message') room.accept(traffic.message);
+    else if (traffic.kind === 'join')
+      room.broadcast({ type: 'join', room: room.name, nick: traffic.nick, at: traffic.at });
+    else {
+      room.broadcast({
+        type: 'leave',
+        room: room.name,
+        nick: traffic.nick,
+        at: traffic.at,
+        reason: traffic.reason,
+      });
+    }
+  };
+
+  const hooksFor = (key: string): RoomHooks => ({
+    dropped,
+    relay: (event) =>
+      relay(
+        key,
+        event.type === 'join'
+          ? { kind: 'join', origin, nick: event.nick, at: event.at }
+          : { kind: 'leave', origin, nick: event.nick, at: event.at, reason: event.reason },
+      ),
+    fill: (room, after, before) => store().range(room, { after, before, limit: o.history }),
+  });
+
+  const loadRoom = (name: string): Promise<Room> => {
     const key = roomKey(name);
-    let room = rooms.get(key);
-    if (room !== undefined) return room;
-    if (!create && !storedRooms.has(key)) return undefined;
-    if (rooms.size >= o.maxRooms) evictIdleRoom();
-    if (rooms.size >= o.maxRooms) {
+    const loaded = rooms.get(key);
+    if (loaded !== undefined) return Promise.resolve(loaded);
+    const pending = loading.get(key);
+    if (pending !== undefined) return pending;
+    if (rooms.size + loading.size >= o.maxRooms) evictIdleRoom();
+    if (rooms.size + loading.size >= o.maxRooms) {
       throw new NexoError('CHAT_ROOMS_FULL', `this node already holds ${o.maxRooms} active rooms; try later`);
     }
-    room = new Room(key, store?.recent(key) ?? [], storedRooms.get(key) ?? 0, o.history, dropped);
-    rooms.set(key, room);
-    return room;
+    const load = (async () => {
+      // Subscribe before reading the store, so nothing sent in between is missed; repeats are dropped by seq.
+      let room: Room | undefined;
+      const early: Uint8Array[] = [];
+      const subscription =
+        bus?.spansNodes === true
+          ? bus.subscribe(roomSubject(key), (m) =>
+              room === undefined ? early.push(m.data) : fromBus(room, m.data),
+            )
+          : undefined;
+      try {
+        const state = await store().load(key, o.history);
+        room = new Room(key, state, o.history, hooksFor(key));
+      } catch (err) {
+        subscription?.unsubscribe();
+        throw err;
+      }
+      room.subscription = subscription;
+      rooms.set(key, room);
+      for (const data of early) fromBus(room, data);
+      return room;
+    })().finally(() => loading.delete(key));
+    loading.set(key, load);
+    return load;
   };
 
   const evictIdleRoom = () => {
@@ -54,7 +134,7 @@ export function chatService(host: ServiceHost): ServiceDefinition {
     }
     if (oldest === undefined) return;
     rooms.delete(oldest.name);
-    if (oldest.lastSeq > 0) storedRooms.set(oldest.name, oldest.lastSeq);
+    oldest.close();
   };
 
   const memberOf = (session: Session, name: string): { room: Room; member: Member } => {
@@ -93,13 +173,15 @@ export function chatService(host: ServiceHost): ServiceDefinition {
     return true;
   };
 
-  const join = (args: { room: string; nick: string; history?: number }, ctx: CallContext) => {
+  const join = async (args: { room: string; nick: string; history?: number }, ctx: CallContext) => {
     const session = ctx.session;
     const joined = sessionRooms.get(session) ?? 0;
     if (joined >= MAX_ROOMS_PER_SESSION) {
       throw new NexoError('INVALID_ARGS', `one connection may be in at most ${MAX_ROOMS_PER_SESSION} rooms`);
     }
-    const room = roomFor(args.room, true)!;
+    const room = await loadRoom(args.room);
+    // The caller may have gone while the room was read from the store.
+    if (ctx.signal.aborted) throw ctx.signal.reason;
     if (room.bySession.has(session)) {
       throw new NexoError('CHAT_ALREADY_JOINED', `this connection is already in #${room.name}`, {
         room: room.name,
@@ -114,13 +196,16 @@ export function chatService(host: ServiceHost): ServiceDefinition {
         { room: room.name, nick: holder.nick },
       );
     }
+    if ((sessionRooms.get(session) ?? 0) >= MAX_ROOMS_PER_SESSION) {
+      throw new NexoError('INVALID_ARGS', `one connection may be in at most ${MAX_ROOMS_PER_SESSION} rooms`);
+    }
     const member = new Member(args.nick, key, session, ctx, o.queue, o.rate);
     const ended = new Promise((resolve, reject) => endings.set(member, { resolve, reject }));
     room.add(member);
-    sessionRooms.set(session, joined + 1);
+    sessionRooms.set(session, (sessionRooms.get(session) ?? 0) + 1);
     counters.joins++;
     // The joiner's view starts here: who is in, the recent messages, then live traffic (its own join first).
-    const history = room.history.slice(
+    const recent = room.history.slice(
       room.history.length - Math.min(args.history ?? o.history, room.history.length),
     );
     member.deliver({
@@ -128,10 +213,10 @@ export function chatService(host: ServiceHost): ServiceDefinition {
       room: room.name,
       nick: member.nick,
       members: room.nicks(),
-      history: history.length,
+      history: recent.length,
     });
-    for (const message of history) member.deliver({ type: 'message', ...message, history: true });
-    room.broadcast({ type: 'join', room: room.name, nick: member.nick, at: Date.now() });
+    for (const message of recent) member.deliver({ type: 'message', ...message, history: true });
+    room.announceJoin(member);
     ctx.signal.addEventListener(
       'abort',
       () => {
@@ -153,13 +238,28 @@ export function chatService(host: ServiceHost): ServiceDefinition {
     name: 'chat',
     description:
       'Chat rooms: nicknames, join/leave notices, ordered messages, recent history, direct messages.',
-    start: () => {
-      store = new ChatStore(host.options.dataDir, o.history);
-      storedRooms = store.rooms();
+    start: async () => {
+      history = await openChatHistory(host);
+      bus = host.storage.bus();
+      if (host.storage.mode === 'postgres') {
+        // Live traffic sent while NATS was away is in the store: read it when NATS is back.
+        offHealth = host.storage.nats().onHealth((health) => {
+          if (!health.up) return;
+          for (const room of rooms.values()) {
+            room
+              .catchUp((after) => store().range(room.name, { after, limit: o.history }))
+              .catch((err: unknown) => host.log.warn({ err, room: room.name }, 'chat catch-up failed'));
+          }
+        });
+      }
     },
-    stop: () => {
-      store?.close();
-      store = undefined;
+    stop: async () => {
+      offHealth?.();
+      for (const room of rooms.values()) room.close();
+      rooms.clear();
+      const closing = history;
+      history = undefined;
+      await closing?.close();
     },
     stats: () => {
       let members = 0;
@@ -187,7 +287,7 @@ export function chatService(host: ServiceHost): ServiceDefinition {
       say: defineMethod({
         description: 'Sends a message to a room this connection is in; every member gets it, in order.',
         args: Type.Object({ room: RoomName, text: Text }, { additionalProperties: false }),
-        handler: (args, ctx) => {
+        handler: async (args, ctx) => {
           const { room, member } = memberOf(ctx.session, args.room);
           const text = args.text.trim();
           if (text === '') throw new NexoError('INVALID_ARGS', 'chat.say: args.text: the message is empty');
@@ -197,8 +297,10 @@ export function chatService(host: ServiceHost): ServiceDefinition {
               `slow down: at most ${o.rate} messages per second (bursts of ${member.bucket.burst})`,
             );
           }
-          const message = room.say(member.nick, text);
-          store?.append(message);
+          // The store numbers it (shared mode: across nodes), then members here and elsewhere get it.
+          const message = await store().append(room.name, { at: Date.now(), nick: member.nick, text });
+          room.accept(message);
+          relay(room.name, { kind: 'message', origin, message });
           counters.messages++;
           return { room: room.name, seq: message.seq, at: message.at };
         },
@@ -266,20 +368,31 @@ export function chatService(host: ServiceHost): ServiceDefinition {
           },
           { additionalProperties: false },
         ),
-        handler: (args) => {
-          const room = roomFor(args.room, false);
-          let messages: ChatMessage[] = room?.history ?? [];
-          if (args.before !== undefined) messages = messages.filter((m) => m.seq < args.before!);
+        handler: async (args) => {
+          const key = roomKey(args.room);
           const limit = args.limit ?? o.history;
-          return { room: roomKey(args.room), messages: messages.slice(Math.max(0, messages.length - limit)) };
+          const room = rooms.get(key);
+          // A room loaded here is current (its traffic arrives live); any other is read from the store.
+          if (room !== undefined && bus?.spansNodes !== true) {
+            let messages: ChatMessage[] = room.history;
+            if (args.before !== undefined) messages = messages.filter((m) => m.seq < args.before!);
+            return { room: key, messages: messages.slice(Math.max(0, messages.length - limit)) };
+          }
+          const messages = await store().range(key, {
+            ...(args.before === undefined ? {} : { before: args.before }),
+            limit,
+          });
+          return { room: key, messages };
         },
       }),
       rooms: defineMethod({
         description: 'Rooms with members or stored messages: name, members, last message seq.',
         args: Type.Union([Type.Null(), Type.Object({}, { additionalProperties: false })]),
-        handler: () => {
+        handler: async () => {
           const list = new Map<string, { room: string; members: number; lastSeq: number }>();
-          for (const [name, lastSeq] of storedRooms) list.set(name, { room: name, members: 0, lastSeq });
+          for (const { room, lastSeq } of await store().rooms(MAX_LISTED_ROOMS)) {
+            list.set(room, { room, members: 0, lastSeq });
+          }
           for (const room of rooms.values()) {
             if (room.members.size > 0 || room.lastSeq > 0) {
               list.set(room.name, { room: room.name, members: room.members.size, lastSeq: room.lastSeq });
