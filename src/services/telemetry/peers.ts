@@ -79,6 +79,9 @@ export class TelemetryPeers {
         bus.subscribe(subject, (m) => {
           try {
             const message = unpack(m.data) as T;
+            if (typeof message !== 'object' || message === null || typeof message.from !== 'string') {
+              throw new Error('no sender');
+            }
             if (message.from !== this.#self) handle(message);
           } catch (err) {
             this.#log.warn({ err, subject }, 'telemetry: a message from another node could not be read');
@@ -86,11 +89,25 @@ export class TelemetryPeers {
         }),
       );
     };
-    on<CommitMessage>(SUBJECT.commits, (m) => handlers.commit(this.#committed(m)));
-    on<AlertMessage>(SUBJECT.alerts, (m) => handlers.alerts(m.events));
+    // Only nodes of this cluster publish here, but a message is checked before it touches any state: a
+    // malformed one (another version, a bug, a stray publisher) is dropped with a warning.
+    on<CommitMessage>(SUBJECT.commits, (m) => {
+      if (!validCommit(m)) throw new Error('malformed commit message');
+      handlers.commit(this.#committed(m));
+    });
+    on<AlertMessage>(SUBJECT.alerts, (m) => {
+      if (!Array.isArray(m.events) || !m.events.every(validEvent)) throw new Error('malformed alert message');
+      handlers.alerts(m.events);
+    });
     on<RuleMessage>(SUBJECT.rules, (m) => {
-      if (m.added !== undefined) handlers.ruleAdded(m.added);
-      if (m.removed !== undefined) handlers.ruleRemoved(m.removed);
+      if (m.added !== undefined) {
+        if (!validRule(m.added)) throw new Error('malformed rule message');
+        handlers.ruleAdded(m.added);
+      }
+      if (m.removed !== undefined) {
+        if (!Number.isSafeInteger(m.removed)) throw new Error('malformed rule message');
+        handlers.ruleRemoved(m.removed);
+      }
     });
   }
 
@@ -180,4 +197,60 @@ export class TelemetryPeers {
     this.#detached.set(id, entry);
     return entry;
   }
+}
+
+const isInt = (x: unknown): x is number => Number.isSafeInteger(x);
+const isNum = (x: unknown): x is number => typeof x === 'number';
+const isStr = (x: unknown): x is string => typeof x === 'string';
+
+function validCommit(m: CommitMessage): boolean {
+  const { series, row, seq, ts, recv, value, tags } = m;
+  if (![series, row, seq, ts, recv, value, tags].every(Array.isArray)) return false;
+  const n = row.length;
+  if (n > MAX_ROWS || seq.length !== n || ts.length !== n || recv.length !== n || value.length !== n) {
+    return false;
+  }
+  const seriesOk = series.every(
+    (s) => Array.isArray(s) && isInt(s[0]) && isInt(s[1]) && isStr(s[2]) && isStr(s[3]) && isStr(s[4]),
+  );
+  if (!seriesOk) return false;
+  for (let i = 0; i < n; i++) {
+    const k = row[i];
+    if (!isInt(k) || k < 0 || k >= series.length) return false;
+    if (!isNum(seq[i]) || !isNum(ts[i]) || !isNum(recv[i]) || !isNum(value[i])) return false;
+  }
+  return tags.every((t) => Array.isArray(t) && isInt(t[0]) && t[0] >= 0 && t[0] < n && isStr(t[1]));
+}
+
+function validEvent(e: AlertEvent): boolean {
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    isInt(e.ruleId) &&
+    isStr(e.rule) &&
+    isStr(e.sensor) &&
+    isStr(e.metric) &&
+    (e.state === 'firing' || e.state === 'resolved') &&
+    isNum(e.value) &&
+    isNum(e.ts) &&
+    isNum(e.since) &&
+    isNum(e.at)
+  );
+}
+
+function validRule(r: AlertRule): boolean {
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    isInt(r.id) &&
+    isStr(r.name) &&
+    isStr(r.metric) &&
+    ['>', '>=', '<', '<=', '==', '!='].includes(r.op) &&
+    isNum(r.threshold) &&
+    isNum(r.forMs) &&
+    Array.isArray(r.sensors) &&
+    r.sensors.every(isStr) &&
+    isStr(r.text) &&
+    isNum(r.created)
+  );
 }

@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto';
+import { pack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NexoClient } from '../../../src/client/client.js';
 import type { NexoNode } from '../../../src/server/node.js';
+import { openNats } from '../../../src/storage/nats/connection.js';
 import {
   createSchema,
   dropSchema,
@@ -148,5 +151,53 @@ describe.skipIf(missing)('telemetry on two nodes sharing PostgreSQL', () => {
     }
     watchA.stop();
     watchB.stop();
+  });
+
+  it('ignores malformed and hostile messages on the telemetry subjects, and keeps working', async () => {
+    const [a, b] = clients as [NexoClient, NexoClient];
+    const nats = await openNats([NATS_URL], { cluster });
+    try {
+      const junk: Uint8Array[] = [
+        new Uint8Array(0),
+        randomBytes(512),
+        pack(null),
+        pack('text'),
+        pack({ from: 'x' }),
+        pack({
+          from: 'x',
+          series: [[1, 1, 's', 'm', '']],
+          row: [5],
+          seq: [1],
+          ts: [1],
+          recv: [1],
+          value: [1],
+          tags: [],
+        }),
+        pack({ from: 'x', series: 'no', row: 'no' }),
+        pack({ from: 'x', events: [{ bogus: true }] }),
+        pack({ from: 'x', events: 'no' }),
+        pack({ from: 'x', added: { id: 'no' } }),
+        pack({ from: 'x', removed: 'no' }),
+      ];
+      for (const subject of ['telemetry.commits', 'telemetry.alerts', 'telemetry.rules']) {
+        for (const data of junk) nats.nc.publish(nats.subject(subject), data);
+      }
+      await nats.nc.flush();
+      const seen: number[] = [];
+      const watch = await b.telemetry.watch(
+        { sensors: ['after-junk'] },
+        { onReading: (r) => seen.push(r.value) },
+      );
+      expect(await a.telemetry.report('after-junk', { metric: 't', value: 7, seq: 1 })).toEqual({
+        accepted: 1,
+        duplicates: 0,
+      });
+      await eventually(() => (seen.length === 1 ? true : undefined));
+      expect(seen).toEqual([7]);
+      watch.stop();
+      expect((await b.telemetry.alerts()).rules.every((r) => typeof r.id === 'number')).toBe(true);
+    } finally {
+      await nats.close();
+    }
   });
 });
