@@ -146,6 +146,29 @@ describe.each(TRANSPORTS)('requests (spec §6) over $name', (transport) => {
     peer.close();
   });
 
+  it.each([
+    ['node', 'watch', { intervalMs: 200 }],
+    ['chat', 'join', { room: 'cancel-room', nick: 'ana' }],
+    ['telemetry', 'watch', { sensors: ['cancel-sensor'] }],
+  ])(
+    'CANCEL of %s.%s ends it with ERROR CANCELLED and no RESPONSE (§6.6.1)',
+    async (service, method, args) => {
+      const peer = await RawPeer.open(dial);
+      const id = peer.request(service, method, args);
+      await new Promise((r) => setTimeout(r, 100));
+      peer.send(FrameType.CANCEL, 0, id);
+      const reply = await peer.reply(id);
+      expect(reply.type).toBe(FrameType.ERROR);
+      expect(reply.value).toMatchObject({ code: 'CANCELLED' });
+      await new Promise((r) => setTimeout(r, 200));
+      const late = peer.frames.filter(
+        (f) => f.id === id && f.type === FrameType.RESPONSE && !(f.flags & Flags.MORE),
+      );
+      expect(late).toEqual([]);
+      peer.close();
+    },
+  );
+
   it('answers PING with PONG carrying the same payload', async () => {
     const peer = await RawPeer.open(dial);
     peer.send(FrameType.PING, 0, 0, Uint8Array.of(1, 2, 3));

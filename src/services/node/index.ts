@@ -113,6 +113,7 @@ export function nodeService(host: ServiceHost): ServiceDefinition {
             const timer = setInterval(tick, args?.intervalMs ?? 1000);
             ctx.signal.addEventListener('abort', () => {
               clearInterval(timer);
+              // Never sent: CANCEL (or the connection's end) has answered CANCELLED already (§6.6.1).
               resolve({ events: sent });
             });
           }),
