@@ -12,6 +12,7 @@
 #   POSTGRES_URL   node: postgres://nexo:PASSWORD@HOST:5432/nexo (shared storage)
 #   NATS_URLS      node: nats://a:4222,nats://b:4222 (default: port 4222 on each of NODES)
 #   NEXO_TOKENS    node: token=role,... accepted tokens (optional)
+#   TLS_CERT, TLS_KEY  node: PEM files already on the machine; turns on the TLS port 5443
 #   NATS_NAME, NATS_PORT (4222), NATS_CLUSTER_PORT (6222), NATS_MONITOR_PORT (8222),
 #             NATS_STORE_DIR, NATS_HOST (listen address, 0.0.0.0)
 #   SERVER    sensor: host:port to report to (default 10.0.1.10:5000, the HAProxy)
@@ -188,6 +189,12 @@ role_node() {
       echo "NEXO_STORAGE=embedded"
     fi
     if [ -n "${NEXO_TOKENS:-}" ]; then echo "NEXO_TOKENS=$NEXO_TOKENS"; fi
+    if [ -n "${TLS_CERT:-}" ]; then
+      echo "NEXO_TLS_CERT=$TLS_CERT"
+      echo "NEXO_TLS_KEY=${TLS_KEY:?set TLS_KEY with TLS_CERT}"
+      # HTTP stays plain behind HAProxy, whose /readyz checks and HTTP frontend speak plain HTTP
+      echo "NEXO_HTTPS=false"
+    fi
   } | put /etc/nexo/nexo.env 0640
   run chgrp nexo /etc/nexo/nexo.env
   install_units nexo.service
@@ -216,10 +223,11 @@ EOF
 
 # The HAProxy configuration for NODES; deploy/haproxy.cfg.example is its output for the default NODES.
 haproxy_config() {
-  local host i=0 tcp="" http=""
+  local host i=0 tcp="" tls="" http=""
   for host in $(split "$NODES"); do
     i=$((i + 1))
     tcp="$tcp    server node$i $host:5000 check port 8080 inter 2s fall 2 rise 2"$'\n'
+    tls="$tls    server node$i $host:5443 check port 8080 inter 2s fall 2 rise 2"$'\n'
     http="$http    server node$i $host:8080 check inter 2s fall 2 rise 2"$'\n'
   done
   cat <<EOF
@@ -259,6 +267,21 @@ backend nexo_nodes_tcp
     # a node that goes down takes its clients with it: they reconnect through here
     option redispatch
 $tcp
+# TLS 5443 passes through untouched: the nodes hold the certificate (TLS_CERT/TLS_KEY of ROLE=node),
+# so client certificates (mTLS) reach them. Nodes without TLS refuse these connections.
+frontend nexo_tls
+    mode tcp
+    bind :5443
+    option tcplog
+    default_backend nexo_nodes_tls
+
+backend nexo_nodes_tls
+    mode tcp
+    balance leastconn
+    option httpchk GET /readyz
+    http-check expect status 200
+    option redispatch
+$tls
 frontend nexo_http
     mode http
     bind :8080
@@ -274,7 +297,7 @@ backend nexo_nodes_http
 $http
 listen stats
     mode http
-    bind :8404
+    bind 127.0.0.1:8404
     stats enable
     stats uri /
     stats refresh 5s

@@ -60,11 +60,13 @@ describe('deploy/install.sh', () => {
     const cfg = read(r, 'etc/haproxy/haproxy.cfg');
     for (const [i, n] of nodes.entries()) {
       expect(cfg).toContain(`server node${i + 1} ${n}:5000 check port 8080`);
+      expect(cfg).toContain(`server node${i + 1} ${n}:5443 check port 8080`);
       expect(cfg).toContain(`server node${i + 1} ${n}:8080 check`);
     }
-    expect(cfg.match(/^\s+server /gm)).toHaveLength(10);
-    expect(cfg.match(/option httpchk GET \/readyz/g)).toHaveLength(2);
-    expect(cfg.match(/balance leastconn/g)).toHaveLength(2);
+    expect(cfg.match(/^\s+server /gm)).toHaveLength(15);
+    expect(cfg.match(/option httpchk GET \/readyz/g)).toHaveLength(3);
+    expect(cfg.match(/balance leastconn/g)).toHaveLength(3);
+    for (const port of [5000, 5443, 8080]) expect(cfg).toMatch(new RegExp(`^    bind :${port}$`, 'm'));
     expect(cfg).toMatch(/timeout tunnel/);
     expect(cfg).toMatch(/stats socket \/run\/haproxy\/admin\.sock/);
     const haproxy = program('haproxy', ['/usr/sbin/haproxy']);
@@ -104,6 +106,22 @@ describe('deploy/install.sh', () => {
     expect(r.stdout).toContain('+ systemctl enable --now nexo-nats.service');
     expect(r.stdout).toContain('+ systemctl enable --now nexo.service');
     expect(r.stdout).toContain('npm ci');
+  });
+
+  it('ROLE=node with TLS_CERT/TLS_KEY turns on the TLS port and keeps HTTP plain for HAProxy', () => {
+    const r = dry({
+      ROLE: 'node',
+      TLS_CERT: '/etc/nexo/tls/node.pem',
+      TLS_KEY: '/etc/nexo/tls/node-key.pem',
+    });
+    expect(r.status).toBe(0);
+    const env = envFile(read(r, 'etc/nexo/nexo.env'));
+    expect(env.get('NEXO_TLS_CERT')).toBe('/etc/nexo/tls/node.pem');
+    expect(env.get('NEXO_TLS_KEY')).toBe('/etc/nexo/tls/node-key.pem');
+    expect(env.get('NEXO_HTTPS')).toBe('false');
+    const known = new Set(SERVER_SETTINGS.map((s) => s.env));
+    for (const key of env.keys()) expect(known, key).toContain(key);
+    expect(dry({ ROLE: 'node', TLS_CERT: '/x.pem' }).stderr).toMatch(/set TLS_KEY/);
   });
 
   it('ROLE=node without POSTGRES_URL is a single embedded node', () => {
