@@ -269,6 +269,30 @@ export function telemetryStoreConformance(name: string, backend: TelemetryStoreB
         expect((await all(other, 1)).map((r) => r.seq)).toEqual([9, 10, 11, 12]);
       });
 
+      it('stores each reading once when two stores on the same data commit overlapping batches at once', async () => {
+        await start();
+        const { store: other } = await reopen();
+        // 8 rounds: both stores get the same 200 readings (shuffled differently) plus 50 of their own.
+        let freshTotal = 0;
+        for (let round = 0; round < 8; round++) {
+          const shared = Array.from({ length: 200 }, (_, i): Row => [1, 1, round * 1000 + i, T0 + i, i]);
+          const own = (base: number) =>
+            Array.from({ length: 50 }, (_, i): Row => [1, 1, round * 1000 + base + i, T0, 0]);
+          const mine = [...shared, ...own(300)];
+          const theirs = [...shared].reverse().concat(own(400));
+          const [x, y] = await Promise.all([store.commit(batch(mine)), other.commit(batch(theirs))]);
+          const fx = x.fresh.reduce((n, f) => n + f, 0);
+          const fy = y.fresh.reduce((n, f) => n + f, 0);
+          expect(fx + fy).toBe(300);
+          freshTotal += fx + fy;
+        }
+        expect(await all(store, 1)).toHaveLength(freshTotal);
+        const { snapshot } = await reopen();
+        expect(snapshot.series.find((x) => x.id === S(1))!.count).toBe(freshTotal);
+        const buckets = await store.buckets({ series: S(1), from: T0, to: T0 + 3_600_000, every: 3_600_000 });
+        expect([...buckets.count]).toEqual([freshTotal]);
+      });
+
       it('numbers readings sent without a seq below zero, never colliding, and does not show them', async () => {
         await start();
         const result = await store.commit(

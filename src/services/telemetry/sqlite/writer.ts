@@ -129,15 +129,19 @@ export class SqliteWriter {
     return { sensors, series, rules };
   }
 
+  /**
+   * One transaction per batch, begun IMMEDIATE: a second writer on the same file (a restart overlapping the
+   * old process) then waits (busy_timeout) instead of failing on the read-to-write upgrade.
+   */
   commit(batch: CommitBatch): CommitResult {
     try {
-      return this.#db.transaction(() => this.#write(batch, false))();
+      return this.#db.transaction(() => this.#write(batch, false)).immediate();
     } catch (err) {
       // The watermarks may have moved inside the rolled-back transaction: forget them.
       this.#watermark.clear();
       this.#nextAuto.clear();
       if ((err as { code?: string }).code !== 'SQLITE_CONSTRAINT_PRIMARYKEY') throw err;
-      return this.#db.transaction(() => this.#write(batch, true))();
+      return this.#db.transaction(() => this.#write(batch, true)).immediate();
     }
   }
 
