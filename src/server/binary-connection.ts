@@ -9,9 +9,10 @@ import {
 } from '../protocol/constants.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import { type DecodedFrame, type Frame, isOversize, type OversizeFrame } from '../protocol/frame.js';
-import { packValue, parseHello, parseRequest, type Welcome } from '../protocol/payload.js';
+import { packValue, parseHello, parseRequest, unpackValue, type Welcome } from '../protocol/payload.js';
 import { SharedEvent } from '../services/shared-event.js';
 import type { Conduit } from '../transport/types.js';
+import { clip } from '../util/clip.js';
 import { formatDuration } from '../util/units.js';
 import { Call, type CallSink } from './call-context.js';
 import { ChunkQueue } from './chunk-queue.js';
@@ -264,12 +265,42 @@ export class BinaryConnection extends PeerConnection implements CallSink {
         this.#onPeerGoAway();
         return;
       case FrameType.ERROR:
-        this.log.info({ id: frame.id }, 'client reported an error; closing');
-        this.endGracefully();
+        this.#onClientError(frame);
         return;
       default:
         throw new NexoError('PROTOCOL_ERROR', `a client may not send ${frameTypeName(frame.type)}`);
     }
+  }
+
+  /**
+   * §7.5.2 A client's ERROR id 0 ends the connection: what the node already queued (its preface and WELCOME
+   * when the ERROR came with HELLO, finished replies) still leaves, open requests are abandoned, and the node
+   * closes without an ERROR of its own. On any other id it is a frame from the wrong side (§4.2.1).
+   */
+  #onClientError(frame: DecodedFrame): void {
+    if (frame.id !== 0) {
+      throw new NexoError('PROTOCOL_ERROR', 'a client may send ERROR only with id 0 (§4.2, §7.5.2)');
+    }
+    let reported: { code?: unknown; message?: unknown } = {};
+    try {
+      const value = frame.payload === null ? null : unpackValue(frame.payload);
+      if (value !== null && typeof value === 'object') reported = value as typeof reported;
+    } catch {
+      // An undecodable payload still ends the connection; the log says so.
+    }
+    this.log.info(
+      {
+        peer: this.session.peer.address,
+        code: typeof reported.code === 'string' ? clip(reported.code) : undefined,
+        reason: typeof reported.message === 'string' ? clip(reported.message) : 'no readable message',
+      },
+      'client ended the connection with an error',
+    );
+    const error = new NexoError('CANCELLED', 'the client ended the connection with an error');
+    for (const call of this.#calls.values()) call.abort(error);
+    this.#calls.clear();
+    this.#flush();
+    this.endGracefully();
   }
 
   #onOversize(frame: OversizeFrame): void {

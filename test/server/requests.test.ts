@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Flags, FrameType } from '../../src/protocol/constants.js';
+import { Flags, FrameType, PREFACE } from '../../src/protocol/constants.js';
+import { encodeFrame } from '../../src/protocol/encoder.js';
 import { packValue, unpackValue } from '../../src/protocol/payload.js';
 import type { NexoNode } from '../../src/server/node.js';
 import { builtinServices } from '../../src/services/index.js';
@@ -168,6 +169,36 @@ describe.each(TRANSPORTS)('requests (spec §6) over $name', (transport) => {
       peer.close();
     },
   );
+
+  it('a client ERROR id 0 sent with HELLO still gets the preface and WELCOME, then a close (§7.5.2)', async () => {
+    const peer = await RawPeer.connect(dial);
+    peer.write(
+      Buffer.concat([
+        PREFACE,
+        encodeFrame(FrameType.HELLO, 0, 0, packValue({ versions: [1], client: 'raw-test' })),
+        encodeFrame(FrameType.ERROR, 0, 0, packValue({ code: 'PROTOCOL_ERROR', message: 'bye' })),
+      ]),
+    );
+    const frames = await peer.closedByServer();
+    expect(frames.map((f) => f.type)).toEqual([FrameType.WELCOME]);
+  });
+
+  it('a client ERROR id 0 abandons its open requests and closes; the node sends no ERROR (§7.5.2)', async () => {
+    const peer = await RawPeer.open(dial);
+    const id = peer.request('slow', 'sleep', { ms: 5000 });
+    peer.send(FrameType.ERROR, 0, 0, packValue({ code: 'PROTOCOL_ERROR', message: 'cannot decode' }));
+    const frames = await peer.closedByServer();
+    expect(frames.filter((f) => f.id === id || f.type === FrameType.ERROR)).toEqual([]);
+  });
+
+  it('a client ERROR on a request id is a fatal PROTOCOL_ERROR (§4.2.1)', async () => {
+    const peer = await RawPeer.open(dial);
+    const id = peer.request('slow', 'sleep', { ms: 5000 });
+    peer.send(FrameType.ERROR, 0, id, packValue({ code: 'INTERNAL', message: 'x' }));
+    const frames = await peer.closedByServer();
+    const fatal = frames.find((f) => f.type === FrameType.ERROR && f.id === 0);
+    expect(unpackValue(fatal!.payload!)).toMatchObject({ code: 'PROTOCOL_ERROR' });
+  });
 
   it('answers PING with PONG carrying the same payload', async () => {
     const peer = await RawPeer.open(dial);
