@@ -19,6 +19,9 @@
 #   SENSORS   sensor: id:metric:every,... (default s1:temperature:2s,s2:humidity:3s)
 #   PG_PASSWORD   postgres: password of the nexo role (required); PG_ALLOW: client CIDR (10.0.1.0/24)
 #   NODE_MAJOR    Node.js major version from NodeSource (default 20)
+#   PROTOCOL_PORT (5000), TLS_PORT (5443), HTTP_PORT (8080): the nodes' ports, and HAProxy's
+#   HAPROXY_BIND (address HAProxy listens on; all by default), HAPROXY_SOCKET (runtime API socket),
+#   HAPROXY_STATS (stats page, 127.0.0.1:8404), HAPROXY_MAXCONN (20000; needs twice as many file descriptors)
 #   DRY_RUN=1     print the commands instead of running them, write files under ROOT (default
 #                 ./nexo-dry-run) instead of /; nothing on the machine changes. Used by the tests.
 set -euo pipefail
@@ -38,6 +41,13 @@ SERVER=${SERVER:-10.0.1.10:5000}
 SENSORS=${SENSORS:-s1:temperature:2s,s2:humidity:3s}
 PG_ALLOW=${PG_ALLOW:-10.0.1.0/24}
 NODE_MAJOR=${NODE_MAJOR:-20}
+PROTOCOL_PORT=${PROTOCOL_PORT:-5000}
+TLS_PORT=${TLS_PORT:-5443}
+HTTP_PORT=${HTTP_PORT:-8080}
+HAPROXY_BIND=${HAPROXY_BIND:-}
+HAPROXY_SOCKET=${HAPROXY_SOCKET:-/run/haproxy/admin.sock}
+HAPROXY_STATS=${HAPROXY_STATS:-127.0.0.1:8404}
+HAPROXY_MAXCONN=${HAPROXY_MAXCONN:-20000}
 DRY_RUN=${DRY_RUN:-0}
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -226,9 +236,9 @@ haproxy_config() {
   local host i=0 tcp="" tls="" http=""
   for host in $(split "$NODES"); do
     i=$((i + 1))
-    tcp="$tcp    server node$i $host:5000 check port 8080 inter 2s fall 2 rise 2"$'\n'
-    tls="$tls    server node$i $host:5443 check port 8080 inter 2s fall 2 rise 2"$'\n'
-    http="$http    server node$i $host:8080 check inter 2s fall 2 rise 2"$'\n'
+    tcp="$tcp    server node$i $host:$PROTOCOL_PORT check port $HTTP_PORT inter 2s fall 2 rise 2"$'\n'
+    tls="$tls    server node$i $host:$TLS_PORT check port $HTTP_PORT inter 2s fall 2 rise 2"$'\n'
+    http="$http    server node$i $host:$HTTP_PORT check inter 2s fall 2 rise 2"$'\n'
   done
   cat <<EOF
 # HAProxy in front of the nexo nodes (written by deploy/install.sh ROLE=haproxy).
@@ -237,9 +247,9 @@ haproxy_config() {
 # a shared engine (PostgreSQL, NATS) is down, and HAProxy then sends new clients elsewhere.
 global
     log /dev/log local0
-    maxconn 20000
-    # runtime API: echo 'show servers state' | socat stdio /run/haproxy/admin.sock
-    stats socket /run/haproxy/admin.sock mode 660 level admin expose-fd listeners
+    maxconn $HAPROXY_MAXCONN
+    # runtime API: echo 'show servers state' | socat stdio $HAPROXY_SOCKET
+    stats socket $HAPROXY_SOCKET mode 660 level admin expose-fd listeners
     stats timeout 30s
 
 defaults
@@ -255,7 +265,7 @@ defaults
 
 frontend nexo_protocol
     mode tcp
-    bind :5000
+    bind $HAPROXY_BIND:$PROTOCOL_PORT
     option tcplog
     default_backend nexo_nodes_tcp
 
@@ -267,11 +277,11 @@ backend nexo_nodes_tcp
     # a node that goes down takes its clients with it: they reconnect through here
     option redispatch
 $tcp
-# TLS 5443 passes through untouched: the nodes hold the certificate (TLS_CERT/TLS_KEY of ROLE=node),
+# TLS passes through untouched: the nodes hold the certificate (TLS_CERT/TLS_KEY of ROLE=node),
 # so client certificates (mTLS) reach them. Nodes without TLS refuse these connections.
 frontend nexo_tls
     mode tcp
-    bind :5443
+    bind $HAPROXY_BIND:$TLS_PORT
     option tcplog
     default_backend nexo_nodes_tls
 
@@ -284,7 +294,7 @@ backend nexo_nodes_tls
 $tls
 frontend nexo_http
     mode http
-    bind :8080
+    bind $HAPROXY_BIND:$HTTP_PORT
     option httplog
     option forwardfor
     default_backend nexo_nodes_http
@@ -297,7 +307,7 @@ backend nexo_nodes_http
 $http
 listen stats
     mode http
-    bind 127.0.0.1:8404
+    bind $HAPROXY_STATS
     stats enable
     stats uri /
     stats refresh 5s
