@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { NexoNode } from '../src/server/node.js';
+import { NexoNode } from '../src/node/node.js';
 import { CacheDropper } from '../src/util/page-cache.js';
 
 function rawServer(hash: boolean): Promise<number> {

@@ -9,10 +9,10 @@
  * (add `--cpu-prof` to node for a profile of exactly this path).
  */
 import { Duplex } from 'node:stream';
+import { NexoNode } from '../src/node/node.js';
 import { FrameType, HEADER_SIZE, PREFACE } from '../src/protocol/constants.js';
 import { encodeFrame } from '../src/protocol/encoder.js';
 import { packValue } from '../src/protocol/payload.js';
-import { NexoNode } from '../src/server/node.js';
 
 const BATCH = 64;
 const CASES: Record<string, { request: unknown[]; reply: unknown }> = {

@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { NexoNode } from '../src/server/node.js';
+import { NexoNode } from '../src/node/node.js';
 
 /**
  * The ceiling: a raw Node TCP server echoing u32-length-prefixed frames, with one write per `framesPerWrite`

@@ -7,7 +7,7 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { NexoNode } from '../src/server/node.js';
+import { NexoNode } from '../src/node/node.js';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'nexo-bench-telemetry-'));
 const node = new NexoNode({

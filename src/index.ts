@@ -5,44 +5,6 @@
 
 // Client
 export * from './client/index.js';
-
-// Errors: one registry for protocol, CLI and HTTP
-export {
-  type AnyErrorCode,
-  ERRORS,
-  type ErrorCode,
-  type ErrorPayload,
-  type ErrorSpec,
-  NexoError,
-} from './errors.js';
-
-// Protocol (for other implementations and tools)
-export * as protocol from './protocol/index.js';
-
-// Server
-export { type CloseOptions, NexoNode, type NodeExtras } from './server/node.js';
-export {
-  DEFAULTS,
-  OptionsError,
-  resolveOptions,
-  type ServerOptions,
-  type ServerOptionsInput,
-} from './server/options.js';
-export type { Session } from './server/session.js';
-
-// Services
-export type { FileCatalog } from './services/files/catalog.js';
-export type { BlobReader, FileStore, PartialFile } from './services/files/store.js';
-export {
-  builtinServices,
-  calcService,
-  chatService,
-  echoService,
-  filesService,
-  greetService,
-  nodeService,
-  telemetryService,
-} from './services/index.js';
 export {
   type Access,
   type CallContext,
@@ -56,4 +18,38 @@ export {
   type ServiceHost,
   type ServiceStats,
   type TextCommand,
-} from './services/types.js';
+} from './contract/service.js';
+export type { Session } from './contract/session.js';
+// Errors: one registry for protocol, CLI and HTTP
+export {
+  type AnyErrorCode,
+  ERRORS,
+  type ErrorCode,
+  type ErrorPayload,
+  type ErrorSpec,
+  NexoError,
+} from './errors.js';
+// Server
+export { type CloseOptions, NexoNode, type NodeExtras } from './node/node.js';
+// Protocol (for other implementations and tools)
+export * as protocol from './protocol/index.js';
+export {
+  DEFAULTS,
+  OptionsError,
+  resolveOptions,
+  type ServerOptions,
+  type ServerOptionsInput,
+} from './server/options.js';
+// Services
+export type { FileCatalog } from './services/files/catalog.js';
+export type { BlobReader, FileStore, PartialFile } from './services/files/store.js';
+export {
+  builtinServices,
+  calcService,
+  chatService,
+  echoService,
+  filesService,
+  greetService,
+  nodeService,
+  telemetryService,
+} from './services/index.js';

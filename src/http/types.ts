@@ -1,10 +1,10 @@
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import type { CallContext } from '../contract/service.js';
 import type { DirectCall } from '../server/direct-call.js';
 import type { Dispatcher } from '../server/dispatcher.js';
 import type { ServerOptions } from '../server/options.js';
-import type { CallContext } from '../services/types.js';
 import type { EngineHealth } from '../storage/health.js';
 import { type TlsContextMaterial, verifiedCertificate } from '../transport/tls.js';
 import type { Conduit, PeerCertificate, PeerInfo } from '../transport/types.js';

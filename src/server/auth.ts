@@ -1,17 +1,9 @@
+import type { Identity } from '../contract/session.js';
 import { NexoError } from '../errors.js';
 import { certificateIdentity } from '../security/certificate-role.js';
 import type { Denials } from '../security/denials.js';
 import { type TokenRecord, tokenDigest } from '../security/token-store.js';
 import type { PeerInfo } from '../transport/types.js';
-
-/** Who a session is: its role, and what the role was granted for. */
-export interface Identity {
-  readonly role: string;
-  /** A stored token's name or a client certificate's CN: whom `sensor`-scoped rules compare with (§5.4). */
-  readonly principal?: string | undefined;
-  /** Digest of the stored token the session logged in with; a revoked one ends it (§5.1.5). */
-  readonly tokenHash?: string | undefined;
-}
 
 /**
  * §5.1 Maps HELLO tokens to roles. Tokens are kept only as SHA-256 digests, so the lookup does not compare

@@ -1,8 +1,8 @@
+import type { CallContext, ChunkSource } from '../contract/service.js';
+import type { Session } from '../contract/session.js';
 import type { NexoError } from '../errors.js';
-import type { CallContext, ChunkSource } from '../services/types.js';
 import type { ChunkQueue } from './chunk-queue.js';
 import type { ResolvedMethod } from './dispatcher.js';
-import type { Session } from './session.js';
 
 /** What a connection (binary or text) offers the calls running on it. */
 export interface CallSink {

@@ -1,4 +1,4 @@
-import type { ChunkSource } from '../services/types.js';
+import type { ChunkSource } from '../contract/service.js';
 
 /**
  * The CHUNK frames of one upload, handed to its handler as an async iterable. The connection stops reading

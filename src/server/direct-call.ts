@@ -1,11 +1,11 @@
+import type { CallContext } from '../contract/service.js';
+import { Session } from '../contract/session.js';
 import { NexoError, toNexoError } from '../errors.js';
-import type { CallContext } from '../services/types.js';
 import type { PeerInfo } from '../transport/types.js';
 import { Call, type CallSink } from './call-context.js';
 import type { ChunkQueue } from './chunk-queue.js';
 import type { ResolvedMethod } from './dispatcher.js';
 import type { ConnectionHost } from './host.js';
-import { Session } from './session.js';
 
 /**
  * One method call that does not arrive on a nexo connection: an HTTP request to the REST API. It runs

@@ -1,12 +1,12 @@
 import { type TSchema, TypeGuard } from '@sinclair/typebox';
 import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
+import type { MethodDefinition, ServiceDefinition, TextCommand } from '../contract/service.js';
+import type { Session } from '../contract/session.js';
 import { NexoError } from '../errors.js';
 import { Denials } from '../security/denials.js';
 import { accessOf, ROLE_TABLE, type Rule, SENSOR_ROLE, sensorsNamed } from '../security/roles.js';
-import type { MethodDefinition, ServiceDefinition, TextCommand } from '../services/types.js';
 import { clip } from '../util/clip.js';
 import type { FilesOptions } from './options.js';
-import type { Session } from './session.js';
 
 export interface ResolvedMethod {
   readonly service: string;

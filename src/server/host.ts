@@ -1,16 +1,8 @@
 import type { Logger } from 'pino';
+import type { NodeStats } from '../contract/service.js';
 import type { Authenticator } from './auth.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { ServerOptions } from './options.js';
-
-/** Counters the node exposes (CLI, dashboard, metrics). */
-export interface NodeStats {
-  requests: number;
-  errors: number;
-  connectionsTotal: number;
-  bytesIn: number;
-  bytesOut: number;
-}
 
 /** What the node gives each connection. */
 export interface ConnectionHost {

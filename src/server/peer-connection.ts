@@ -1,9 +1,9 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { Session, type SessionMode } from '../contract/session.js';
 import type { NexoError } from '../errors.js';
 import type { Conduit } from '../transport/types.js';
 import type { ConnectionHost } from './host.js';
-import { Session, type SessionMode } from './session.js';
 
 export enum Phase {
   /** Waiting for a client slot (--max-clients). Not reading. */

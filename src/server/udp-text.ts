@@ -1,3 +1,4 @@
+import { Session } from '../contract/session.js';
 import { NexoError, toNexoError } from '../errors.js';
 import { QUIT_WORDS } from '../protocol/text-mode.js';
 import type { AmplificationBudget } from '../transport/udp/budget.js';
@@ -5,7 +6,6 @@ import { COOKIE_SIZE, type CookieJar } from '../transport/udp/cookie.js';
 import type { Datagram } from '../transport/udp/listener.js';
 import { Call, type CallSink } from './call-context.js';
 import type { ConnectionHost } from './host.js';
-import { Session } from './session.js';
 
 /** §13.2.4 The largest reply datagram, even to a verified address (larger: REPLY_TOO_LARGE, use TCP). */
 export const TEXT_MAX_REPLY = 8192;

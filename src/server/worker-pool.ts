@@ -1,8 +1,8 @@
 import { Piscina } from 'piscina';
+import type { TaskName, TaskPool } from '../contract/service.js';
 import { NexoError } from '../errors.js';
 
 /** Tasks the worker understands; each lives in its service folder (see worker.ts). */
-export type TaskName = 'calc';
 
 export interface WorkerPoolOptions {
   threads: number;
@@ -14,7 +14,7 @@ export interface WorkerPoolOptions {
  * A task that runs past its time limit is aborted; piscina then terminates that worker and starts a fresh
  * one, which is the only way to stop a synchronous computation. Memory is capped per worker the same way.
  */
-export class WorkerPool {
+export class WorkerPool implements TaskPool {
   readonly #piscina: Piscina;
 
   constructor(options: WorkerPoolOptions) {

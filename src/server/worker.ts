@@ -3,8 +3,8 @@
  */
 import { readlinkSync } from 'node:fs';
 import os from 'node:os';
+import type { TaskName } from '../contract/service.js';
 import calcTask from '../services/calc/task.js';
-import type { TaskName } from './worker-pool.js';
 
 /**
  * Heavy work runs at a lower scheduling priority than the event loop, so on a small machine a busy worker

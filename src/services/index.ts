@@ -1,3 +1,4 @@
+import type { ServiceFactory } from '../contract/service.js';
 import { calcService } from './calc/index.js';
 import { chatService } from './chat/index.js';
 import { echoService } from './echo/index.js';
@@ -5,7 +6,6 @@ import { filesService } from './files/index.js';
 import { greetService } from './greet/index.js';
 import { nodeService } from './node/index.js';
 import { telemetryService } from './telemetry/index.js';
-import type { ServiceFactory } from './types.js';
 
 /** The services every node runs unless told otherwise. */
 export function builtinServices(): ServiceFactory[] {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NexoNode } from '../../src/server/node.js';
+import type { NexoNode } from '../../src/node/node.js';
 import { CLI, freePort, spawnServer, startNode } from '../helpers/node.js';
 
 const exec = promisify(execFile);

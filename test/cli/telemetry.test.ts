@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NexoClient } from '../../src/client/client.js';
-import type { NexoNode } from '../../src/server/node.js';
+import type { NexoNode } from '../../src/node/node.js';
 import { CLI, freePort, runCli, spawnServer, startNode, tempDataDir } from '../helpers/node.js';
 import { client, eventually } from '../helpers/telemetry.js';
 

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NexoNode } from '../../src/server/node.js';
+import type { NexoNode } from '../../src/node/node.js';
 import { CLI, freePort, spawnServer, startNode } from '../helpers/node.js';
 import { eventsOf, member } from '../services/chat/helpers.js';
 

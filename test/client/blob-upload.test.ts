@@ -7,7 +7,7 @@ import { crc32 } from '../../src/client/hash/crc32.js';
 import { Sha256 } from '../../src/client/hash/sha256.js';
 import { connect } from '../../src/client/index.js';
 import { nodeWebSocketFactory } from '../../src/client/ws-node.js';
-import type { NexoNode } from '../../src/server/node.js';
+import type { NexoNode } from '../../src/node/node.js';
 import { waitFor } from '../helpers/files.js';
 import { startNode } from '../helpers/node.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';

@@ -3,7 +3,7 @@ import { NexoClient } from '../../src/client/client.js';
 import { connect } from '../../src/client/index.js';
 import { tcpSocketFactory } from '../../src/client/tcp.js';
 import { NexoError } from '../../src/errors.js';
-import type { NexoNode } from '../../src/server/node.js';
+import type { NexoNode } from '../../src/node/node.js';
 import { builtinServices } from '../../src/services/index.js';
 import { freePort, startNode } from '../helpers/node.js';
 import { slowService } from '../helpers/slow-service.js';

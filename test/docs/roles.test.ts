@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Session } from '../../src/contract/session.js';
+import { NexoNode } from '../../src/node/node.js';
 import { ROLE_TABLE, type Rule } from '../../src/security/roles.js';
-import { NexoNode } from '../../src/server/node.js';
-import { Session } from '../../src/server/session.js';
 import { ROOT, tempDataDir } from '../helpers/node.js';
 
 const doc = readFileSync(path.join(ROOT, 'docs/protocol.md'), 'utf8');

@@ -8,10 +8,10 @@ import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NexoNode } from '../../src/node/node.js';
 import { Flags, FrameType } from '../../src/protocol/constants.js';
 import type { Frame } from '../../src/protocol/frame.js';
 import { unpackValue } from '../../src/protocol/payload.js';
-import type { NexoNode } from '../../src/server/node.js';
 import type { ServerOptionsInput } from '../../src/server/options.js';
 import {
   CHUNK_HEADER_SIZE,

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NexoClient } from '../../src/client/client.js';
 import { connect } from '../../src/client/index.js';
 import { tcpSocketFactory } from '../../src/client/tcp.js';
-import type { NexoNode } from '../../src/server/node.js';
+import type { NexoNode } from '../../src/node/node.js';
 import { filesService } from '../../src/services/files/index.js';
 import { LocalFileStore } from '../../src/services/files/local-store.js';
 import type { PartialFile } from '../../src/services/files/store.js';

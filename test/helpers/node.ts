@@ -5,7 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NexoNode, type NodeExtras } from '../../src/server/node.js';
+import { NexoNode, type NodeExtras } from '../../src/node/node.js';
 import type { ServerOptionsInput } from '../../src/server/options.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

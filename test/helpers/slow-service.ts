@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
+import { defineMethod, type ServiceDefinition } from '../../src/contract/service.js';
 import { NexoError } from '../../src/errors.js';
-import { defineMethod, type ServiceDefinition } from '../../src/services/types.js';
 
 /**
  * A service for tests only: a request that takes as long as the test says, so ordering, cancelling and

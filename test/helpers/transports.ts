@@ -5,7 +5,7 @@ import { NexoClient } from '../../src/client/client.js';
 import type { SocketFactory } from '../../src/client/socket.js';
 import { tcpSocketFactory } from '../../src/client/tcp.js';
 import { nodeWebSocketFactory } from '../../src/client/ws-node.js';
-import type { NexoNode } from '../../src/server/node.js';
+import type { NexoNode } from '../../src/node/node.js';
 
 type TestNode = NexoNode & { port: number };
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERRORS, type ErrorCode } from '../../src/errors.js';
-import type { NexoNode } from '../../src/server/node.js';
+import type { NexoNode } from '../../src/node/node.js';
 import { CURL, curl, curlAvailable, splitHeaders } from '../helpers/curl.js';
 import { partialSizes, sha256, storedBlobs, writeRandomFile } from '../helpers/files.js';
 import { rawHttp } from '../helpers/http.js';

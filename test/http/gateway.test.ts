@@ -1,10 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defineMethod, type ServiceDefinition } from '../../src/contract/service.js';
 import { ERRORS, type ErrorCode } from '../../src/errors.js';
-import type { NexoNode } from '../../src/server/node.js';
+import type { NexoNode } from '../../src/node/node.js';
 import { builtinServices } from '../../src/services/index.js';
-import { defineMethod, type ServiceDefinition } from '../../src/services/types.js';
 import { dashboardBuilt } from '../helpers/browser.js';
 import { idleConnection, rawHttp } from '../helpers/http.js';
 import { startNode } from '../helpers/node.js';

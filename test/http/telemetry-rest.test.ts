@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NexoClient } from '../../src/client/client.js';
 import { ERRORS, type ErrorCode } from '../../src/errors.js';
-import type { NexoNode } from '../../src/server/node.js';
+import type { NexoNode } from '../../src/node/node.js';
 import { csvCell, csvRow } from '../../src/util/csv.js';
 import { startNode } from '../helpers/node.js';
 import { client as connectClient } from '../helpers/telemetry.js';

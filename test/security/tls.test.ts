@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NexoClient } from '../../src/client/client.js';
 import { connect } from '../../src/client/index.js';
 import { nodeWebSocketFactory } from '../../src/client/ws-node.js';
-import type { NexoNode } from '../../src/server/node.js';
+import type { NexoNode } from '../../src/node/node.js';
 import { type CertSet, makeCerts, OPENSSL, opensslAvailable } from '../helpers/certs.js';
 import { curl, curlAvailable } from '../helpers/curl.js';
 import { startNode } from '../helpers/node.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/client/index.js';
 import type { NexoError } from '../../src/errors.js';
-import type { NexoNode } from '../../src/server/node.js';
+import type { NexoNode } from '../../src/node/node.js';
 import { CLI, startNode, tempDataDir, textSession } from '../helpers/node.js';
 
 let dataDir: string;

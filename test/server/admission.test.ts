@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { NexoClient } from '../../src/client/client.js';
 import { tcpSocketFactory } from '../../src/client/tcp.js';
+import type { NexoNode } from '../../src/node/node.js';
 import { FrameType, PREFACE } from '../../src/protocol/constants.js';
 import { packValue, unpackValue } from '../../src/protocol/payload.js';
-import type { NexoNode } from '../../src/server/node.js';
 import { startNode, textSession } from '../helpers/node.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/client/index.js';
-import type { NexoNode } from '../../src/server/node.js';
+import type { NexoNode } from '../../src/node/node.js';
 import { builtinServices } from '../../src/services/index.js';
 import { startNode, textSession } from '../helpers/node.js';
 import { slowService } from '../helpers/slow-service.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NexoNode } from '../../src/node/node.js';
 import { FrameType, PREFACE } from '../../src/protocol/constants.js';
 import { packValue, parseWelcome, unpackValue } from '../../src/protocol/payload.js';
-import type { NexoNode } from '../../src/server/node.js';
 import { startNode } from '../helpers/node.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 import { TRANSPORTS } from '../helpers/transports.js';

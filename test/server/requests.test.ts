@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NexoNode } from '../../src/node/node.js';
 import { Flags, FrameType, PREFACE } from '../../src/protocol/constants.js';
 import { encodeFrame } from '../../src/protocol/encoder.js';
 import { packValue, unpackValue } from '../../src/protocol/payload.js';
-import type { NexoNode } from '../../src/server/node.js';
 import { builtinServices } from '../../src/services/index.js';
 import { startNode } from '../helpers/node.js';
 import { RawPeer } from '../helpers/raw-peer.js';

@@ -1,10 +1,10 @@
 import type { Duplex } from 'node:stream';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NexoNode } from '../../src/node/node.js';
 import { FrameType, PREFACE } from '../../src/protocol/constants.js';
 import { encodeFrame } from '../../src/protocol/encoder.js';
 import { packValue } from '../../src/protocol/payload.js';
-import type { NexoNode } from '../../src/server/node.js';
 import { startNode } from '../helpers/node.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 import { clientOver, TRANSPORTS, type Transport } from '../helpers/transports.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NexoNode } from '../../src/node/node.js';
 import { FrameType } from '../../src/protocol/constants.js';
 import { unpackValue } from '../../src/protocol/payload.js';
-import type { NexoNode } from '../../src/server/node.js';
 import { builtinServices } from '../../src/services/index.js';
 import { startNode, textSession } from '../helpers/node.js';
 import { RawPeer } from '../helpers/raw-peer.js';

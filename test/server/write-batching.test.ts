@@ -1,11 +1,11 @@
 import { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NexoNode } from '../../src/node/node.js';
 import { FrameType, HEADER_SIZE, PREFACE } from '../../src/protocol/constants.js';
 import { FrameDecoder } from '../../src/protocol/decoder.js';
 import { encodeFrame } from '../../src/protocol/encoder.js';
 import { packValue, unpackValue } from '../../src/protocol/payload.js';
 import { FRAMES_PER_WRITE } from '../../src/server/binary-connection.js';
-import type { NexoNode } from '../../src/server/node.js';
 import { startNode } from '../helpers/node.js';
 
 let node: NexoNode & { port: number };

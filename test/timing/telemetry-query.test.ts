@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NexoClient } from '../../src/client/client.js';
-import type { NexoNode } from '../../src/server/node.js';
+import type { NexoNode } from '../../src/node/node.js';
 import { configureWriter } from '../../src/services/telemetry/sqlite/schema.js';
 import { startNode, tempDataDir } from '../helpers/node.js';
 import { client } from '../helpers/telemetry.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NexoClient } from '../../src/client/client.js';
-import type { NexoNode } from '../../src/server/node.js';
+import type { NexoNode } from '../../src/node/node.js';
 import { keyFromToken } from '../../src/transport/udp/keys.js';
 import { encodeRefused, encodeReset } from '../../src/transport/udp/wire.js';
 import { ROOT, runCli, startNode } from '../helpers/node.js';

@@ -3,7 +3,7 @@ import { type Relay, startRelay } from '../../bench/udp-relay.js';
 import { NexoClient } from '../../src/client/client.js';
 import { SensorClient } from '../../src/client/sensor-client.js';
 import { udpSocketFactory } from '../../src/client/udp.js';
-import type { NexoNode } from '../../src/server/node.js';
+import type { NexoNode } from '../../src/node/node.js';
 import { ClientHandshake } from '../../src/transport/udp/handshake.js';
 import { keyFromToken } from '../../src/transport/udp/keys.js';
 import { DatagramType, HELLO_MIN_SIZE } from '../../src/transport/udp/wire.js';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NexoClient } from '../../src/client/client.js';
 import { connect } from '../../src/client/index.js';
+import type { NexoNode } from '../../src/node/node.js';
 import { FileTokenStore } from '../../src/security/token-store.js';
-import type { NexoNode } from '../../src/server/node.js';
 import { runCli, startNode, tempDataDir } from '../helpers/node.js';
 
 // §13.3.3 with §5.1.5: the UDP key table follows the tokens store, so a token created while the node runs

@@ -3,10 +3,10 @@ import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { Type } from '@sinclair/typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NexoNode } from '../../src/server/node.js';
+import { defineMethod, type ServiceDefinition } from '../../src/contract/service.js';
+import type { NexoNode } from '../../src/node/node.js';
 import { OptionsError, resolveOptions } from '../../src/server/options.js';
 import { builtinServices } from '../../src/services/index.js';
-import { defineMethod, type ServiceDefinition } from '../../src/services/types.js';
 import { startNode } from '../helpers/node.js';
 import { UdpPeer } from '../helpers/udp.js';
 

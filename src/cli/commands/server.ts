@@ -11,7 +11,7 @@ export function registerServer(program: Command): void {
   ).action(async (flags: Record<string, unknown>) => {
     const { input } = serverOptionsFrom(flags);
     // Loaded here so client commands start without the server's modules.
-    const { NexoNode } = await import('../../server/node.js');
+    const { NexoNode } = await import('../../node/node.js');
     const node = new NexoNode(input);
     // A rejected promise nobody awaited is a bug to log, not a reason to drop every client.
     process.on('unhandledRejection', (reason) => node.log.error({ err: reason }, 'unhandled rejection'));

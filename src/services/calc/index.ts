@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
+import { defineMethod, type ServiceDefinition, type ServiceHost } from '../../contract/service.js';
+import type { Session } from '../../contract/session.js';
 import { type ErrorPayload, NexoError, toNexoError } from '../../errors.js';
-import type { Session } from '../../server/session.js';
-import { defineMethod, type ServiceDefinition, type ServiceHost } from '../types.js';
 import {
   type CalcLimits,
   type CalcResult,

@@ -1,4 +1,4 @@
-import type { ServiceHost } from '../types.js';
+import type { ServiceHost } from '../../contract/service.js';
 import type { ChatHistory } from './history.js';
 import { PostgresChatHistory } from './postgres/history.js';
 import { SqliteChatHistory } from './sqlite/history.js';

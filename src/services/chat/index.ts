@@ -1,9 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { Bus } from '../../bus/types.js';
+import {
+  type CallContext,
+  defineMethod,
+  type ServiceDefinition,
+  type ServiceHost,
+} from '../../contract/service.js';
+import type { Session } from '../../contract/session.js';
 import { NexoError } from '../../errors.js';
-import type { Session } from '../../server/session.js';
-import { type CallContext, defineMethod, type ServiceDefinition, type ServiceHost } from '../types.js';
 import { openChatHistory } from './backend.js';
 import type { ChatMessage, LeaveReason } from './events.js';
 import { decodeTraffic, encodeTraffic, type RoomTraffic, roomSubject } from './fanout.js';

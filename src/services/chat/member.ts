@@ -1,6 +1,6 @@
-import type { Session } from '../../server/session.js';
+import type { CallContext } from '../../contract/service.js';
+import type { Session } from '../../contract/session.js';
 import type { SharedEvent } from '../shared-event.js';
-import type { CallContext } from '../types.js';
 import type { ChatEvent } from './events.js';
 import { TokenBucket } from './rate-limit.js';
 

@@ -1,4 +1,4 @@
-import type { Session } from '../../server/session.js';
+import type { Session } from '../../contract/session.js';
 import { SharedEvent } from '../shared-event.js';
 import type { ChatEvent, ChatMessage, LeaveReason } from './events.js';
 import type { RoomState } from './history.js';

@@ -1,5 +1,5 @@
+import type { LiveLineAction, TextCommand } from '../../contract/service.js';
 import { NexoError } from '../../errors.js';
-import type { LiveLineAction, TextCommand } from '../types.js';
 import type { ChatEvent, ChatMessage } from './events.js';
 
 const CHAT_HELP = [

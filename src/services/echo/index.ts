@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { defineMethod, type ServiceDefinition } from '../types.js';
+import { defineMethod, type ServiceDefinition } from '../../contract/service.js';
 
 /** `echo`: returns what it is sent. The seeds' first socket exercise, and the protocol's own test bench. */
 export function echoService(): ServiceDefinition {

@@ -1,6 +1,6 @@
+import type { CallContext } from '../../contract/service.js';
 import { NexoError } from '../../errors.js';
 import { crc32 } from '../../util/crc32.js';
-import type { CallContext } from '../types.js';
 import {
   CHUNK_HEADER_SIZE,
   DEFAULT_CHUNK_DATA,

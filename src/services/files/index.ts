@@ -1,9 +1,14 @@
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
+import {
+  type CallContext,
+  defineMethod,
+  type ServiceDefinition,
+  type ServiceHost,
+} from '../../contract/service.js';
 import { NexoError } from '../../errors.js';
 import { clip } from '../../util/clip.js';
 import { formatBytes } from '../../util/format-bytes.js';
-import { type CallContext, defineMethod, type ServiceDefinition, type ServiceHost } from '../types.js';
 import type { FileCatalog } from './catalog.js';
 import { sendFile } from './downloads.js';
 import { KeyedLock } from './keyed-lock.js';

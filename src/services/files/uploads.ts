@@ -1,11 +1,11 @@
 import { createHash, type Hash, randomBytes } from 'node:crypto';
 import type { Static } from '@sinclair/typebox';
 import type { Logger } from 'pino';
+import type { CallContext } from '../../contract/service.js';
 import { NexoError } from '../../errors.js';
 import type { FilesOptions } from '../../server/options.js';
 import { clip } from '../../util/clip.js';
 import { formatBytes } from '../../util/format-bytes.js';
-import type { CallContext } from '../types.js';
 import { AppendQueue } from './append-queue.js';
 import type { FileCatalog } from './catalog.js';
 import { CHUNK_HEADER_SIZE, DEFAULT_CHUNK_DATA } from './chunk-format.js';

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
+import { defineMethod, type ServiceDefinition, type ServiceHost } from '../../contract/service.js';
 import { NexoError } from '../../errors.js';
-import { defineMethod, type ServiceDefinition, type ServiceHost } from '../types.js';
 import { DEFAULT_LANGUAGE, GREETINGS, greet, LANGUAGES, type Language } from './greetings.js';
 
 export const MAX_NAMES = 1000;

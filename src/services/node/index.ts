@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { defineMethod, type ServiceDefinition, type ServiceHost } from '../types.js';
+import { defineMethod, type ServiceDefinition, type ServiceHost } from '../../contract/service.js';
 import { RateSampler } from './rates.js';
 import type { NodeSnapshot } from './snapshot.js';
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { ServiceHost } from '../types.js';
+import type { ServiceHost } from '../../contract/service.js';
 import { PostgresTelemetryStore } from './postgres/store.js';
 import { SqliteTelemetryStore } from './sqlite/store.js';
 import type { TelemetryStore } from './store.js';

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import type { ServiceDefinition, ServiceHost } from '../types.js';
+import type { ServiceDefinition, ServiceHost } from '../../contract/service.js';
 import { telemetryStore } from './backends.js';
 import { telemetryMethods } from './methods.js';
 import { Telemetry } from './runtime.js';

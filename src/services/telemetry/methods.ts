@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
+import { defineMethod, type MethodDefinition } from '../../contract/service.js';
 import { NexoError } from '../../errors.js';
 import { clip } from '../../util/clip.js';
-import { defineMethod, type MethodDefinition } from '../types.js';
 import {
   type Ack,
   type AlertEvent,

@@ -1,4 +1,4 @@
-import type { CallContext } from '../types.js';
+import type { CallContext } from '../../contract/service.js';
 import type { Committed } from './ingest.js';
 import type { AlertEvent, LiveReading } from './model.js';
 

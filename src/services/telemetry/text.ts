@@ -1,5 +1,5 @@
+import type { TextCommand } from '../../contract/service.js';
 import { NexoError } from '../../errors.js';
-import type { TextCommand } from '../types.js';
 import type { AlertEvent, LatestReading, LiveReading, SensorSummary } from './model.js';
 import { parseNumberText } from './validate.js';
 

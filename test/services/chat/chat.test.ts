@@ -1,10 +1,10 @@
 import net from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NexoNode } from '../../../src/node/node.js';
 import { FrameType, PREFACE } from '../../../src/protocol/constants.js';
 import { encodeFrame } from '../../../src/protocol/encoder.js';
 import { packValue } from '../../../src/protocol/payload.js';
-import type { NexoNode } from '../../../src/server/node.js';
 import { startNode, tempDataDir, textSession } from '../../helpers/node.js';
 import { RawPeer } from '../../helpers/raw-peer.js';
 import { clientOver, httpPort, tcp, ws } from '../../helpers/transports.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NexoNode } from '../../../src/server/node.js';
+import type { NexoNode } from '../../../src/node/node.js';
 import {
   createSchema,
   dropSchema,

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NexoClient } from '../../../src/client/client.js';
 import { connect } from '../../../src/client/index.js';
 import { parseEndpoint } from '../../../src/client/socket.js';
-import type { NexoNode } from '../../../src/server/node.js';
+import type { NexoNode } from '../../../src/node/node.js';
 import { startNode } from '../../helpers/node.js';
 
 let node: NexoNode & { port: number };

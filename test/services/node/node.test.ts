@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeStats } from '../../../src/client/api/node.js';
-import type { NexoNode } from '../../../src/server/node.js';
+import type { ServiceDefinition } from '../../../src/contract/service.js';
+import type { NexoNode } from '../../../src/node/node.js';
 import { builtinServices } from '../../../src/services/index.js';
-import type { ServiceDefinition } from '../../../src/services/types.js';
 import { startNode, textSession } from '../../helpers/node.js';
 import { clientOver, tcp, ws } from '../../helpers/transports.js';
 

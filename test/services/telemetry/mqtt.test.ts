@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NexoClient } from '../../../src/client/client.js';
-import type { NexoNode } from '../../../src/server/node.js';
+import type { NexoNode } from '../../../src/node/node.js';
 import { freePort, type ServerProcess, spawnServer, startNode, tempDataDir } from '../../helpers/node.js';
 import {
   type Broker,

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NexoClient } from '../../../src/client/client.js';
+import type { NexoNode } from '../../../src/node/node.js';
 import { FrameType } from '../../../src/protocol/constants.js';
 import { encodeFrame } from '../../../src/protocol/encoder.js';
 import { packValue, unpackValue } from '../../../src/protocol/payload.js';
-import type { NexoNode } from '../../../src/server/node.js';
 import type { LiveReading } from '../../../src/services/telemetry/model.js';
 import { startNode, tempDataDir, textSession } from '../../helpers/node.js';
 import { RawPeer } from '../../helpers/raw-peer.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { pack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NexoClient } from '../../../src/client/client.js';
-import type { NexoNode } from '../../../src/server/node.js';
+import type { NexoNode } from '../../../src/node/node.js';
 import { openNats } from '../../../src/storage/nats/connection.js';
 import {
   createSchema,

@@ -1,13 +1,28 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/types.js';
-import type { NodeStats } from '../server/host.js';
 import type { ServerOptions, StorageMode } from '../server/options.js';
-import type { Session } from '../server/session.js';
-import type { WorkerPool } from '../server/worker-pool.js';
 import type { EngineHealth } from '../storage/health.js';
 import type { Nats } from '../storage/nats/connection.js';
 import type { Postgres } from '../storage/postgres/postgres.js';
+import type { Session } from './session.js';
+
+/** Counters the node exposes (CLI, dashboard, metrics). */
+export interface NodeStats {
+  requests: number;
+  errors: number;
+  connectionsTotal: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** CPU-bound tasks run off the event loop (server/worker.ts runs them). */
+export type TaskName = 'calc';
+
+/** The node's worker threads, as a service sees them (server/worker-pool.ts implements it). */
+export interface TaskPool {
+  run<T>(task: TaskName, payload: unknown, timeoutMs: number, signal?: AbortSignal): Promise<T>;
+}
 
 /** Who may call a method: everybody, or sessions whose role is in the list. */
 export type Access = 'anyone' | readonly string[];
@@ -130,7 +145,7 @@ export interface ServiceStats {
 export interface ServiceHost {
   readonly options: ServerOptions;
   readonly log: Logger;
-  readonly pool: WorkerPool;
+  readonly pool: TaskPool;
   /** The node's id; final once the node listens. */
   nodeId(): string;
   /** Read-only view of the node (uptime, connections, counters, other services). */

@@ -1,34 +1,35 @@
 import os from 'node:os';
 import type { Logger } from 'pino';
-import { NexoError } from '../errors.js';
-import { type HttpGateway, startHttpGateway } from '../http/gateway.js';
-import { type Engines, openEngines } from '../node/engines.js';
-import { PREFACE_FIRST_BYTE } from '../protocol/constants.js';
-import type { TlsMaterial } from '../security/tls-material.js';
-import { builtinServices } from '../services/index.js';
 import type {
+  NodeStats,
   NodeView,
   ServiceDefinition,
   ServiceFactory,
   ServiceHost,
   StorageHost,
-} from '../services/types.js';
+} from '../contract/service.js';
+import { NexoError } from '../errors.js';
+import { type HttpGateway, startHttpGateway } from '../http/gateway.js';
+import { PREFACE_FIRST_BYTE } from '../protocol/constants.js';
+import type { TlsMaterial } from '../security/tls-material.js';
+import { Admission } from '../server/admission.js';
+import { Authenticator } from '../server/auth.js';
+import { BinaryConnection } from '../server/binary-connection.js';
+import { type DirectCall, DirectCaller } from '../server/direct-call.js';
+import { Dispatcher } from '../server/dispatcher.js';
+import type { ConnectionHost } from '../server/host.js';
+import { createLogger } from '../server/logger.js';
+import { NodeSecurity } from '../server/node-security.js';
+import { resolveOptions, type ServerOptions, type ServerOptionsInput } from '../server/options.js';
+import type { PeerConnection } from '../server/peer-connection.js';
+import { TextSession } from '../server/text-session.js';
+import { startUdp, type UdpEndpoint } from '../server/udp.js';
+import { WorkerPool } from '../server/worker-pool.js';
+import { builtinServices } from '../services/index.js';
 import type { EngineHealth } from '../storage/health.js';
 import { listenTcp } from '../transport/tcp.js';
 import type { Conduit, TransportKind, TransportListener } from '../transport/types.js';
-import { Admission } from './admission.js';
-import { Authenticator } from './auth.js';
-import { BinaryConnection } from './binary-connection.js';
-import { type DirectCall, DirectCaller } from './direct-call.js';
-import { Dispatcher } from './dispatcher.js';
-import type { ConnectionHost, NodeStats } from './host.js';
-import { createLogger } from './logger.js';
-import { NodeSecurity } from './node-security.js';
-import { resolveOptions, type ServerOptions, type ServerOptionsInput } from './options.js';
-import type { PeerConnection } from './peer-connection.js';
-import { TextSession } from './text-session.js';
-import { startUdp, type UdpEndpoint } from './udp.js';
-import { WorkerPool } from './worker-pool.js';
+import { type Engines, openEngines } from './engines.js';
 
 export interface NodeExtras {
   /** Services to run; default: the built-in ones. */

@@ -1,5 +1,13 @@
 import type { PeerInfo } from '../transport/types.js';
-import type { Identity } from './auth.js';
+
+/** Who a session is: its role, and what the role was granted for. */
+export interface Identity {
+  readonly role: string;
+  /** A stored token's name or a client certificate's CN: whom `sensor`-scoped rules compare with (§5.4). */
+  readonly principal?: string | undefined;
+  /** Digest of the stored token the session logged in with; a revoked one ends it (§5.1.5). */
+  readonly tokenHash?: string | undefined;
+}
 
 export type SessionMode = 'binary' | 'text' | 'http';
 
