@@ -148,19 +148,25 @@ describe('HAProxy from install.sh in front of nodes from install.sh', () => {
     });
     expect([...seen].sort()).toEqual(['node1', 'node2', 'node3']);
 
-    // the protocol through HAProxy's TCP frontend: a sensor's readings are acked
-    const sensor = await runCli([
-      'sensor',
-      '--id',
-      's1',
-      '--server',
-      `127.0.0.10:${proto}`,
-      '--count',
-      '3',
-      '--every',
-      '0',
-      '--json',
-    ]);
+    // the protocol through HAProxy's TCP frontend: a sensor's readings are acked. That backend's health checks
+    // mark its servers up on their own schedule, after the HTTP one's (seen: exit 3, no server, under load), so
+    // retry while HAProxy still has no server for it.
+    let sensor = { code: -1, stdout: '', stderr: '' };
+    await until('the protocol frontend', 15_000, async () => {
+      sensor = await runCli([
+        'sensor',
+        '--id',
+        's1',
+        '--server',
+        `127.0.0.10:${proto}`,
+        '--count',
+        '3',
+        '--every',
+        '0',
+        '--json',
+      ]);
+      return sensor.code === 3 ? undefined : true;
+    }).catch(() => undefined);
     expect(sensor.code, sensor.stderr).toBe(0);
     expect(sensor.stdout.trim().split('\n').length).toBeGreaterThanOrEqual(3);
 
