@@ -276,6 +276,13 @@ export const SERVER_SETTINGS: readonly Setting[] = [
     kind: 'unit',
   },
   {
+    path: 'http.metricsToken',
+    flag: '--metrics-token <token>',
+    env: 'NEXO_METRICS_TOKEN',
+    help: 'GET /metrics needs "Authorization: Bearer <token>" (default: open)',
+    kind: 'string',
+  },
+  {
     path: 'chat.history',
     flag: '--chat-history <n>',
     env: 'NEXO_CHAT_HISTORY',

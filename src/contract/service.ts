@@ -14,6 +14,11 @@ export interface NodeStats {
   connectionsTotal: number;
   bytesIn: number;
   bytesOut: number;
+  /** Frames decoded from binary clients, and frames sent to them. */
+  framesIn: number;
+  framesOut: number;
+  /** Error replies by code; the codes are src/errors.ts's (others `OTHER`), so the keys are bounded. */
+  errorsByCode: Record<string, number>;
 }
 
 /** CPU-bound tasks run off the event loop (server/worker.ts runs them). */

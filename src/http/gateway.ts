@@ -13,6 +13,7 @@ import { clientError, fromFrameworkError, rawErrorResponse, sendError } from './
 import { registerApi } from './routes/api.js';
 import { registerHealth } from './routes/health.js';
 import { BUILTIN_REST_MODULES } from './routes/index.js';
+import { registerMetrics } from './routes/metrics.js';
 import { registerStatic } from './routes/static.js';
 import { registerWebSocket } from './routes/ws.js';
 import { type GatewayNode, peerOf, type RestContext, type RestModule } from './types.js';
@@ -140,6 +141,7 @@ export async function startHttpGateway(
     run: (request, service, method, handler) => callFor(node, request, service, method, null, handler),
   };
   registerHealth(app, node);
+  registerMetrics(app, node);
   registerWebSocket(app, node);
   const running = new Set(node.dispatcher.services.map((s) => s.name));
   for (const module of modules) if (running.has(module.service)) module.register(context);

@@ -23,6 +23,8 @@ export interface GatewayNode {
   accept(conduit: Conduit): void;
   /** The TLS certificate and key the node serves (HTTPS), when it has one. */
   tlsMaterial(): TlsContextMaterial | undefined;
+  /** Prometheus metrics (GET /metrics). */
+  readonly metrics: { readonly contentType: string; text(): Promise<string> };
   /** Runs one method call for an HTTP request, through the same checks as the protocol. */
   invoke(call: DirectCall): Promise<unknown>;
 }

@@ -10,6 +10,7 @@ import type {
 } from '../contract/service.js';
 import { NexoError } from '../errors.js';
 import { type HttpGateway, startHttpGateway } from '../http/gateway.js';
+import { NodeMetrics } from '../observability/metrics.js';
 import { PREFACE_FIRST_BYTE } from '../protocol/constants.js';
 import type { TlsMaterial } from '../security/tls-material.js';
 import { Admission } from '../server/admission.js';
@@ -17,7 +18,7 @@ import { Authenticator } from '../server/auth.js';
 import { BinaryConnection } from '../server/binary-connection.js';
 import { type DirectCall, DirectCaller } from '../server/direct-call.js';
 import { Dispatcher } from '../server/dispatcher.js';
-import type { ConnectionHost } from '../server/host.js';
+import { type ConnectionHost, newNodeStats } from '../server/host.js';
 import { createLogger } from '../server/logger.js';
 import { NodeSecurity } from '../server/node-security.js';
 import { resolveOptions, type ServerOptions, type ServerOptionsInput } from '../server/options.js';
@@ -50,7 +51,7 @@ export interface CloseOptions {
 export class NexoNode {
   readonly options: ServerOptions;
   readonly log: Logger;
-  readonly stats: NodeStats = { requests: 0, errors: 0, connectionsTotal: 0, bytesIn: 0, bytesOut: 0 };
+  readonly stats: NodeStats = newNodeStats();
   readonly dispatcher: Dispatcher;
   readonly pool: WorkerPool;
   readonly startedAt = Date.now();
@@ -63,6 +64,8 @@ export class NexoNode {
   readonly #caller: DirectCaller;
   /** TLS listener and reload, stored tokens and their revocation. */
   readonly security: NodeSecurity;
+  /** Prometheus metrics (/metrics on the HTTP port), read from the counters above at scrape time. */
+  readonly metrics: NodeMetrics;
   #http: HttpGateway | undefined;
   #udp: UdpEndpoint | undefined;
   #engines: Engines | undefined;
@@ -104,6 +107,19 @@ export class NexoNode {
       () => this.draining,
     );
     this.pool = new WorkerPool(this.options.workers);
+    this.metrics = new NodeMetrics({
+      stats: this.stats,
+      connections: () =>
+        [...this.#connections.values()].map(({ session }) => ({
+          transport: session.peer.transport,
+          mode: session.mode,
+        })),
+      admission: () => ({ active: this.#admission.active, waiting: this.#admission.waiting }),
+      workerQueue: () => this.pool.queued,
+      denials: () => this.dispatcher.denials.counts,
+      udp: () => this.#udp?.stats(),
+      services: () => this.#services,
+    });
     const node = this;
     const view: NodeView = {
       startedAt: this.startedAt,
@@ -410,6 +426,7 @@ export class NexoNode {
     if (this.#state === 'new') {
       this.#state = 'closed';
       await this.pool.close();
+      this.metrics.close();
       return;
     }
     this.#state = 'draining';
@@ -448,6 +465,7 @@ export class NexoNode {
     // After the services: they flush their last writes through the engines.
     await this.#engines?.close().catch((err: unknown) => this.log.error({ err }, 'engines failed to close'));
     await this.pool.close();
+    this.metrics.close();
     this.#state = 'closed';
     this.log.info({ ms: Date.now() - started }, 'node stopped');
   }

@@ -59,6 +59,8 @@ export class FrameBatch {
   #used = 0; // slab bytes written
   #parts: Uint8Array[] = [];
   #bytes = 0;
+  /** Frames added since this batch was made (never reset): the node's frames-out counter reads it. */
+  frames = 0;
 
   /** Bytes added since the last take(). */
   get byteLength(): number {
@@ -84,6 +86,7 @@ export class FrameBatch {
       this.#parts.push(payload);
     }
     this.#bytes += HEADER_SIZE + length;
+    this.frames++;
   }
 
   /**
@@ -110,6 +113,7 @@ export class FrameBatch {
     }
     this.#used = at;
     this.#bytes += need;
+    this.frames++;
   }
 
   /**
@@ -132,6 +136,7 @@ export class FrameBatch {
     writeHeader(this.#slab, this.#used, type, flags, id, end - at);
     this.#bytes += end - this.#used;
     this.#used = end;
+    this.frames++;
     return true;
   }
 

@@ -16,7 +16,7 @@ import { clip } from '../util/clip.js';
 import { formatDuration } from '../util/units.js';
 import { Call, type CallSink } from './call-context.js';
 import { ChunkQueue } from './chunk-queue.js';
-import type { ConnectionHost } from './host.js';
+import { type ConnectionHost, countError } from './host.js';
 import { PeerConnection, Phase } from './peer-connection.js';
 import { Replies } from './replies.js';
 
@@ -59,12 +59,12 @@ export class BinaryConnection extends PeerConnection implements CallSink {
   #starved = false;
   /** An oversize payload was refused: the rest of the stream can no longer be parsed (§4.4.3). */
   #readStopped = false;
+  /** The batch's frame count already added to the node's framesOut. */
+  #framesCounted = 0;
 
   constructor(conduit: Conduit, firstBytes: Uint8Array, host: ConnectionHost, id: number) {
     super(conduit, 'binary', host, id);
-    this.#batch = new Replies(host.options.maxFrame, () => {
-      host.stats.errors++;
-    });
+    this.#batch = new Replies(host.options.maxFrame, (code) => countError(host.stats, code));
     this.#decoder = new FrameDecoder({ maxPayload: HANDSHAKE_MAX_PAYLOAD, preface: true });
     this.#decoder.push(firstBytes);
     this.stream.on('data', (chunk: Buffer) => {
@@ -231,6 +231,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
   }
 
   #onFrame(frame: DecodedFrame): void {
+    this.host.stats.framesIn++;
     if (isOversize(frame)) {
       this.#onOversize(frame);
       return;
@@ -589,7 +590,11 @@ export class BinaryConnection extends PeerConnection implements CallSink {
 
   #flush(): void {
     if (this.#batch.isEmpty) return;
-    this.writeParts(this.#batch.take());
+    // Frames counted per write, not per frame: the batch keeps the count, the node's total catches up here.
+    const batch = this.#batch;
+    this.host.stats.framesOut += batch.frames - this.#framesCounted;
+    this.#framesCounted = batch.frames;
+    this.writeParts(batch.take());
   }
 
   /** Sends ERROR(0) and closes (§7.5). */

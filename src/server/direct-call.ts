@@ -5,7 +5,7 @@ import type { PeerInfo } from '../transport/types.js';
 import { Call, type CallSink } from './call-context.js';
 import type { ChunkQueue } from './chunk-queue.js';
 import type { ResolvedMethod } from './dispatcher.js';
-import type { ConnectionHost } from './host.js';
+import { type ConnectionHost, countError } from './host.js';
 
 /**
  * One method call that does not arrive on a nexo connection: an HTTP request to the REST API. It runs
@@ -83,8 +83,8 @@ export class DirectCaller {
         session,
       );
     } catch (err) {
-      stats.errors++;
       const error = toNexoError(err);
+      countError(stats, error.code);
       if (error.code === 'INTERNAL_ERROR') {
         this.host.log.error({ err, service: request.service, method: request.method }, 'HTTP call failed');
       }

@@ -1,8 +1,31 @@
 import type { Logger } from 'pino';
 import type { NodeStats } from '../contract/service.js';
+import { ERRORS } from '../errors.js';
 import type { Authenticator } from './auth.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { ServerOptions } from './options.js';
+
+/** A fresh set of counters. */
+export function newNodeStats(): NodeStats {
+  return {
+    requests: 0,
+    errors: 0,
+    connectionsTotal: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    framesIn: 0,
+    framesOut: 0,
+    errorsByCode: Object.create(null) as Record<string, number>,
+  };
+}
+
+/** Counts one error reply under its code (the total and the per-code counter). */
+export function countError(stats: NodeStats, code: string): void {
+  stats.errors++;
+  // Codes outside the registry (a plug-in's own) share one key, so the map stays bounded.
+  const key = Object.hasOwn(ERRORS, code) ? code : 'OTHER';
+  stats.errorsByCode[key] = (stats.errorsByCode[key] ?? 0) + 1;
+}
 
 /** What the node gives each connection. */
 export interface ConnectionHost {

@@ -99,6 +99,7 @@ export const ServerOptionsSchema = Type.Object(
           requestTimeout: Type.Optional(Duration),
           maxConnectionsPerIp: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
           wsMaxMessage: Type.Optional(Size),
+          metricsToken: Type.Optional(Type.String()),
         },
         { additionalProperties: false },
       ),
@@ -249,6 +250,8 @@ export interface ServerOptions {
     maxConnectionsPerIp: number;
     /** Largest WebSocket message accepted on /ws. */
     wsMaxMessage: number;
+    /** When set, GET /metrics needs `Authorization: Bearer <this>` (401 without it). */
+    metricsToken: string | undefined;
   };
   /** nexo over UDP (protocol §13): text datagrams and secure sensor sessions, on the same port number. */
   udp: UdpOptions;
@@ -495,6 +498,7 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
       ),
       maxConnectionsPerIp: o.http?.maxConnectionsPerIp ?? DEFAULTS.http.maxConnectionsPerIp,
       wsMaxMessage: unit('http.wsMaxMessage', parseSize, o.http?.wsMaxMessage ?? DEFAULTS.http.wsMaxMessage),
+      metricsToken: o.http?.metricsToken,
     },
     udp: {
       enabled: o.udp?.enabled ?? DEFAULTS.udp.enabled,
@@ -587,6 +591,11 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
     problems.push(`http.bodyLimit: must be between 1KiB and 1GiB (got ${h.bodyLimit} bytes)`);
   }
   if (h.requestTimeoutMs < 100) problems.push('http.requestTimeout: must be at least 100ms');
+  if (h.metricsToken !== undefined && !/^[\x21-\x7e]{16,4096}$/.test(h.metricsToken)) {
+    problems.push(
+      'http.metricsToken: must be 16 to 4096 printable characters without spaces (it is sent as "Authorization: Bearer <token>")',
+    );
+  }
   if (h.wsMaxMessage < 64 * 1024 || h.wsMaxMessage > 1024 ** 3) {
     problems.push(`http.wsMaxMessage: must be between 64KiB and 1GiB (got ${h.wsMaxMessage} bytes)`);
   }

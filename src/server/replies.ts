@@ -15,7 +15,7 @@ export class Replies extends FrameBatch {
     /** The node's maxFrame: the server sends no payload larger either (§4.4.2). */
     private readonly maxFrame: number,
     /** Counts each ERROR reply (the node's stats). */
-    private readonly onError: () => void,
+    private readonly onError: (code: string) => void,
   ) {
     super();
   }
@@ -52,7 +52,7 @@ export class Replies extends FrameBatch {
 
   /** §6.2.1 An ERROR answering request `id` (`{code, message, details?}`, §11). */
   error(id: number, error: NexoError): void {
-    this.onError();
+    this.onError(error.code);
     this.add(FrameType.ERROR, 0, id, packValue(error.toPayload()));
   }
 }

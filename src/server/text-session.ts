@@ -7,7 +7,7 @@ import { SharedEvent } from '../services/shared-event.js';
 import type { Conduit } from '../transport/types.js';
 import { formatDuration } from '../util/units.js';
 import { Call, type CallSink } from './call-context.js';
-import type { ConnectionHost } from './host.js';
+import { type ConnectionHost, countError } from './host.js';
 import { PeerConnection, Phase } from './peer-connection.js';
 
 /** Lines read ahead of the one being answered; beyond it the socket is paused. */
@@ -195,8 +195,8 @@ export class TextSession extends PeerConnection implements CallSink {
       }
       await this.#runCommand(word, rest);
     } catch (err) {
-      this.host.stats.errors++;
       const error = toNexoError(err);
+      countError(this.host.stats, error.code);
       if (error.code === 'INTERNAL_ERROR') this.log.error({ err }, 'text command failed');
       this.#sayError(error);
     }
@@ -259,8 +259,8 @@ export class TextSession extends PeerConnection implements CallSink {
       const result = await method.definition.handler(action.call.args as never, call);
       this.#sayLines((action.format ?? command.format)(result));
     } catch (err) {
-      this.host.stats.errors++;
       const error = toNexoError(err);
+      countError(this.host.stats, error.code);
       if (error.code === 'INTERNAL_ERROR') this.log.error({ err }, 'text command failed');
       this.#sayError(error);
     }

@@ -5,7 +5,7 @@ import type { AmplificationBudget } from '../transport/udp/budget.js';
 import { COOKIE_SIZE, type CookieJar } from '../transport/udp/cookie.js';
 import type { Datagram } from '../transport/udp/listener.js';
 import { Call, type CallSink } from './call-context.js';
-import type { ConnectionHost } from './host.js';
+import { type ConnectionHost, countError } from './host.js';
 
 /** §13.2.4 The largest reply datagram, even to a verified address (larger: REPLY_TOO_LARGE, use TCP). */
 export const TEXT_MAX_REPLY = 8192;
@@ -118,8 +118,8 @@ export class UdpText {
       if (word === 'auth') throw new NexoError('BAD_REQUEST', 'auth needs a session: use TCP');
       return await this.#run(word, rest, address, port);
     } catch (err) {
-      connection.stats.errors++;
       const error = toNexoError(err);
+      countError(connection.stats, error.code);
       if (error.code === 'INTERNAL_ERROR') connection.log.error({ err }, 'UDP text command failed');
       return [`error: ${error.message} (${error.code})`];
     }
