@@ -54,7 +54,8 @@ if (missing === undefined) {
     });
   });
 } else {
-  describe.skip(`NatsBus (${missing})`, () => {
+  // Reached only when an engine is missing: enginesMissing() printed why (and threw under CI=true).
+  describe.skipIf(missing !== undefined)(`NatsBus (${missing})`, () => {
     it('needs NATS', () => {});
   });
 }
