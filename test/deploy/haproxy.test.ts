@@ -6,7 +6,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI, runCli } from '../helpers/node.js';
-import { type DryRun, dryRun, program } from './tools.js';
+import { program } from '../helpers/programs.js';
+import { type DryRun, dryRun } from './tools.js';
 
 /**
  * The HAProxy configuration install.sh writes, run by a real HAProxy in front of three real nodes started

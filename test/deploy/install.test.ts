@@ -3,7 +3,8 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SERVER_SETTINGS } from '../../src/cli/server-settings.js';
-import { type DryRun, dryRun, INSTALL, program, REPO } from './tools.js';
+import { program } from '../helpers/programs.js';
+import { type DryRun, dryRun, INSTALL, REPO } from './tools.js';
 
 const runs: DryRun[] = [];
 function dry(env: Record<string, string>): DryRun {

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { jetstreamManager, type StreamInfo } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type DryRun, dryRun, program } from './tools.js';
+import { program } from '../helpers/programs.js';
+import { type DryRun, dryRun } from './tools.js';
 
 /** A port free on loopback right now (the kernel's pick). */
 function freePort(): Promise<number> {

@@ -6,19 +6,6 @@ import path from 'node:path';
 export const REPO = path.resolve(import.meta.dirname, '../..');
 export const INSTALL = path.join(REPO, 'deploy/install.sh');
 
-/** Where a program is, or undefined; a missing one is a skip with a reason, and a failure under CI=true. */
-export function program(name: string, candidates: string[] = []): string | undefined {
-  for (const c of candidates) {
-    if (spawnSync(c, ['--version'], { stdio: 'ignore' }).error === undefined) return c;
-  }
-  const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
-  if (found.status === 0) return found.stdout.trim();
-  const reason = `${name} not installed (Debian package: ${name === 'nats-server' ? 'nats-server' : name})`;
-  if (process.env.CI === 'true') throw new Error(`${reason}; CI must not skip deploy tests`);
-  console.warn(`skipping: ${reason}`);
-  return undefined;
-}
-
 export interface DryRun {
   readonly status: number | null;
   readonly stdout: string;

@@ -3,7 +3,8 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { program, REPO, sh } from './tools.js';
+import { program } from '../helpers/programs.js';
+import { REPO, sh } from './tools.js';
 
 const UNITS = path.join(REPO, 'deploy/systemd');
 const dir = mkdtempSync(path.join(tmpdir(), 'nexo-units-'));

@@ -101,7 +101,8 @@ export async function spawnServer(args: string[] = [], env: NodeJS.ProcessEnv = 
     port,
     output: () => output,
     async stop(signal = 'SIGTERM') {
-      if (child.exitCode !== null) return child.exitCode;
+      // Already ended (by its own exit or a signal): there will be no further 'exit' event to wait for.
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill(signal);
       const [code] = await once(child, 'exit');
       return code as number | null;

@@ -117,9 +117,9 @@ describe.skipIf(missing)('a node with --storage postgres', () => {
 });
 
 describe.skipIf(missing)('start-up against an engine that refuses connections', () => {
-  it('nexo server stops with one line naming the PostgreSQL URL (password hidden)', async () => {
-    const port = await deadPort();
-    const err = await run(
+  /** `nexo server --storage postgres` with these engines; it must fail at start-up. */
+  const serve = (postgres: string, nats: string) =>
+    run(
       process.execPath,
       [
         CLI,
@@ -136,16 +136,39 @@ describe.skipIf(missing)('start-up against an engine that refuses connections', 
         '--storage',
         'postgres',
         '--postgres',
-        `postgres://nexo:pw@127.0.0.1:${port}/nexo`,
+        postgres,
         '--nats',
-        NATS_URL,
+        nats,
       ],
       { timeout: 15_000 },
-    ).catch((e) => e);
+    ).then(
+      () => {
+        throw new Error('nexo server started against an engine that refuses connections');
+      },
+      (e: { code: number; stderr: string }) => e,
+    );
+
+  it('nexo server stops with one line naming the PostgreSQL URL (password hidden)', async () => {
+    const port = await deadPort();
+    const err = await serve(`postgres://nexo:pw@127.0.0.1:${port}/nexo`, NATS_URL);
     expect(err.code).toBe(2);
     expect(err.stderr.trim()).toBe(
       `nexo: cannot start: cannot connect to PostgreSQL at postgres://nexo:***@127.0.0.1:${port}/nexo: connect ECONNREFUSED 127.0.0.1:${port}`,
     );
+  });
+
+  it('nexo server stops with one line naming the NATS URL (password hidden)', async () => {
+    const port = await deadPort();
+    const err = await serve(pgUrlFor('public'), `nats://nexo:pw@127.0.0.1:${port}`);
+    expect(err.code).toBe(2);
+    const line = err.stderr.trim();
+    expect(line).not.toContain('\n');
+    expect(line).toMatch(
+      new RegExp(
+        `^nexo: cannot start: cannot connect to NATS at nats://nexo:\\*\\*\\*@127\\.0\\.0\\.1:${port}: \\S`,
+      ),
+    );
+    expect(line).not.toContain('pw@');
   });
 
   it('names the NATS URL when NATS refuses, and leaves nothing open', async () => {
