@@ -15,7 +15,8 @@ CREATE TABLE IF NOT EXISTS files (
   sha256      TEXT NOT NULL,
   type        TEXT NOT NULL,
   uploader    TEXT NOT NULL,
-  uploaded_at TEXT NOT NULL
+  uploaded_at TEXT NOT NULL,
+  upload_id   TEXT
 );
 CREATE INDEX IF NOT EXISTS files_by_name ON files (name);
 CREATE INDEX IF NOT EXISTS files_by_sha256 ON files (sha256);
@@ -98,6 +99,7 @@ export interface CatalogDb {
   removeUpload(uploadId: string): void;
   staleUploads(before: number): UploadRecord[];
   uploadIds(): string[];
+  committed(uploadId: string): FileEntry | undefined;
 }
 
 export type CatalogOp = Exclude<keyof CatalogDb, 'close'>;
@@ -109,10 +111,14 @@ export function openCatalogDb(file: string): CatalogDb {
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
   db.exec(SCHEMA);
+  // Catalogs made before entries remembered their upload: add the column (SQLite has no IF NOT EXISTS here).
+  const columns = db.prepare('PRAGMA table_info(files)').all() as { name: string }[];
+  if (!columns.some((c) => c.name === 'upload_id')) db.exec('ALTER TABLE files ADD COLUMN upload_id TEXT');
+  db.exec('CREATE INDEX IF NOT EXISTS files_by_upload ON files (upload_id)');
 
   const s = {
     insertFile: db.prepare(
-      'INSERT INTO files (id, name, size, sha256, type, uploader, uploaded_at) VALUES (@id, @name, @size, @sha256, @type, @uploader, @uploadedAt)',
+      'INSERT INTO files (id, name, size, sha256, type, uploader, uploaded_at, upload_id) VALUES (@id, @name, @size, @sha256, @type, @uploader, @uploadedAt, @uploadId)',
     ),
     addRef: db.prepare(
       'INSERT INTO blobs (sha256, size, refs) VALUES (?, ?, 1) ON CONFLICT (sha256) DO UPDATE SET refs = refs + 1 RETURNING refs',
@@ -141,10 +147,11 @@ export function openCatalogDb(file: string): CatalogDb {
     deleteUpload: db.prepare('DELETE FROM uploads WHERE upload_id = ?'),
     staleUploads: db.prepare('SELECT * FROM uploads WHERE touched_at < ?'),
     uploadIds: db.prepare('SELECT upload_id FROM uploads'),
+    committed: db.prepare('SELECT * FROM files WHERE upload_id = ? LIMIT 1'),
   };
 
   const commit = db.transaction((entry: FileEntry, uploadId: string | undefined) => {
-    s.insertFile.run(entry);
+    s.insertFile.run({ ...entry, uploadId: uploadId ?? null });
     const { refs } = s.addRef.get(entry.sha256, entry.size) as { refs: number };
     if (uploadId !== undefined) s.deleteUpload.run(uploadId);
     return { firstCopy: refs === 1 };
@@ -220,5 +227,9 @@ export function openCatalogDb(file: string): CatalogDb {
     },
     staleUploads: (before: number) => (s.staleUploads.all(before) as UploadRow[]).map(toUpload),
     uploadIds: () => (s.uploadIds.all() as { upload_id: string }[]).map((r) => r.upload_id),
+    committed: (uploadId: string) => {
+      const row = s.committed.get(uploadId) as FileRow | undefined;
+      return row === undefined ? undefined : toEntry(row);
+    },
   };
 }

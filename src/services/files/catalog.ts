@@ -49,4 +49,15 @@ export interface FileCatalog {
   /** Uploads last touched before `before` (ms). */
   staleUploads(before: number): Promise<UploadRecord[]>;
   uploadIds(): Promise<string[]>;
+  /** The entry upload `uploadId` was committed as, while it is stored (a client that lost the reply asks). */
+  committed(uploadId: string): Promise<FileEntry | undefined>;
+
+  /**
+   * Runs `work` while no other `exclusive` call with the same key runs, wherever it was made: in this process
+   * for an embedded catalog (one node owns it), on every node sharing the database for a shared one. The
+   * files service takes `admission` around the quota check and the reservation of a new upload, and a
+   * content hash around commit, delete and the orphan sweep of that content, so a delete never removes bytes
+   * a commit just recorded, on any node.
+   */
+  exclusive<T>(key: string, work: () => Promise<T>): Promise<T>;
 }

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import {
   type CallContext,
@@ -9,10 +8,9 @@ import {
 import { NexoError } from '../../errors.js';
 import { clip } from '../../util/clip.js';
 import { formatBytes } from '../../util/format-bytes.js';
+import { fileBackends } from './backends.js';
 import type { FileCatalog } from './catalog.js';
 import { sendFile } from './downloads.js';
-import { KeyedLock } from './keyed-lock.js';
-import { LocalFileStore } from './local-store.js';
 import {
   DownloadArgs,
   type FileEntry,
@@ -24,7 +22,6 @@ import {
   UploadArgs,
 } from './model.js';
 import { normalizeName } from './names.js';
-import { SqliteCatalog } from './sqlite-catalog.js';
 import type { BlobReader, FileStore } from './store.js';
 import { type StreamUpload, type UploadResult, Uploads } from './uploads.js';
 
@@ -36,24 +33,28 @@ export interface FilesServiceParts {
 /**
  * `files`: upload and download of any size over chunk streams, verified end to end (CRC-32 per chunk,
  * SHA-256 per file), resumable, content stored once per hash. Protocol: docs/protocol.md §9 (files).
- * Storage: a FileStore for bytes and a FileCatalog for metadata; by default a directory and an SQLite file
- * in `<dataDir>/files`.
+ * Storage: a FileStore for bytes and a FileCatalog for metadata, chosen by the node's storage mode when the
+ * service starts (backends.ts).
  */
 export function filesService(host: ServiceHost, parts: FilesServiceParts = {}): ServiceDefinition {
   const o = host.options.files;
-  const root = path.join(host.options.dataDir, 'files');
-  const store = parts.store ?? new LocalFileStore(root);
-  const catalog = parts.catalog ?? new SqliteCatalog(path.join(root, 'catalog.sqlite'));
-  const locks = new KeyedLock();
   const log = host.log.child({ service: 'files' });
   const stats = newTransferStats();
-  const uploads = new Uploads(store, catalog, o, host.options.maxFrame, locks, log, stats);
+  // Set in start(): the node opens its engines first.
+  let store!: FileStore;
+  let catalog!: FileCatalog;
+  let uploads: Uploads | undefined;
+  const receiving = () => uploads?.receiving ?? 0;
+  const started = (): Uploads => {
+    if (uploads === undefined) throw new NexoError('SHUTTING_DOWN', 'the files service is not running');
+    return uploads;
+  };
   let sweeper: NodeJS.Timeout | undefined;
   let housekeeping: Promise<void> = Promise.resolve();
 
   const housekeep = async () => {
     try {
-      await uploads.expire();
+      await started().expire();
     } catch (err) {
       log.warn({ err }, 'files: expiring unfinished uploads failed');
     }
@@ -61,10 +62,10 @@ export function filesService(host: ServiceHost, parts: FilesServiceParts = {}): 
 
   /** After a crash: partials nobody will resume, and content whose commit never reached the catalog. */
   const recover = async () => {
-    const partials = await uploads.removeOrphanPartials();
+    const partials = await started().removeOrphanPartials();
     let blobs = 0;
     for await (const sha256 of store.blobHashes()) {
-      await locks.run(sha256, async () => {
+      await catalog.exclusive(sha256, async () => {
         if ((await catalog.refs(sha256)) === 0) {
           await store.deleteBlob(sha256);
           blobs++;
@@ -113,7 +114,7 @@ export function filesService(host: ServiceHost, parts: FilesServiceParts = {}): 
           'Receives a file as CHUNK frames after a progress reply {uploadId, offset}; answers the stored entry.',
         args: UploadArgs,
         input: 'chunks',
-        handler: (args, ctx) => uploads.receive(args, ctx),
+        handler: (args, ctx) => started().receive(args, ctx),
       }),
       download: defineMethod({
         description: 'Sends a file from an offset as CHUNK frames after a progress reply with its metadata.',
@@ -141,7 +142,7 @@ export function filesService(host: ServiceHost, parts: FilesServiceParts = {}): 
       status: defineMethod({
         description: 'How far an unfinished upload got (the offset to resume from).',
         args: StatusArgs,
-        handler: (args) => uploads.status(args.uploadId),
+        handler: (args) => started().status(args.uploadId),
       }),
       usage: defineMethod({
         description: 'Space used, reserved and allowed on this node.',
@@ -153,7 +154,7 @@ export function filesService(host: ServiceHost, parts: FilesServiceParts = {}): 
             quota: o.quota,
             maxFileSize: o.maxFileSize,
             freeBytes: (await store.freeBytes()) ?? null,
-            uploadsReceiving: uploads.receiving,
+            uploadsReceiving: receiving(),
             maxUploads: o.maxUploads,
           };
         },
@@ -169,7 +170,7 @@ export function filesService(host: ServiceHost, parts: FilesServiceParts = {}): 
             );
           }
           const target = await resolve(args, true);
-          return locks.run(target.sha256, async () => {
+          return catalog.exclusive(target.sha256, async () => {
             const removed = await catalog.remove(target.id);
             if (removed === undefined) {
               throw new NexoError('FILES_NOT_FOUND', `no file has id ${target.id}`, { id: target.id });
@@ -196,8 +197,10 @@ export function filesService(host: ServiceHost, parts: FilesServiceParts = {}): 
       },
     ],
     async start() {
+      ({ store, catalog } = fileBackends(host, parts));
       await store.init();
       await catalog.open();
+      uploads = new Uploads(store, catalog, o, host.options.maxFrame, log, stats);
       housekeeping = recover().catch((err: unknown) => log.warn({ err }, 'files: recovery sweep failed'));
       const every = Math.max(1000, Math.min(o.partialExpiryMs / 4, 60_000));
       sweeper = setInterval(() => {
@@ -212,11 +215,11 @@ export function filesService(host: ServiceHost, parts: FilesServiceParts = {}): 
     },
     stats: () => ({
       counters: { ...stats },
-      gauges: { uploading: uploads.receiving },
+      gauges: { uploading: receiving() },
     }),
   };
   LOCAL_APIS.set(definition, {
-    receiveStream: (request, source, ctx) => uploads.receiveStream(request, source, ctx),
+    receiveStream: (request, source, ctx) => started().receiveStream(request, source, ctx),
     async openContent(entry) {
       const reader = await store.openBlob(entry.sha256);
       if (reader === undefined) {

@@ -3,6 +3,7 @@ import { NexoError } from '../../errors.js';
 import type { FileCatalog, ListQuery, Usage } from './catalog.js';
 import type { CatalogOp } from './catalog-sql.js';
 import type { CatalogTask } from './catalog-worker.js';
+import { KeyedLock } from './keyed-lock.js';
 import type { FileEntry, UploadRecord } from './model.js';
 
 /**
@@ -12,6 +13,8 @@ import type { FileEntry, UploadRecord } from './model.js';
  */
 export class SqliteCatalog implements FileCatalog {
   #pool: Piscina | undefined;
+  /** One node owns an embedded catalog: an in-process lock is enough. */
+  readonly #locks = new KeyedLock();
 
   constructor(readonly file: string) {}
 
@@ -81,6 +84,12 @@ export class SqliteCatalog implements FileCatalog {
   }
   uploadIds(): Promise<string[]> {
     return this.#call('uploadIds', []);
+  }
+  committed(uploadId: string): Promise<FileEntry | undefined> {
+    return this.#call('committed', [uploadId]);
+  }
+  exclusive<T>(key: string, work: () => Promise<T>): Promise<T> {
+    return this.#locks.run(key, work);
   }
 
   async #call<T>(op: CatalogOp | 'close', args: unknown[]): Promise<T> {

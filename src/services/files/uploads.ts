@@ -10,7 +10,6 @@ import { AppendQueue } from './append-queue.js';
 import type { FileCatalog } from './catalog.js';
 import { CHUNK_HEADER_SIZE, DEFAULT_CHUNK_DATA } from './chunk-format.js';
 import { newEntryId } from './ids.js';
-import type { KeyedLock } from './keyed-lock.js';
 import {
   type FileEntry,
   newTransferStats,
@@ -64,7 +63,6 @@ export class Uploads {
     private readonly catalog: FileCatalog,
     private readonly options: FilesOptions,
     private readonly maxFrame: number,
-    private readonly locks: KeyedLock,
     private readonly log: Logger,
     private readonly stats: TransferStats = newTransferStats(),
   ) {}
@@ -89,8 +87,8 @@ export class Uploads {
     }
     let session: Session | undefined;
     if (args.uploadId !== undefined) {
-      const done = this.#completed.get(args.uploadId);
-      if (done !== undefined) return done; // committed earlier; the client missed the reply
+      const done = await this.#committed(args.uploadId);
+      if (done !== undefined) return done; // committed earlier, maybe on another node; the client missed the reply
       session = await this.#resume(args.uploadId, name, args.size, declared);
     }
     // Taking over an upload that is still receiving (its client reconnected) replaces it: no new slot.
@@ -185,7 +183,7 @@ export class Uploads {
 
   /** files.status */
   async status(uploadId: string): Promise<Record<string, unknown>> {
-    const done = this.#completed.get(uploadId);
+    const done = await this.#committed(uploadId);
     if (done !== undefined)
       return { uploadId, state: 'complete', offset: done.size, size: done.size, file: done };
     const record = this.#sessions.get(uploadId)?.record ?? (await this.catalog.upload(uploadId));
@@ -216,14 +214,25 @@ export class Uploads {
     return expired;
   }
 
-  /** After a restart: partial files without a record are leftovers of expired or failed uploads. */
+  /**
+   * After a restart: partial files without a record are leftovers of expired or failed uploads. The partials
+   * are listed before the records: an upload admitted meanwhile (on another node sharing the store) has its
+   * record before its first byte, so it is either not listed yet or known. Each one is checked again just
+   * before it goes, under the admission lock.
+   */
   async removeOrphanPartials(): Promise<number> {
+    const partials = await this.store.partialIds();
     const known = new Set(await this.catalog.uploadIds());
     let removed = 0;
-    for (const id of await this.store.partialIds()) {
+    for (const id of partials) {
       if (known.has(id) || this.#sessions.has(id)) continue;
-      await this.store.discardPartial(id);
-      removed++;
+      const gone = await this.catalog.exclusive('admission', async () => {
+        if ((await this.catalog.upload(id)) !== undefined) return false;
+        if ((await this.catalog.committed(id)) !== undefined) return false; // committed meanwhile
+        await this.store.discardPartial(id);
+        return true;
+      });
+      if (gone) removed++;
     }
     return removed;
   }
@@ -242,7 +251,7 @@ export class Uploads {
     shrinkToFit = false,
   ): Promise<Session> {
     const sized = !bound;
-    return this.locks.run('admission', async () => {
+    return this.catalog.exclusive('admission', async () => {
       let size = requested;
       const quota = this.options.quota;
       // Content already stored costs nothing more once verified (one copy per hash): only a declared hash
@@ -374,9 +383,17 @@ export class Uploads {
 
   async #run(session: Session, run: Run, ctx: CallContext, source: DataSource): Promise<UploadResult> {
     const stallMs = this.options.stallTimeoutMs;
+    // A long upload keeps its record fresh, so no node sharing the catalog expires it while it is receiving.
+    const touchEvery = this.options.partialExpiryMs / 4;
+    let touchedAt = Date.now();
     const watchdog = setInterval(
       () => {
-        if (Date.now() - run.lastChunkAt > stallMs) {
+        const now = Date.now();
+        if (now - touchedAt > touchEvery) {
+          touchedAt = now;
+          this.catalog.touchUpload(session.record.uploadId, now).catch(() => {});
+        }
+        if (now - run.lastChunkAt > stallMs) {
           run.stop(
             new NexoError(
               'TIMEOUT',
@@ -503,7 +520,7 @@ export class Uploads {
         uploader: record.uploader,
         uploadedAt: new Date().toISOString(),
       };
-      const { firstCopy } = await this.locks.run(actual, async () => {
+      const { firstCopy } = await this.catalog.exclusive(actual, async () => {
         await this.store.commitPartial(uploadId, actual);
         return this.catalog.commit(entry, uploadId);
       });
@@ -529,6 +546,15 @@ export class Uploads {
     this.#sessions.delete(uploadId);
     await this.store.discardPartial(uploadId);
     await this.catalog.removeUpload(uploadId);
+  }
+
+  /** The result of an upload committed earlier: remembered here, or (another node, a restart) in the catalog. */
+  async #committed(uploadId: string): Promise<UploadResult | undefined> {
+    const done = this.#completed.get(uploadId);
+    if (done !== undefined) return done;
+    if (this.#sessions.has(uploadId)) return undefined;
+    const entry = await this.catalog.committed(uploadId);
+    return entry === undefined ? undefined : { ...entry, deduplicated: false };
   }
 
   #remember(uploadId: string, result: UploadResult): void {

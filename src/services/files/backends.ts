@@ -1,0 +1,30 @@
+import path from 'node:path';
+import type { ServiceHost } from '../../contract/service.js';
+import type { FileCatalog } from './catalog.js';
+import { LocalFileStore } from './local-store.js';
+import { PostgresFileCatalog } from './postgres/catalog.js';
+import { SqliteCatalog } from './sqlite-catalog.js';
+import type { FileStore } from './store.js';
+
+export interface FileBackends {
+  store: FileStore;
+  catalog: FileCatalog;
+}
+
+/**
+ * Which FileStore and FileCatalog the node's settings select (`--storage`): a directory and an SQLite file
+ * in `<dataDir>/files` (embedded), or the node's PostgreSQL pool shared with other nodes. Called in the
+ * service's start(), once the node has opened its engines. Parts given explicitly win (tests, embedding).
+ */
+export function fileBackends(host: ServiceHost, parts: Partial<FileBackends> = {}): FileBackends {
+  const root = path.join(host.options.dataDir, 'files');
+  const shared = host.storage.mode === 'postgres';
+  return {
+    store: parts.store ?? new LocalFileStore(root),
+    catalog:
+      parts.catalog ??
+      (shared
+        ? new PostgresFileCatalog(host.storage.postgres())
+        : new SqliteCatalog(path.join(root, 'catalog.sqlite'))),
+  };
+}
