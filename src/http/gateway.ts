@@ -10,6 +10,7 @@ import { clip } from '../util/clip.js';
 import { registerBodyTimeouts } from './body-timeout.js';
 import { ConnectionLimit } from './connection-limit.js';
 import { clientError, fromFrameworkError, rawErrorResponse, sendError } from './errors.js';
+import { headerLimitError, MAX_HEADER_BYTES } from './header-limit.js';
 import { registerApi } from './routes/api.js';
 import { registerHealth } from './routes/health.js';
 import { BUILTIN_REST_MODULES } from './routes/index.js';
@@ -67,9 +68,11 @@ export async function startHttpGateway(
         requestTimeout: 0,
         headersTimeout: Math.min(o.requestTimeoutMs, 60_000),
         connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(o.requestTimeoutMs / 4))),
-        maxHeaderSize: 16 * 1024,
+        // Node counts names and values only; onRequest below counts the whole head (header-limit.ts).
+        maxHeaderSize: MAX_HEADER_BYTES,
         keepAliveTimeout: 5000,
       });
+      server.maxHeadersCount = 0; // every header reaches rawHeaders, so headerLimitError sees them all
       limit.attach(server);
       return server;
     },
@@ -89,6 +92,14 @@ export async function startHttpGateway(
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-nexo-node', node.nodeId);
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+    const tooLarge = headerLimitError(request.raw);
+    if (tooLarge !== undefined) {
+      // Like Node's own 431: the rest of this connection's input is not read.
+      const socket = request.raw.socket;
+      reply.raw.once('finish', () => socket.destroySoon());
+      reply.header('connection', 'close');
+      return sendError(reply, tooLarge);
+    }
     // While draining, nobody should keep a connection to this node.
     if (node.draining && !request.url.startsWith('/ws')) reply.header('connection', 'close');
     // Refused before the upgrade, with a status the client can read (not an open-then-closed socket).

@@ -2,10 +2,12 @@
 export type SplitLine = { readonly line: string } | { readonly tooLong: number };
 
 const NEWLINE = 0x0a;
+const CR = 0x0d;
+const NUL = 0x00;
 
 /**
  * Incremental line splitter for text mode: bytes in, lines out, no I/O. Lines end with LF; a CR before it is
- * dropped. A line longer than `maxLine` bytes is never buffered whole: it comes out once as `tooLong` and
+ * dropped. Telnet's CR NUL (a bare Enter, RFC 854) ends a line too (§8.1). A line longer than `maxLine` bytes is never buffered whole: it comes out once as `tooLong` and
  * its remaining bytes are skipped up to the next LF. Invalid UTF-8 becomes U+FFFD.
  */
 export class LineSplitter {
@@ -38,7 +40,7 @@ export class LineSplitter {
     for (;;) {
       const chunk = this.#chunks[0];
       if (chunk === undefined) return undefined;
-      const end = chunk.indexOf(NEWLINE, this.#offset);
+      const end = this.#lineEnd(chunk);
       if (end === -1) {
         this.#keep(chunk.subarray(this.#offset));
         this.#chunks.shift();
@@ -73,7 +75,7 @@ export class LineSplitter {
         this.#parts = [];
         this.#partBytes = 0;
       }
-      const length = bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
+      const length = bytes.length > 0 && bytes[bytes.length - 1] === CR ? bytes.length - 1 : bytes.length;
       return { line: this.#decoder.decode(bytes.subarray(0, length)) };
     }
   }
@@ -86,8 +88,27 @@ export class LineSplitter {
     const bytes = concat(this.#parts, this.#partBytes);
     this.#parts = [];
     this.#partBytes = 0;
-    const length = bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
+    const length = bytes[bytes.length - 1] === CR ? bytes.length - 1 : bytes.length;
     return { line: this.#decoder.decode(bytes.subarray(0, length)) };
+  }
+
+  /** Index of the byte ending the line in `chunk` from #offset: an LF, or the NUL of CR NUL; -1 if none. */
+  #lineEnd(chunk: Uint8Array): number {
+    const lf = chunk.indexOf(NEWLINE, this.#offset);
+    let nul = chunk.indexOf(NUL, this.#offset);
+    while (nul !== -1 && (lf === -1 || nul < lf)) {
+      if (this.#byteBefore(chunk, nul) === CR) return nul;
+      nul = chunk.indexOf(NUL, nul + 1);
+    }
+    return lf;
+  }
+
+  /** The byte before `index` of `chunk`, which may be the last one kept from earlier chunks. */
+  #byteBefore(chunk: Uint8Array, index: number): number | undefined {
+    if (index > this.#offset) return chunk[index - 1];
+    if (this.#discarding) return undefined;
+    const last = this.#parts.at(-1);
+    return last?.[last.length - 1];
   }
 
   #keep(bytes: Uint8Array): void {

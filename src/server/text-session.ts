@@ -1,7 +1,7 @@
 import type { TextCommand } from '../contract/service.js';
 import { NexoError, toNexoError } from '../errors.js';
 import { LineSplitter, type SplitLine } from '../protocol/line-splitter.js';
-import { QUIT_WORDS } from '../protocol/text-mode.js';
+import { QUIT_WORDS, replyLine } from '../protocol/text-mode.js';
 import { certificateIdentity } from '../security/certificate-role.js';
 import { SharedEvent } from '../services/shared-event.js';
 import type { Conduit } from '../transport/types.js';
@@ -33,6 +33,8 @@ export class TextSession extends PeerConnection implements CallSink {
   #flushScheduled = false;
   #peerEnded = false;
   #lastLineTaken = false;
+  /** A whole first line arrived (§8.6: until then the handshake deadline applies). */
+  #firstLine = false;
 
   constructor(conduit: Conduit, firstBytes: Uint8Array, host: ConnectionHost, id: number) {
     super(conduit, 'text', host, id);
@@ -68,6 +70,7 @@ export class TextSession extends PeerConnection implements CallSink {
     if (this.phase !== Phase.Queued) return;
     this.phase = Phase.Open;
     this.#lastLineAt = this.host.now();
+    this.deadline = this.#lastLineAt + this.host.options.handshakeTimeoutMs;
     this.log.info(
       { peer: this.session.peer.address, transport: this.session.peer.transport, mode: 'text' },
       'connected',
@@ -95,6 +98,14 @@ export class TextSession extends PeerConnection implements CallSink {
   }
 
   protected tickMode(now: number): void {
+    if (this.phase === Phase.Open && !this.#firstLine && now > this.deadline) {
+      // §8.6 A partial first line (slowloris) is not held until the idle timeout.
+      const ms = this.host.options.handshakeTimeoutMs;
+      this.#say(`nexo: no complete line within ${ms} ms; closing (HANDSHAKE_TIMEOUT)`);
+      this.#flush();
+      this.endGracefully();
+      return;
+    }
     const idle = this.host.options.idleTimeoutMs;
     if (
       this.phase === Phase.Open &&
@@ -125,6 +136,7 @@ export class TextSession extends PeerConnection implements CallSink {
     while (this.#pending.length < MAX_PENDING_LINES) {
       const next = this.#splitter.next() ?? this.#lastLine();
       if (next === undefined) break;
+      this.#firstLine = true;
       if ('tooLong' in next) {
         this.#sayError(
           new NexoError(
@@ -327,8 +339,9 @@ export class TextSession extends PeerConnection implements CallSink {
 
   #say(line: string): void {
     if (this.phase >= Phase.Closing) return;
-    // One reply line per line: a result must not be able to forge extra lines.
-    this.#out.push(line.replace(/[\r\n]+/g, ' '));
+    // §8.3 One reply line per line, and no control characters (a result must not forge lines or drive the
+    // terminal of the person reading).
+    this.#out.push(replyLine(line));
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       process.nextTick(() => this.#flush());

@@ -1,6 +1,6 @@
 import { Session } from '../contract/session.js';
 import { NexoError, toNexoError } from '../errors.js';
-import { QUIT_WORDS } from '../protocol/text-mode.js';
+import { QUIT_WORDS, replyLine } from '../protocol/text-mode.js';
 import type { AmplificationBudget } from '../transport/udp/budget.js';
 import { COOKIE_SIZE, type CookieJar } from '../transport/udp/cookie.js';
 import type { Datagram } from '../transport/udp/listener.js';
@@ -68,7 +68,7 @@ export class UdpText {
     if (!verified) this.host.budget.received(bytes.length);
     const lines = await this.#answer(text, bytes.length, address, port);
     if (lines === undefined) return;
-    const reply = encoder.encode(`${lines.map(clean).join('\n')}\n`);
+    const reply = encoder.encode(`${lines.map(replyLine).join('\n')}\n`);
     if (verified) {
       this.host.send(reply.length <= TEXT_MAX_REPLY ? reply : tooLarge(reply.length), port, address);
       return;
@@ -163,12 +163,6 @@ export class UdpText {
       '  ping',
     ];
   }
-}
-
-/** One reply line per line, and no control characters that could drive the reader's terminal. */
-function clean(line: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is removed
-  return line.replace(/[\r\n]+/g, ' ').replace(/[\u0000-\u0008\u000b-\u001f\u007f\u0080-\u009f]/g, '?');
 }
 
 function tooLarge(bytes: number): Uint8Array {

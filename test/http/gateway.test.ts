@@ -323,6 +323,23 @@ describe('HTTP gateway: hostile input', () => {
     );
     expect(huge.status).toBe(431);
     expect(JSON.parse(huge.body)).toMatchObject({ error: { code: 'HEADERS_TOO_LARGE' } });
+    // 2000 short headers: ~24 KB on the wire, though Node's parser counts only their names and values.
+    const many = (value: (i: number) => string) =>
+      `GET /healthz HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 2000 }, (_, i) => `${value(i)}\r\n`).join('')}\r\n`;
+    for (const head of [
+      many((i) => `h${String(i % 1000).padStart(3, '0')}: 1234`),
+      many(() => 'h: 123456'),
+    ]) {
+      const r = await rawHttp(port, head);
+      expect(r.status, `${head.length} bytes`).toBe(431);
+      expect(JSON.parse(r.body)).toMatchObject({
+        error: { code: 'HEADERS_TOO_LARGE', details: { limit: 16384 } },
+      });
+    }
+    // Just under 16 KiB in all is accepted.
+    const fits = `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(16384 - 52)}\r\n\r\n`;
+    expect(fits.length).toBeLessThanOrEqual(16384);
+    expect((await rawHttp(port, fits)).status).toBe(200);
     const garbage = await rawHttp(port, Buffer.from([0x8e, 0x4e, 0x58, 0x4f, 0, 0, 0, 0, 1, 0, 0, 0]));
     expect(garbage.status).toBe(400);
     expect(JSON.parse(garbage.body)).toMatchObject({ error: { code: 'BAD_REQUEST' } });

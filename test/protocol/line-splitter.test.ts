@@ -24,6 +24,15 @@ describe('LineSplitter', () => {
     ]);
   });
 
+  it("ends a line at telnet's CR NUL, also when CR and NUL arrive in different chunks; a NUL alone is a byte", () => {
+    expect(split(['calc 1+1\r\0greet Ana\r', '\0a\0b\n'])).toEqual([
+      { line: 'calc 1+1' },
+      { line: 'greet Ana' },
+      { line: 'a\0b' },
+    ]);
+    expect(split(['x\r', '\0', '\r\n'])).toEqual([{ line: 'x' }, { line: '' }]);
+  });
+
   it('joins a line split across chunks, also inside a UTF-8 character', () => {
     const bytes = Buffer.from('greet José\n');
     for (let cut = 1; cut < bytes.length; cut++) {

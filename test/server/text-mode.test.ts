@@ -65,6 +65,23 @@ describe('text mode (spec §8)', () => {
     expect(out.split('\n')).toHaveLength(2);
   });
 
+  it('never echoes control characters: an OSC title sequence in an unknown command or echo is defused (§8.3)', async () => {
+    const osc = '\u001b]0;pwned\u0007';
+    const out = await textSession(node.port, `${osc}x\necho a${osc}b\u009bc\tz\u007f\nfim\n`);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for exactly these
+    expect(out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    expect(out.split('\n')).toEqual([
+      "error: unknown command '?]0;pwned?x' (type help for the list) (UNKNOWN_COMMAND)",
+      'a?]0;pwned?b?c\tz?',
+      '',
+    ]);
+  });
+
+  it("reads telnet's CR NUL as a line end, not as a NUL in the command (§8.1)", async () => {
+    const out = await textSession(node.port, 'calc 1+1\r\0greet Ana\r\0\r\0fim\r\0');
+    expect(out).toBe('2\n¡Hola, Ana!\n');
+  });
+
   const nc = ['/usr/bin/nc', '/bin/nc'].find((p) => existsSync(p));
   const needNc = nc === undefined && process.env.CI !== 'true';
   it.skipIf(needNc)(

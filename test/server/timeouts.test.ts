@@ -58,6 +58,21 @@ describe('idle timeout and heartbeat (spec §7.2, §7.3.3)', () => {
     expect(frames.some((f) => f.type === FrameType.PING)).toBe(true);
   });
 
+  it('closes a text session whose first line never ends at the handshake timeout, not the idle timeout (§8.6)', async () => {
+    const quick = await startNode({ handshakeTimeout: 300, idleTimeout: '1m' });
+    try {
+      const started = Date.now();
+      const out = await textSession(quick.port, 'calc 1+', { timeoutMs: 5000 });
+      expect(out).toBe('nexo: no complete line within 300 ms; closing (HANDSHAKE_TIMEOUT)\n');
+      expect(Date.now() - started).toBeLessThan(3000);
+      // A first line in time: the session then lives by the idle timeout.
+      const ok = await textSession(quick.port, 'calc 1+1\n', { until: /2\n/, timeoutMs: 3000 });
+      expect(ok).toBe('2\n');
+    } finally {
+      await quick.close({ timeoutMs: 500 });
+    }
+  });
+
   it('tells a quiet text-mode user why the connection closes', async () => {
     const out = await textSession(node.port, 'calc 1+1\n', { timeoutMs: 3000 });
     expect(out).toBe('2\nnexo: no input for 300 ms; closing the connection\n');
