@@ -109,6 +109,36 @@ describe.skipIf(missing)('openPostgres', () => {
     }
   });
 
+  it('survives its backend ending between two statements of a transaction, and runs it again', async () => {
+    // The server's FATAL (57P01) reaches a checked-out client with no statement running: pg emits 'error'
+    // on the client, and without a listener that is an uncaught exception (the node process ended).
+    await db.query('CREATE TABLE IF NOT EXISTS between (id int PRIMARY KEY)');
+    const killer = await openPostgres(PG_URL, { probeMs: 0 });
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    let runs = 0;
+    try {
+      await db.transaction(async (tx) => {
+        runs++;
+        const { rows } = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        if (runs === 1) {
+          await killer.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+          // Idle in the transaction while the FATAL arrives.
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        }
+        await tx.query('INSERT INTO between VALUES (1) ON CONFLICT DO NOTHING');
+      });
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await killer.close();
+    }
+    expect(uncaught).toEqual([]);
+    expect(runs).toBe(2);
+    expect((await db.query('SELECT count(*)::int AS n FROM between')).rows[0]?.n).toBe(1);
+    expect(db.health().up).toBe(true);
+  });
+
   it('reports STORAGE_UNAVAILABLE while the database is away, and recovers by itself', async () => {
     const proxy = await TcpProxy.start(Number(new URL(PG_URL).port));
     const via = new URL(PG_URL);

@@ -48,7 +48,7 @@ export interface NatsOptions {
 
 /**
  * Connects to `servers`; a server that refuses the first connection fails with one line naming it:
- * `cannot connect to NATS at nats://127.0.0.1:4222: CONNECTION_REFUSED`.
+ * `cannot connect to NATS at nats://127.0.0.1:4222: connection refused`.
  */
 export async function openNats(servers: readonly string[], options: NatsOptions): Promise<Nats> {
   const url = servers.map(redactUrl).join(',');

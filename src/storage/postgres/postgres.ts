@@ -189,6 +189,14 @@ class PostgresConnection implements Postgres {
     return this.#withRetry(options, async () => {
       const client = await this.pool.connect();
       let broken: Error | undefined;
+      // A checked-out client has no pool listener: a server that goes away between two statements of `fn`
+      // (a fast shutdown, a crash: FATAL 57P01) emits 'error' on it, which unheard would end the process.
+      // The statement in progress, or the next one, fails with the connection and the retry handles it.
+      const onError = (err: Error) => {
+        broken = err;
+        this.#failed(err);
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const tx: Queryable = {
@@ -203,7 +211,9 @@ class PostgresConnection implements Postgres {
         else await client.query('ROLLBACK').catch((e: Error) => (broken = e));
         throw err;
       } finally {
-        // A client whose connection failed is destroyed, not returned to the pool.
+        // A client whose connection failed is destroyed, not returned to the pool; it keeps a listener, as
+        // its socket may still report errors while it closes. A healthy one goes back to the pool's own.
+        if (broken === undefined) client.removeListener('error', onError);
         client.release(broken ?? false);
       }
     });
