@@ -112,7 +112,7 @@ describe.skipIf(missing)('engines restarted under a node that is ingesting', () 
     const watched: number[] = [];
     const watch = await onB.telemetry.watch(
       { sensors: ['probe'] },
-      { onReading: (r) => watched.push(r.seq) },
+      { onReading: (r) => watched.push(r.seq ?? Number.NaN) },
     );
     const heard: string[] = [];
     await onB.chat.join('outage', 'bea', (e) => {
