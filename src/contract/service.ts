@@ -5,6 +5,7 @@ import type { ServerOptions, StorageMode } from '../server/options.js';
 import type { EngineHealth } from '../storage/health.js';
 import type { Nats } from '../storage/nats/connection.js';
 import type { Postgres } from '../storage/postgres/postgres.js';
+import type { EngineTimings, Histogram } from '../util/histogram.js';
 import type { Session } from './session.js';
 
 /** Counters the node exposes (CLI, dashboard, metrics). */
@@ -135,6 +136,8 @@ export interface StorageHost {
   nats(): Nats;
   /** The message bus: in-process when embedded, NATS when shared; throws before the node starts. */
   bus(): Bus;
+  /** The node's store and bus latency histograms (a service times its SQLite work here). */
+  readonly timings: EngineTimings;
 }
 
 /**
@@ -144,6 +147,8 @@ export interface StorageHost {
 export interface ServiceStats {
   readonly counters?: Readonly<Record<string, number>>;
   readonly gauges?: Readonly<Record<string, number>>;
+  /** Timings (seconds) under names fixed in code: nexo_service_duration_seconds{service, name}. */
+  readonly histograms?: Readonly<Record<string, Histogram>>;
 }
 
 /** What the node gives a service when it builds it. */

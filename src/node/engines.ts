@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
 import { LocalBus } from '../bus/local.js';
 import { NatsBus } from '../bus/nats.js';
+import { timedBus } from '../bus/timed.js';
 import type { Bus } from '../bus/types.js';
 import type { ServerOptions, StorageMode } from '../server/options.js';
 import type { EngineHealth } from '../storage/health.js';
 import { type Nats, openNats } from '../storage/nats/connection.js';
 import { openPostgres, type Postgres } from '../storage/postgres/postgres.js';
+import type { EngineTimings } from '../util/histogram.js';
 
 /**
  * The engines a node runs on, opened once from its settings and handed to every service through its
@@ -30,14 +32,20 @@ export interface Engines {
  * Opens what `options.storage` asks for. A schema other than `public` is chosen in the URL, libpq style:
  * `postgres://host/db?options=-c%20search_path%3Dmyschema` (tests use it to share one database).
  */
-export async function openEngines(options: ServerOptions, log: Logger): Promise<Engines> {
+export async function openEngines(
+  options: ServerOptions,
+  log: Logger,
+  timings: EngineTimings,
+): Promise<Engines> {
   const onBusError = (err: unknown, subject: string) => log.error({ err, subject }, 'bus subscriber failed');
-  if (options.storage === 'embedded') return embedded(new LocalBus(onBusError));
+  if (options.storage === 'embedded')
+    return embedded(timedBus(new LocalBus(onBusError), timings.bus, 'local'));
   const engineLog = log.child({ component: 'engines' });
   // Both are required (options.ts); opened in turn so a refusal names the engine that refused.
   const postgres = await openPostgres(options.postgres!, {
     log: engineLog,
     applicationName: `nexo ${options.nodeId ?? ''}`.trim(),
+    timings: timings.store,
   });
   let nats: Nats;
   try {
@@ -50,7 +58,7 @@ export async function openEngines(options: ServerOptions, log: Logger): Promise<
     await postgres.close();
     throw err;
   }
-  const bus = new NatsBus(nats, onBusError);
+  const bus = timedBus(new NatsBus(nats, onBusError), timings.bus, 'nats');
   log.info(
     { storage: 'postgres', postgres: postgres.url, nats: nats.url, cluster: options.cluster },
     'shared engines connected',

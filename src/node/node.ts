@@ -30,6 +30,7 @@ import { builtinServices } from '../services/index.js';
 import type { EngineHealth } from '../storage/health.js';
 import { listenTcp } from '../transport/tcp.js';
 import type { Conduit, TransportKind, TransportListener } from '../transport/types.js';
+import { EngineTimings } from '../util/histogram.js';
 import { type Engines, openEngines } from './engines.js';
 
 export interface NodeExtras {
@@ -55,6 +56,8 @@ export class NexoNode {
   readonly dispatcher: Dispatcher;
   readonly pool: WorkerPool;
   readonly startedAt = Date.now();
+  /** Store and bus latency, filled by the engines and services (nexo_store/bus_duration_seconds). */
+  readonly timings = new EngineTimings();
   readonly #connectionHost: ConnectionHost;
   readonly #admission: Admission<PeerConnection>;
   readonly #connections = new Map<number, PeerConnection>();
@@ -109,11 +112,20 @@ export class NexoNode {
     this.pool = new WorkerPool(this.options.workers);
     this.metrics = new NodeMetrics({
       stats: this.stats,
-      connections: () =>
-        [...this.#connections.values()].map(({ session }) => ({
-          transport: session.peer.transport,
-          mode: session.mode,
+      connections: () => [
+        ...[...this.#connections.values()].map((c) => ({
+          transport: c.session.peer.transport,
+          mode: c.session.mode,
+          state: c.state,
         })),
+        ...[...this.#sniffing].map((c) => ({
+          transport: c.peer.transport,
+          mode: 'unknown',
+          state: 'sniffing',
+        })),
+      ],
+      requestLatency: () => this.dispatcher.latencies(),
+      timings: this.timings,
       admission: () => ({ active: this.#admission.active, waiting: this.#admission.waiting }),
       workerQueue: () => this.pool.queued,
       denials: () => this.dispatcher.denials.counts,
@@ -149,6 +161,7 @@ export class NexoNode {
         return nats;
       },
       bus: () => engine().bus,
+      timings: this.timings,
     };
     const host: ServiceHost = {
       options: this.options,
@@ -188,7 +201,7 @@ export class NexoNode {
     this.#state = 'running';
     try {
       // Before any service starts: services take their backends and bus from these.
-      this.#engines = await openEngines(this.options, this.log);
+      this.#engines = await openEngines(this.options, this.log, this.timings);
       for (const service of this.#services) await service.start?.();
     } catch (err) {
       this.#state = 'closed';

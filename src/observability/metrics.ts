@@ -1,5 +1,7 @@
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { EngineTimings, Histogram, HistogramSet } from '../util/histogram.js';
+import { type HistogramChild, registerHistogramFamily } from './histograms.js';
 
 /**
  * What the metrics read from a node. Every value is a counter or a size the node keeps anyway; the registry
@@ -16,8 +18,15 @@ export interface MetricsSource {
     readonly framesOut: number;
     readonly errorsByCode: Readonly<Record<string, number>>;
   };
-  /** Open connections by transport (tcp, tls, ws, udp) and mode (binary, text, http). */
-  connections(): Iterable<{ transport: string; mode: string }>;
+  /**
+   * Open connections by transport (tcp, tls, ws, udp), mode (binary, text, http) and state (sniffing: the
+   * first byte has not arrived; queued, handshake, open, draining, closing: protocol §7).
+   */
+  connections(): Iterable<{ transport: string; mode: string; state: string }>;
+  /** Each method's latency histogram (methods are fixed when services register). */
+  requestLatency(): Iterable<{ service: string; method: string; histogram: Histogram }>;
+  /** Store and bus latency by engine and operation. */
+  readonly timings: EngineTimings;
   /** Client slots taken and connections waiting for one (§7.1). */
   admission(): { active: number; waiting: number };
   /** Tasks waiting for a worker thread. */
@@ -32,6 +41,7 @@ export interface MetricsSource {
     stats?(): {
       counters?: Readonly<Record<string, number>>;
       gauges?: Readonly<Record<string, number>>;
+      histograms?: Readonly<Record<string, Histogram>>;
     };
   }>;
 }
@@ -114,17 +124,17 @@ export class NodeMetrics {
     counter('nexo_sent_bytes_total', 'Bytes sent on connections.', [], (set) => set({}, s.bytesOut));
     gauge(
       'nexo_connections',
-      'Open connections, by transport and mode (text = people typing).',
-      ['transport', 'mode'],
+      'Open connections, by transport, mode (text = people typing) and state (protocol §7).',
+      ['transport', 'mode', 'state'],
       (set) => {
         const counts = new Map<string, number>();
         for (const c of source.connections()) {
-          const key = `${c.transport}\n${c.mode}`;
+          const key = `${c.transport}\n${c.mode}\n${c.state}`;
           counts.set(key, (counts.get(key) ?? 0) + 1);
         }
         for (const [key, n] of counts) {
-          const [transport, mode] = key.split('\n') as [string, string];
-          set({ transport, mode }, n);
+          const [transport, mode, state] = key.split('\n') as [string, string, string];
+          set({ transport, mode, state }, n);
         }
       },
     );
@@ -250,6 +260,100 @@ export class NodeMetrics {
         }
       },
     );
+    this.#histograms(source);
+    this.#servicesFigures(source);
+  }
+
+  #histograms(source: MetricsSource): void {
+    const registry = this.registry;
+    registerHistogramFamily(
+      registry,
+      'nexo_request_duration_seconds',
+      'Time from a request being read to its reply being written, by service and method (not subscriptions).',
+      function* () {
+        for (const { service, method, histogram } of source.requestLatency())
+          yield { labels: { service, method }, histogram };
+      },
+    );
+    const byEngine = (set: HistogramSet) =>
+      function* (): Iterable<HistogramChild> {
+        for (const { labels, histogram } of set.entries())
+          yield { labels: { engine: labels[0]!, op: labels[1]! }, histogram };
+      };
+    registerHistogramFamily(
+      registry,
+      'nexo_store_duration_seconds',
+      'Time the node waited for its stores, by engine (sqlite, postgres) and operation.',
+      byEngine(source.timings.store),
+    );
+    registerHistogramFamily(
+      registry,
+      'nexo_bus_duration_seconds',
+      'Time the node waited for the bus, by engine (local, nats) and operation (request, flush).',
+      byEngine(source.timings.bus),
+    );
+    registerHistogramFamily(
+      registry,
+      'nexo_service_duration_seconds',
+      "Services' own timings, e.g. telemetry's ack: a report read to its durable acknowledgement.",
+      function* () {
+        for (const service of source.services()) {
+          const histograms = service.stats?.().histograms;
+          for (const [name, histogram] of Object.entries(histograms ?? {}))
+            yield { labels: { service: service.name, name }, histogram };
+        }
+      },
+    );
+  }
+
+  /** Figures the issue names on their own (files, chat), read from those services' counters. */
+  #servicesFigures(source: MetricsSource): void {
+    const registers = [this.registry];
+    const figure = (service: string, kind: 'counters' | 'gauges', name: string): number | undefined => {
+      for (const s of source.services()) if (s.name === service) return s.stats?.()[kind]?.[name];
+      return undefined;
+    };
+    new Counter({
+      name: 'nexo_file_bytes_total',
+      help: 'File content received (in: uploads) and sent (out: downloads), protocol and HTTP.',
+      labelNames: ['direction'],
+      registers,
+      collect() {
+        this.reset();
+        const received = figure('files', 'counters', 'receivedBytes');
+        const sent = figure('files', 'counters', 'sentBytes');
+        if (received !== undefined) this.inc({ direction: 'in' }, received);
+        if (sent !== undefined) this.inc({ direction: 'out' }, sent);
+      },
+    });
+    new Gauge({
+      name: 'nexo_file_uploads_in_progress',
+      help: 'Uploads receiving content now.',
+      registers,
+      collect() {
+        this.set(figure('files', 'gauges', 'uploading') ?? 0);
+      },
+    });
+    new Counter({
+      name: 'nexo_chat_messages_total',
+      help: 'Chat messages said on this node (room messages and direct messages).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(
+          (figure('chat', 'counters', 'messages') ?? 0) + (figure('chat', 'counters', 'directMessages') ?? 0),
+        );
+      },
+    });
+    new Counter({
+      name: 'nexo_chat_deliveries_total',
+      help: 'Chat events delivered to members on this node (the fan-out: one per member per event).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(figure('chat', 'counters', 'deliveries') ?? 0);
+      },
+    });
   }
 
   get contentType(): string {

@@ -13,6 +13,7 @@ import { packValue, parseHello, parseRequest, unpackValue, type Welcome } from '
 import { SharedEvent } from '../services/shared-event.js';
 import type { Conduit } from '../transport/types.js';
 import { clip } from '../util/clip.js';
+import type { Histogram } from '../util/histogram.js';
 import { formatDuration } from '../util/units.js';
 import { Call, type CallSink } from './call-context.js';
 import { ChunkQueue } from './chunk-queue.js';
@@ -61,6 +62,14 @@ export class BinaryConnection extends PeerConnection implements CallSink {
   #readStopped = false;
   /** The batch's frame count already added to the node's framesOut. */
   #framesCounted = 0;
+  /** When the current pump began (`performance.now()`): the start of every request it reads. */
+  #pumpStart = 0;
+  /**
+   * Finished calls whose latency is observed at the next flush, when their replies leave: one clock reading
+   * per pump and one per flush, not two per request (the hot path; bench/metrics.ts measures the cost).
+   */
+  readonly #timed: Histogram[] = [];
+  readonly #timedStart: number[] = [];
 
   constructor(conduit: Conduit, firstBytes: Uint8Array, host: ConnectionHost, id: number) {
     super(conduit, 'binary', host, id);
@@ -204,6 +213,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     if (this.#pumping) return;
     this.#pumping = true;
     this.#starved = false;
+    this.#pumpStart = performance.now();
     try {
       let frames = 0;
       while (this.#canDecode()) {
@@ -407,6 +417,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
           ? new ChunkQueue(Math.max(4 * this.host.options.maxFrame, 1 << 20), () => this.#inputDrained())
           : undefined;
       call = new Call(id, method, this.session, this, input);
+      call.startedAt = this.#pumpStart;
     } catch (err) {
       this.#batch.error(id, toNexoError(err));
       return;
@@ -436,6 +447,11 @@ export class BinaryConnection extends PeerConnection implements CallSink {
   #settle(call: Call, ok: boolean, value: unknown, open: boolean): void {
     call.settled = true;
     if (call.busy) this.#busy--;
+    const latency = call.method.latency;
+    if (latency !== undefined) {
+      this.#timed.push(latency);
+      this.#timedStart.push(call.startedAt);
+    }
     if (call.input?.full === true && !call.input.ended) this.#inputDrained(); // handler quit without reading
     if (!call.final) {
       call.final = true;
@@ -589,12 +605,22 @@ export class BinaryConnection extends PeerConnection implements CallSink {
   }
 
   #flush(): void {
+    if (this.#timed.length > 0) this.#observeTimed();
     if (this.#batch.isEmpty) return;
     // Frames counted per write, not per frame: the batch keeps the count, the node's total catches up here.
     const batch = this.#batch;
     this.host.stats.framesOut += batch.frames - this.#framesCounted;
     this.#framesCounted = batch.frames;
     this.writeParts(batch.take());
+  }
+
+  #observeTimed(): void {
+    const now = performance.now();
+    const timed = this.#timed;
+    const start = this.#timedStart;
+    for (let i = 0; i < timed.length; i++) timed[i]!.observe((now - start[i]!) / 1000);
+    timed.length = 0;
+    start.length = 0;
   }
 
   /** Sends ERROR(0) and closes (§7.5). */

@@ -25,6 +25,8 @@ export class Call implements CallContext {
   settled = false;
   /** Counted against the busy limit while the handler runs (not uploads or subscriptions). */
   readonly busy: boolean;
+  /** When its frame was read (`performance.now()`), for the method's latency histogram. */
+  startedAt = 0;
 
   constructor(
     readonly id: number,

@@ -104,9 +104,11 @@ export class DirectCaller {
     const onAbort = () => call.abort(new NexoError('CANCELLED', 'the HTTP client went away'));
     if (request.signal?.aborted) onAbort();
     request.signal?.addEventListener('abort', onAbort, { once: true });
+    const started = performance.now();
     try {
       return await handler(call);
     } finally {
+      method.latency?.since(started);
       request.signal?.removeEventListener('abort', onAbort);
     }
   }

@@ -6,6 +6,7 @@ import { NexoError } from '../errors.js';
 import { Denials } from '../security/denials.js';
 import { accessOf, ROLE_TABLE, type Rule, SENSOR_ROLE, sensorsNamed } from '../security/roles.js';
 import { clip } from '../util/clip.js';
+import { Histogram } from '../util/histogram.js';
 import type { FilesOptions } from './options.js';
 
 export interface ResolvedMethod {
@@ -19,6 +20,11 @@ export interface ResolvedMethod {
   readonly access: ReturnType<typeof accessOf>;
   /** A `sensor` session may call it only about its own sensor (§5.4.2). */
   readonly ownSensor: boolean;
+  /**
+   * How long its calls take, from the frame (line, HTTP request) being read to the reply being written
+   * (nexo_request_duration_seconds). Long-lived methods (subscriptions) are not timed: the client decides.
+   */
+  readonly latency: Histogram | undefined;
 }
 
 export interface ResolvedCommand {
@@ -74,6 +80,7 @@ export class Dispatcher {
         anyArgs: TypeGuard.IsUnknown(definition.args) || TypeGuard.IsAny(definition.args),
         access,
         ownSensor: rule === 'own-sensor',
+        latency: definition.longLived === true ? undefined : new Histogram(),
       });
     }
     for (const command of service.text ?? []) {
@@ -155,6 +162,15 @@ export class Dispatcher {
       principal: session.principal,
       ...(sensors === undefined ? {} : { sensors: sensors.slice(0, 10) }),
     });
+  }
+
+  /** Each timed method's latency histogram (methods are fixed at registration: the set is bounded). */
+  *latencies(): Iterable<{ service: string; method: string; histogram: Histogram }> {
+    for (const methods of this.#methods.values()) {
+      for (const m of methods.values()) {
+        if (m.latency !== undefined) yield { service: m.service, method: m.name, histogram: m.latency };
+      }
+    }
   }
 
   command(word: string): ResolvedCommand | undefined {

@@ -18,6 +18,15 @@ export enum Phase {
   Closed,
 }
 
+const PHASE_NAMES: Record<Phase, string> = {
+  [Phase.Queued]: 'queued',
+  [Phase.Handshake]: 'handshake',
+  [Phase.Open]: 'open',
+  [Phase.Draining]: 'draining',
+  [Phase.Closing]: 'closing',
+  [Phase.Closed]: 'closed',
+};
+
 /** How long a closing connection may take to flush before it is destroyed. */
 const CLOSING_GRACE_MS = 2000;
 
@@ -51,6 +60,11 @@ export abstract class PeerConnection {
 
   get open(): boolean {
     return this.phase < Phase.Closing;
+  }
+
+  /** The phase's name, for metrics (nexo_connections{state}). */
+  get state(): string {
+    return PHASE_NAMES[this.phase];
   }
 
   /** True when nothing is in progress, so a draining node may close it now. */

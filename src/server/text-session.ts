@@ -242,7 +242,13 @@ export class TextSession extends PeerConnection implements CallSink {
         );
       return;
     }
-    const result = await method.definition.handler(args as never, call);
+    const started = performance.now();
+    let result: unknown;
+    try {
+      result = await method.definition.handler(args as never, call);
+    } finally {
+      method.latency?.since(started);
+    }
     this.#sayLines(command.format(result));
   }
 
@@ -268,7 +274,13 @@ export class TextSession extends PeerConnection implements CallSink {
       }
       this.host.dispatcher.validate(method, action.call.args, this.session);
       const call = new Call(0, method, this.session, this, undefined);
-      const result = await method.definition.handler(action.call.args as never, call);
+      const started = performance.now();
+      let result: unknown;
+      try {
+        result = await method.definition.handler(action.call.args as never, call);
+      } finally {
+        method.latency?.since(started);
+      }
       this.#sayLines((action.format ?? command.format)(result));
     } catch (err) {
       const error = toNexoError(err);

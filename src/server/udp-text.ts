@@ -146,7 +146,13 @@ export class UdpText {
       }
       dispatcher.validate(method, args, session);
       const call = new Call(0, method, session, NO_STREAM, undefined);
-      const result = await method.definition.handler(args as never, call);
+      const started = performance.now();
+      let result: unknown;
+      try {
+        result = await method.definition.handler(args as never, call);
+      } finally {
+        method.latency?.since(started);
+      }
       const lines = command.format(result);
       return typeof lines === 'string' ? [lines] : lines;
     } finally {

@@ -74,7 +74,7 @@ describe('/metrics', () => {
         value(before, 'nexo_frames_sent_total') + 20,
       );
       expect(after).toMatch(/^nexo_errors_total\{code="[A-Z_]+"\} [1-9]/m);
-      expect(value(after, 'nexo_connections{transport="tcp",mode="binary"}')).toBe(1);
+      expect(value(after, 'nexo_connections{transport="tcp",mode="binary",state="open"}')).toBe(1);
       expect(after).toMatch(/^process_cpu_seconds_total /m);
       expect(after).toMatch(/^nexo_event_loop_delay_p99_seconds /m);
     } finally {
@@ -92,7 +92,7 @@ describe('/metrics', () => {
       await Promise.all(clients.map((c, i) => c.request('echo', 'echo', i)));
       const during = await scrape();
       expect(seriesCount(during)).toBe(first);
-      expect(value(during, 'nexo_connections{transport="tcp",mode="binary"}')).toBe(50);
+      expect(value(during, 'nexo_connections{transport="tcp",mode="binary",state="open"}')).toBe(50);
     } finally {
       await Promise.all(clients.map((c) => c.close()));
     }

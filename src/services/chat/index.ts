@@ -42,7 +42,19 @@ export function chatService(host: ServiceHost): ServiceDefinition {
   /** Rooms being read from the store for their first member; a second joiner waits for the same read. */
   const loading = new Map<string, Promise<Room>>();
   const sessionRooms = new WeakMap<Session, number>();
-  const counters = { messages: 0, joins: 0, directMessages: 0, droppedSlow: 0, busDropped: 0 };
+  const counters = {
+    messages: 0,
+    joins: 0,
+    directMessages: 0,
+    droppedSlow: 0,
+    busDropped: 0,
+    /** Events delivered to members here: one per member per event (the fan-out). */
+    deliveries: 0,
+  };
+  const appendTime = host.storage.timings.store.get(
+    host.storage.mode === 'embedded' ? 'sqlite' : 'postgres',
+    'chat.append',
+  );
   /** Settles each member's join call. */
   const endings = new Map<Member, { resolve(v: unknown): void; reject(e: NexoError): void }>();
 
@@ -94,6 +106,9 @@ export function chatService(host: ServiceHost): ServiceDefinition {
           : { kind: 'leave', origin, nick: event.nick, at: event.at, reason: event.reason },
       ),
     fill: (room, after, before) => store().range(room, { after, before, limit: o.history }),
+    delivered: (count) => {
+      counters.deliveries += count;
+    },
   });
 
   const loadRoom = (name: string): Promise<Room> => {
@@ -303,7 +318,10 @@ export function chatService(host: ServiceHost): ServiceDefinition {
             );
           }
           // The store numbers it (shared mode: across nodes), then members here and elsewhere get it.
-          const message = await store().append(room.name, { at: Date.now(), nick: member.nick, text });
+          const started = performance.now();
+          const message = await store()
+            .append(room.name, { at: Date.now(), nick: member.nick, text })
+            .finally(() => appendTime.since(started));
           room.accept(message);
           relay(room.name, { kind: 'message', origin, message });
           counters.messages++;

@@ -16,6 +16,8 @@ export interface RoomHooks {
   relay(event: ChatEvent & { type: 'join' | 'leave' }): void;
   /** Reads stored messages `after < seq < before` to fill a gap. */
   fill(room: string, after: number, before: number): Promise<ChatMessage[]>;
+  /** An event reached `count` members here (the fan-out, for metrics). */
+  delivered?(count: number): void;
 }
 
 /**
@@ -167,6 +169,7 @@ export class Room {
       dropped ??= [];
       dropped.push(member);
     }
+    this.hooks.delivered?.(this.members.size - (dropped?.length ?? 0));
     // Announced after the event reached everyone, so all members see the same order.
     for (const member of dropped ?? []) {
       if (this.remove(member, 'too-slow')) this.hooks.dropped(member, this);

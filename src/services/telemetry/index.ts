@@ -11,8 +11,13 @@ import { telemetryCommands } from './text.js';
  * Readings also arrive by text mode (`report s1 temperature 21.5 C`) and MQTT (`--mqtt`). Spec: protocol.md §9.
  */
 export function telemetryService(host: ServiceHost): ServiceDefinition {
-  const telemetry = new Telemetry(host.options.telemetry, host.log, telemetryStore(host), () =>
-    host.storage.bus(),
+  const engine = host.storage.mode === 'embedded' ? 'sqlite' : 'postgres';
+  const telemetry = new Telemetry(
+    host.options.telemetry,
+    host.log,
+    telemetryStore(host),
+    () => host.storage.bus(),
+    host.storage.timings.store.get(engine, 'telemetry.commit'),
   );
   return {
     name: 'telemetry',
@@ -37,6 +42,7 @@ export function telemetryService(host: ServiceHost): ServiceDefinition {
           watchers: telemetry.subscriptions.size,
           queued: open?.ingest.queued ?? 0,
         },
+        ...(open === undefined ? {} : { histograms: { ack: open.ingest.ackTime } }),
       };
     },
   };

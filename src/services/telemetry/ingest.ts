@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { NexoError, toNexoError } from '../../errors.js';
+import { Histogram } from '../../util/histogram.js';
 import { BatchBuilder, type CommitBatch } from './batch.js';
 import type { Ack, SensorMeta, ValidReading } from './model.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -25,6 +26,8 @@ export type CommitListener = (committed: Committed) => void;
 interface Waiter {
   start: number;
   end: number;
+  /** When the report was submitted (`performance.now()`), for the ack histogram. */
+  at: number;
   resolve(ack: Ack): void;
   reject(error: NexoError): void;
 }
@@ -49,6 +52,9 @@ export class Ingest {
   readonly #limiter: RateLimiter;
   readonly #maxQueued: number;
   readonly #log: Logger;
+  readonly #commitTime: Histogram | undefined;
+  /** From a report being submitted to its durable ack (nexo_service_duration_seconds{name="ack"}). */
+  readonly ackTime = new Histogram();
   readonly #listeners: CommitListener[] = [];
   #builder = new BatchBuilder(4096);
   #rowSeries: SeriesEntry[] = [];
@@ -72,9 +78,10 @@ export class Ingest {
     store: TelemetryStore,
     registry: Registry,
     limiter: RateLimiter,
-    options: { maxQueued: number },
+    options: { maxQueued: number; commitTime?: Histogram },
     log: Logger,
   ) {
+    this.#commitTime = options.commitTime;
     this.#store = store;
     this.#registry = registry;
     this.#limiter = limiter;
@@ -118,10 +125,11 @@ export class Ingest {
    * Throws at once (nothing queued) when a series limit is hit.
    */
   submit(sensorName: string, meta: SensorMeta, readings: ValidReading[], recv: number): Promise<Ack> {
+    const at = performance.now();
     const planned = new Map<string, string | undefined>();
     for (const r of readings) this.#registry.checkSeries(sensorName, r.metric, r.unit, planned);
     // The hot path: every name known, nothing to ask the store before queueing.
-    if (this.#registry.knows(sensorName, readings)) return this.#queue(sensorName, meta, readings, recv);
+    if (this.#registry.knows(sensorName, readings)) return this.#queue(sensorName, meta, readings, recv, at);
     this.#definingCount += readings.length;
     const defined = this.#define(sensorName, meta, readings, recv);
     return defined.then(
@@ -130,7 +138,7 @@ export class Ingest {
         // Checked again against what the store holds: another node may have given a series its unit.
         const again = new Map<string, string | undefined>();
         for (const r of readings) this.#registry.checkSeries(sensorName, r.metric, r.unit, again);
-        return this.#queue(sensorName, meta, readings, recv);
+        return this.#queue(sensorName, meta, readings, recv, at);
       },
       (err: unknown) => {
         this.#definingCount -= readings.length;
@@ -174,7 +182,13 @@ export class Ingest {
     throw new NexoError('TELEMETRY_STORAGE', `the store did not define the series of sensor '${sensorName}'`);
   }
 
-  #queue(sensorName: string, meta: SensorMeta, readings: ValidReading[], recv: number): Promise<Ack> {
+  #queue(
+    sensorName: string,
+    meta: SensorMeta,
+    readings: ValidReading[],
+    recv: number,
+    at: number,
+  ): Promise<Ack> {
     const sensor = this.#registry.ensureSensor(sensorName, meta);
     const builder = this.#builder;
     const start = builder.count;
@@ -185,7 +199,7 @@ export class Ingest {
     }
     const end = builder.count;
     const promise = new Promise<Ack>((resolve, reject) => {
-      this.#waiters.push({ start, end, resolve, reject });
+      this.#waiters.push({ start, end, at, resolve, reject });
     });
     if (this.#writing === undefined && !this.#scheduled) {
       this.#scheduled = true;
@@ -219,7 +233,9 @@ export class Ingest {
       (result) => {
         this.#writing = undefined;
         this.#writingCount = 0;
-        this.#committed(batch, result.fresh, series, waiters, performance.now() - started);
+        const now = performance.now();
+        this.#commitTime?.observe((now - started) / 1000);
+        this.#committed(batch, result.fresh, series, waiters, now - started, now);
         this.#flush();
       },
       (err: unknown) => {
@@ -244,9 +260,11 @@ export class Ingest {
     series: SeriesEntry[],
     waiters: Waiter[],
     ms: number,
+    now: number,
   ): void {
     let accepted = 0;
     for (const w of waiters) {
+      this.ackTime.observe((now - w.at) / 1000);
       let n = 0;
       for (let i = w.start; i < w.end; i++) n += fresh[i]!;
       accepted += n;

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Bus } from '../../bus/types.js';
 import { NexoError } from '../../errors.js';
 import type { TelemetryOptions } from '../../server/options.js';
+import { Histogram } from '../../util/histogram.js';
 import { AlertEngine, MAX_RULES, parseRule } from './alerts.js';
 import { followCommit, Ingest } from './ingest.js';
 import type { Ack, AlertEvent, AlertRule, SensorMeta, ValidReading } from './model.js';
@@ -32,6 +33,7 @@ export class Telemetry {
   readonly log: Logger;
   readonly #makeStore: (log: Logger) => TelemetryStore;
   readonly #bus: () => Bus | undefined;
+  readonly #commitTime: Histogram;
   #store: TelemetryStore | undefined;
   readonly subscriptions = new Subscriptions();
   readonly #limiter: RateLimiter;
@@ -53,7 +55,10 @@ export class Telemetry {
     log: Logger,
     store: (log: Logger) => TelemetryStore,
     bus: () => Bus | undefined = () => undefined,
+    /** Where commit times go (nexo_store_duration_seconds{op="telemetry.commit"}). */
+    commitTime: Histogram = new Histogram(),
   ) {
+    this.#commitTime = commitTime;
     this.options = options;
     this.#bus = bus;
     this.log = log.child({ service: 'telemetry' });
@@ -93,7 +98,7 @@ export class Telemetry {
       this.store,
       registry,
       this.#limiter,
-      { maxQueued: this.options.maxQueued },
+      { maxQueued: this.options.maxQueued, commitTime: this.#commitTime },
       this.log,
     );
     const alerts = new AlertEngine(snapshot.rules);

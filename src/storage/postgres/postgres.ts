@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { NexoError } from '../../errors.js';
+import type { Histogram, HistogramSet } from '../../util/histogram.js';
 import { redactUrl } from '../../util/redact-url.js';
 import { type EngineHealth, HealthState } from '../health.js';
 import { classify, reason } from './errors.js';
@@ -62,6 +63,8 @@ export interface PostgresOptions {
   readonly probeMs?: number;
   /** Attempts of a transient failure before STORAGE_UNAVAILABLE (default 4: waits of 50, 200, 800 ms). */
   readonly attempts?: number;
+  /** Where query and transaction times go (nexo_store_duration_seconds{engine="postgres"}). */
+  readonly timings?: HistogramSet;
   /** Told about health changes and pool errors; default silent. */
   readonly log?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
 }
@@ -112,6 +115,8 @@ class PostgresConnection implements Postgres {
   readonly #attempts: number;
   readonly #probeMs: number;
   readonly #log: PostgresOptions['log'];
+  readonly #queryTime: Histogram | undefined;
+  readonly #transactionTime: Histogram | undefined;
   #probe: NodeJS.Timeout | undefined;
   #probing = false;
   #closed = false;
@@ -123,6 +128,8 @@ class PostgresConnection implements Postgres {
     this.#attempts = Math.max(1, options.attempts ?? 4);
     this.#probeMs = options.probeMs ?? 1000;
     this.#log = options.log;
+    this.#queryTime = options.timings?.get('postgres', 'query');
+    this.#transactionTime = options.timings?.get('postgres', 'transaction');
     this.#state = new HealthState('postgres', this.url, (up, error) => {
       if (up) this.#log?.info({ engine: 'postgres', url: this.url }, 'PostgreSQL is reachable again');
       else this.#log?.warn({ engine: 'postgres', url: this.url, error }, 'PostgreSQL is unreachable');
@@ -182,10 +189,14 @@ class PostgresConnection implements Postgres {
     values?: readonly unknown[],
     options: CallOptions = {},
   ): Promise<pg.QueryResult<R>> {
-    return this.#withRetry(options, () => this.pool.query<R>(text, values as unknown[] | undefined));
+    const started = performance.now();
+    return this.#withRetry(options, () => this.pool.query<R>(text, values as unknown[] | undefined)).finally(
+      () => this.#queryTime?.since(started),
+    );
   }
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>, options: CallOptions = {}): Promise<T> {
+    const started = performance.now();
     return this.#withRetry(options, async () => {
       const client = await this.pool.connect();
       let broken: Error | undefined;
@@ -216,7 +227,7 @@ class PostgresConnection implements Postgres {
         if (broken === undefined) client.removeListener('error', onError);
         client.release(broken ?? false);
       }
-    });
+    }).finally(() => this.#transactionTime?.since(started));
   }
 
   async #withRetry<T>(options: CallOptions, run: () => Promise<T>): Promise<T> {
