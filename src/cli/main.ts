@@ -6,6 +6,7 @@ import { registerAlerts } from './commands/alerts.js';
 import { registerCalc } from './commands/calc.js';
 import { registerCerts } from './commands/certs.js';
 import { registerChat } from './commands/chat.js';
+import { registerCluster } from './commands/cluster.js';
 import { registerDownload } from './commands/download.js';
 import { registerFiles } from './commands/files.js';
 import { registerGreet } from './commands/greet.js';
@@ -53,6 +54,7 @@ registerFiles(program);
 registerRm(program);
 registerCerts(program);
 registerToken(program);
+registerCluster(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -157,6 +157,27 @@ export const SERVER_SETTINGS: readonly Setting[] = [
     kind: 'string',
   },
   {
+    path: 'advertise',
+    flag: '--advertise <host>',
+    env: 'NEXO_ADVERTISE',
+    help: "address other hosts reach this node at, as the cluster membership shows it (default: --host, or this host's first IPv4)",
+    kind: 'string',
+  },
+  {
+    path: 'agent.port',
+    flag: '--agent-port <port>',
+    env: 'NEXO_AGENT_PORT',
+    help: "HAProxy agent-check port: answers 'up N%' from the load, 'drain' while draining (default 5555 with --storage postgres; 0 = any free port)",
+    kind: 'int',
+  },
+  {
+    path: 'agent.enabled',
+    flag: '--no-agent',
+    env: 'NEXO_AGENT',
+    help: 'do not answer HAProxy agent-checks',
+    kind: 'bool',
+  },
+  {
     path: 'auth.anonymous',
     flag: '--no-anonymous',
     env: 'NEXO_ANONYMOUS',

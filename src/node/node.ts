@@ -32,6 +32,7 @@ import { listenTcp } from '../transport/tcp.js';
 import type { Conduit, TransportKind, TransportListener } from '../transport/types.js';
 import { EngineTimings } from '../util/histogram.js';
 import { type Engines, openEngines } from './engines.js';
+import { Presence } from './presence.js';
 
 export interface NodeExtras {
   /** Services to run; default: the built-in ones. */
@@ -72,6 +73,7 @@ export class NexoNode {
   #http: HttpGateway | undefined;
   #udp: UdpEndpoint | undefined;
   #engines: Engines | undefined;
+  #presence: Presence | undefined;
   #nodeId: string;
   #nextId = 1;
   #clock = Date.now();
@@ -240,7 +242,12 @@ export class NexoNode {
         this.#http = http;
         this.security.onReload((material) => http.setTlsMaterial(material));
       }
+      // Last: HAProxy's agent-check and the cluster membership announce a node that serves on every port.
+      this.#presence = this.#newPresence();
+      await this.#presence.start(this.#engines);
     } catch (err) {
+      await this.#presence?.close();
+      await this.#http?.close(0);
       await Promise.all(this.#listeners.map((l) => l.close()));
       await this.#udp?.close();
       this.#state = 'closed';
@@ -262,10 +269,36 @@ export class NexoNode {
         http:
           http === undefined ? 'off' : `${this.#http?.secure ? 'https' : 'http'}://${http.host}:${http.port}`,
         udp: this.#udp === undefined ? 'off' : this.#udp.listener.address().port,
+        agent: this.agentAddress()?.port ?? 'off',
       },
       'nexo node listening',
     );
     return address;
+  }
+
+  #newPresence(): Presence {
+    return new Presence({
+      options: this.options,
+      log: this.log,
+      startedAt: this.startedAt,
+      nodeId: () => this.#nodeId,
+      draining: () => this.draining,
+      connections: () =>
+        this.#connections.size +
+        Math.max(0, (this.#http?.openConnections ?? 0) - this.connectionsByTransport().ws),
+      requests: () => this.stats.requests,
+      ports: () => ({
+        tcp: this.address().port,
+        ...(this.tlsAddress() === undefined ? {} : { tls: this.tlsAddress()!.port }),
+        ...(this.#http === undefined ? {} : { http: this.#http.address().port }),
+        ...(this.#udp === undefined ? {} : { udp: this.#udp.listener.address().port }),
+      }),
+    });
+  }
+
+  /** HAProxy's agent-check address, when it listens (`agent.port`). */
+  agentAddress(): { host: string; port: number } | undefined {
+    return this.#presence?.agentAddress();
   }
 
   /** The TLS address (nexos://), when TLS is on. */
@@ -443,6 +476,7 @@ export class NexoNode {
       return;
     }
     this.#state = 'draining';
+    this.#presence?.draining();
     const started = Date.now();
     this.log.info({ connections: this.#connections.size, timeoutMs }, 'shutting down');
     const listenersClosed = Promise.all(this.#listeners.map((l) => l.close()));
@@ -462,6 +496,8 @@ export class NexoNode {
       for (const connection of this.#connections.values()) connection.destroy();
     }
     clearInterval(this.#sweeper);
+    // Drained: out of the membership, and HAProxy's agent gets no answer (the health check marks it down).
+    await this.#presence?.close();
     // UDP sessions are connections too: the socket closes only once they have said goodbye (or were cut).
     await this.#udp?.close();
     this.security.close();

@@ -48,6 +48,17 @@ export const ServerOptionsSchema = Type.Object(
       ]),
     ),
     cluster: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    advertise: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    agent: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(Type.Boolean()),
+          host: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     auth: Type.Optional(
       Type.Object(
         {
@@ -233,6 +244,17 @@ export interface ServerOptions {
   nats: string[];
   /** Prefix of this cluster's NATS subjects, streams and buckets, so clusters can share one NATS. */
   cluster: string;
+  /**
+   * The address other hosts reach this node at, as the cluster membership announces it. Default: `host`
+   * unless that is a wildcard (0.0.0.0, ::), else the machine's first non-loopback IPv4 address.
+   */
+  advertise: string | undefined;
+  /**
+   * HAProxy's agent-check (docs/configuration.md): a TCP port answering each connection with one line, the
+   * weight this node's load deserves (`up 75%`) or `drain` while it drains. On by default in cluster mode
+   * (storage postgres), off in embedded mode unless a port is given.
+   */
+  agent: { enabled: boolean; host: string; port: number };
   auth: { anonymous: boolean; tokens: Record<string, string> };
   /** The TLS listener and HTTPS, on when `cert` and `key` are given (docs/configuration.md, protocol §2.4). */
   tls: TlsOptions;
@@ -345,6 +367,7 @@ export type StorageMode = 'embedded' | 'postgres';
 
 export const DEFAULT_PORT = 5000;
 export const DEFAULT_TLS_PORT = 5443;
+export const DEFAULT_AGENT_PORT = 5555;
 
 export const DEFAULTS = {
   host: '0.0.0.0',
@@ -469,6 +492,12 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
       .map((u) => u.trim())
       .filter((u) => u !== ''),
     cluster: o.cluster ?? DEFAULTS.cluster,
+    advertise: o.advertise,
+    agent: {
+      enabled: o.agent?.enabled ?? (o.agent?.port !== undefined || o.storage === 'postgres'),
+      host: o.agent?.host ?? o.host ?? DEFAULTS.host,
+      port: o.agent?.port ?? DEFAULT_AGENT_PORT,
+    },
     auth: { anonymous: o.auth?.anonymous ?? true, tokens: { ...(o.auth?.tokens ?? {}) } },
     tls: {
       enabled: o.tls?.cert !== undefined || o.tls?.key !== undefined,
@@ -583,6 +612,7 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
   if (resolved.maxOutbound < resolved.maxFrame) {
     problems.push(`maxOutbound: must be at least maxFrame (${resolved.maxFrame} bytes)`);
   }
+  problems.push(...clusterProblems(resolved));
   if (resolved.handshakeTimeoutMs === 0) problems.push('handshakeTimeout: must be more than 0');
   if (resolved.slowPeerTimeoutMs === 0) problems.push('slowPeerTimeout: must be more than 0');
   if (resolved.calc.timeoutMs === 0) problems.push('calc.timeout: must be more than 0');
@@ -666,6 +696,36 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
   }
   if (problems.length > 0) throw new OptionsError(problems);
   return resolved;
+}
+
+/** The agent-check port and the advertised address. */
+function clusterProblems(o: ServerOptions): string[] {
+  const problems: string[] = [];
+  const a = o.agent;
+  if (a.enabled && a.port !== 0) {
+    const clash = [
+      ['port', o.port],
+      ['http.port', o.http.enabled ? o.http.port : 0],
+      ['tls.port', o.tls.enabled ? o.tls.port : 0],
+    ].find(([, p]) => p === a.port);
+    if (clash !== undefined && (a.host === o.host || a.host === '0.0.0.0' || o.host === '0.0.0.0')) {
+      problems.push(
+        `agent.port: ${a.port} is also ${clash[0]}; HAProxy's agent-check needs a port of its own (--agent-port, default ${DEFAULT_AGENT_PORT})`,
+      );
+    }
+  }
+  if (
+    o.advertise !== undefined &&
+    !/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*|[0-9A-Fa-f:.]+)$/.test(o.advertise)
+  ) {
+    problems.push(
+      `advertise: expected a host name or IP address other hosts reach this node at, without a port (got ${JSON.stringify(o.advertise.slice(0, 60))})`,
+    );
+  }
+  if (o.advertise === '0.0.0.0' || o.advertise === '::') {
+    problems.push("advertise: a wildcard address cannot be reached; give this host's own address");
+  }
+  return problems;
 }
 
 /** The shared-engine settings: both URLs in postgres mode, none in embedded mode, each well formed. */

@@ -71,3 +71,26 @@ export async function createSchema(schema: string): Promise<void> {
     await client.end();
   }
 }
+
+/** Deletes every JetStream stream of a test's cluster prefix (its buckets are streams `KV_<cluster>_…`). */
+export async function dropNatsCluster(cluster: string, url = NATS_URL): Promise<void> {
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const nc = await connect({ servers: url, timeout: 3000 });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const names: string[] = [];
+    for await (const name of jsm.streams.names()) {
+      if (
+        name.startsWith(`${cluster}_`) ||
+        name.startsWith(`KV_${cluster}_`) ||
+        name.startsWith(`OBJ_${cluster}_`)
+      ) {
+        names.push(name);
+      }
+    }
+    for (const name of names) await jsm.streams.delete(name).catch(() => {});
+  } finally {
+    await nc.close();
+  }
+}

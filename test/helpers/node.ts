@@ -33,6 +33,8 @@ export async function startNode(
       log: { level: (process.env.NEXO_TEST_LOG as 'info') ?? 'silent' },
       ...options,
       http: options.http ?? { enabled: false },
+      // HAProxy's agent-check is on by default in cluster mode, on port 5555: tests must not fight over it.
+      agent: options.agent ?? { enabled: false },
     },
     extras,
   );
@@ -75,6 +77,7 @@ export async function spawnServer(args: string[] = [], env: NodeJS.ProcessEnv = 
   const port = await freePort();
   if (!args.includes('--data-dir')) args = ['--data-dir', tempDataDir(), ...args];
   if (!args.includes('--http-port') && !args.includes('--no-http')) args = ['--no-http', ...args];
+  if (!args.includes('--agent-port') && !args.includes('--no-agent')) args = ['--no-agent', ...args];
   const child = spawn(
     process.execPath,
     [CLI, 'server', '--host', '127.0.0.1', '--port', String(port), '--log-format', 'json', ...args],
