@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: every capability next to its ceiling, measured in the same run. Select with
- * `npm run bench -- protocol` (names: protocol, telemetry, telemetry-pg, files, web, udp). BENCH_SECONDS sets the measuring time per case.
+ * `npm run bench -- protocol` (names: protocol, telemetry, telemetry-pg, chat-cross, files, web, udp). BENCH_SECONDS sets the measuring time per case.
  */
 import os from 'node:os';
+import { benchChatCross } from './chat-cross.js';
 import { benchFiles } from './files.js';
 import { benchProtocol } from './protocol.js';
 import { benchTelemetry } from './telemetry.js';
@@ -14,6 +15,7 @@ const suites: Record<string, () => Promise<{ text: string }>> = {
   protocol: benchProtocol,
   telemetry: benchTelemetry,
   'telemetry-pg': benchTelemetryPostgres,
+  'chat-cross': benchChatCross,
   files: benchFiles,
   web: benchWeb,
   udp: benchUdp,

@@ -86,6 +86,28 @@ async function nexoWebServer(): Promise<string> {
   return `${port} http ${node.httpAddress()!.port}`;
 }
 
+/**
+ * A node with `--storage postgres` for the cross-node chat bench: `servers.js nexo-shared <postgres url>
+ * <nats url> <cluster>`; two of them with the same arguments are two nodes of one cluster. Chat's per-member
+ * rate is raised (the bench sends faster than a person types).
+ */
+async function nexoSharedServer(postgres: string, nats: string, cluster: string): Promise<number> {
+  const node = new NexoNode({
+    host: '127.0.0.1',
+    port: 0,
+    log: { level: 'warn' },
+    http: { enabled: false },
+    dataDir: mkdtempSync(path.join(os.tmpdir(), 'nexo-bench-')),
+    storage: 'postgres',
+    postgres,
+    nats,
+    cluster,
+    chat: { rate: 100_000, queue: 100_000 },
+  });
+  const { port } = await node.start();
+  return port;
+}
+
 async function nexoServer(): Promise<number> {
   const node = new NexoNode({
     host: '127.0.0.1',
@@ -104,6 +126,7 @@ const starters: Record<string, () => Promise<number | string>> = {
   nexo: nexoServer,
   'raw-fanout': rawFanoutServer,
   'nexo-web': nexoWebServer,
+  'nexo-shared': () => nexoSharedServer(process.argv[3]!, process.argv[4]!, process.argv[5]!),
 };
 const start = kind === undefined ? undefined : starters[kind];
 if (start === undefined) {

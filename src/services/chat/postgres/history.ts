@@ -9,8 +9,9 @@ const TRIM_EVERY = 64;
 
 // Allocation and insert in one statement, so one transaction: a seq is never allocated without its
 // message, and the row lock on chat_rooms orders concurrent senders (a later seq commits after an earlier
-// one, so a node that sees seq n on the bus finds every seq below n in the table).
-const APPEND = `
+// one, so a node that sees seq n on the bus finds every seq below n in the table). bench/chat-cross.ts runs it
+// raw as the ceiling of a chat message.
+export const APPEND = `
   WITH s AS (
     INSERT INTO chat_rooms AS r (room, last_seq) VALUES ($1, 1)
     ON CONFLICT (room) DO UPDATE SET last_seq = r.last_seq + 1
