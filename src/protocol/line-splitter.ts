@@ -17,6 +17,9 @@ export class LineSplitter {
   #offset = 0;
   #discarding = false;
   #discarded = 0;
+  /** The last byte of the line so far when it ended a chunk (kept or discarded): a CR there and a NUL
+   * first in the next chunk are a CR NUL split across reads. */
+  #tailByte: number | undefined;
   readonly #decoder = new TextDecoder('utf-8');
 
   constructor(readonly maxLine: number) {}
@@ -53,6 +56,7 @@ export class LineSplitter {
       }
       const piece = chunk.subarray(this.#offset, end);
       this.#offset = end + 1;
+      this.#tailByte = undefined;
       if (this.#offset === chunk.length) {
         this.#chunks.shift();
         this.#offset = 0;
@@ -106,13 +110,13 @@ export class LineSplitter {
   /** The byte before `index` of `chunk`, which may be the last one kept from earlier chunks. */
   #byteBefore(chunk: Uint8Array, index: number): number | undefined {
     if (index > this.#offset) return chunk[index - 1];
-    if (this.#discarding) return undefined;
-    const last = this.#parts.at(-1);
-    return last?.[last.length - 1];
+    // Also while a too-long line is discarded: its CR NUL ends it wherever the reads split it.
+    return this.#tailByte;
   }
 
   #keep(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
+    this.#tailByte = bytes[bytes.length - 1];
     if (this.#discarding) {
       this.#discarded += bytes.length;
       return;

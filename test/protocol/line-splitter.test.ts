@@ -33,6 +33,14 @@ describe('LineSplitter', () => {
     expect(split(['x\r', '\0', '\r\n'])).toEqual([{ line: 'x' }, { line: '' }]);
   });
 
+  it('ends a too-long line at a CR NUL split across reads (found by npm run fuzz: the line after it was lost)', () => {
+    const lines = (chunks: string[], max: number) =>
+      split(chunks, max).map((l) => ('line' in l ? l.line : 'TOO LONG'));
+    expect(lines(['G\r\0\r\0'], 1)).toEqual(['TOO LONG', '']);
+    expect(lines(['G\r', '\0\r\0'], 1)).toEqual(['TOO LONG', '']);
+    expect(lines(['Gxyz\r', '\0ok'], 3)).toEqual(['TOO LONG', 'ok']);
+  });
+
   it('joins a line split across chunks, also inside a UTF-8 character', () => {
     const bytes = Buffer.from('greet José\n');
     for (let cut = 1; cut < bytes.length; cut++) {

@@ -1,0 +1,33 @@
+import { describe, it } from 'vitest';
+import type { FuzzTarget } from '../../fuzz/engine.js';
+import { textSession } from '../../fuzz/targets/text-mode.js';
+
+/**
+ * Inputs the fuzzer found a defect with, replayed through the same checks (each one failed before its fix).
+ * A new crash goes here with the counterexample `npm run fuzz` printed.
+ */
+const FIXTURES: { target: FuzzTarget<never>; input: unknown; found: string }[] = [
+  {
+    target: textSession as FuzzTarget<never>,
+    input: ['\u0000', 'calc '],
+    found: "a NUL typed as a command came back raw in UNKNOWN_COMMAND's message (fixed by §8.3: sent as ?)",
+  },
+  {
+    target: textSession as FuzzTarget<never>,
+    input: ['\u001b]0;pwned\u0007', 'greet \u001b[2J', 'echo \u009b31m'],
+    found: 'escape sequences echoed to the terminal of an nc user (§8.3)',
+  },
+];
+
+describe('fuzz fixtures', () => {
+  for (const { target, input, found } of FIXTURES) {
+    it(`${target.name}: ${found}`, async () => {
+      await target.setup?.();
+      try {
+        await target.check(input as never); // throws on the defect
+      } finally {
+        await target.teardown?.();
+      }
+    });
+  }
+});
