@@ -188,6 +188,8 @@ describe.skipIf(missing)('engines restarted under a node that is ingesting', () 
       accepted: 1,
       duplicates: 0,
     });
+    // A chat message is stored and acknowledged; B's room reads it from the store once NATS is back.
+    await ana.say('during the outage');
     await nats.start();
     await eventually(async () => ((await readyz()).status === 200 ? true : undefined), 20_000);
     await acksAfter(20);
@@ -199,6 +201,7 @@ describe.skipIf(missing)('engines restarted under a node that is ingesting', () 
     await eventually(() => (watched.includes(4) ? true : undefined), 10_000);
     await ana.say('after the outage');
     await eventually(() => (heard.includes('after the outage') ? true : undefined), 10_000);
+    expect(heard).toEqual(['during the outage', 'after the outage']);
     console.log(
       `B's watch saw probe seqs ${JSON.stringify(watched)}; B's member heard ${JSON.stringify(heard)}`,
     );
