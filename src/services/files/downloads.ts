@@ -34,13 +34,9 @@ export async function sendFile(
   }
   const reader = await store.openBlob(entry.sha256);
   if (reader === undefined) {
-    throw new NexoError(
-      'FILES_NOT_FOUND',
-      `the content of '${entry.name}' is missing from this node's store`,
-      {
-        id: entry.id,
-      },
-    );
+    throw new NexoError('FILES_NOT_FOUND', `the content of '${entry.name}' is missing from the store`, {
+      id: entry.id,
+    });
   }
   try {
     if (stats !== undefined) stats.downloads++;

@@ -225,7 +225,7 @@ export function filesService(host: ServiceHost, parts: FilesServiceParts = {}): 
       if (reader === undefined) {
         throw new NexoError(
           'FILES_NOT_FOUND',
-          `the content of '${clip(entry.name, 60)}' is missing from this node's store`,
+          `the content of '${clip(entry.name, 60)}' is missing from the store`,
           {
             id: entry.id,
           },
