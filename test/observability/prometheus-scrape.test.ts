@@ -71,7 +71,7 @@ describe.skipIf(PROMETHEUS === undefined)('Prometheus scraping a node', () => {
         '  evaluation_interval: 1s',
         'scrape_configs:',
         '  - job_name: nexo',
-        '    authorization: { type: Bearer, credentials: ' + TOKEN + ' }',
+        `    authorization: { type: Bearer, credentials: ${TOKEN} }`,
         '    static_configs:',
         `      - targets: ['127.0.0.1:${httpPort(node)}']`,
         '',
