@@ -304,6 +304,13 @@ export const SERVER_SETTINGS: readonly Setting[] = [
     kind: 'string',
   },
   {
+    path: 'http.metricsPort',
+    flag: '--metrics-port <port>',
+    env: 'NEXO_METRICS_PORT',
+    help: 'serve GET /metrics on this port (plain HTTP) instead of the HTTP port (default: the HTTP port)',
+    kind: 'int',
+  },
+  {
     path: 'chat.history',
     flag: '--chat-history <n>',
     env: 'NEXO_CHAT_HISTORY',

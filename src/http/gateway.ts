@@ -152,7 +152,8 @@ export async function startHttpGateway(
     run: (request, service, method, handler) => callFor(node, request, service, method, null, handler),
   };
   registerHealth(app, node);
-  registerMetrics(app, node);
+  // With --metrics-port, /metrics lives on its own listener (metrics-server.ts), not here.
+  if (node.options.http.metricsPort === undefined) registerMetrics(app, node);
   registerWebSocket(app, node);
   const running = new Set(node.dispatcher.services.map((s) => s.name));
   for (const module of modules) if (running.has(module.service)) module.register(context);

@@ -10,6 +10,7 @@ import type {
 } from '../contract/service.js';
 import { NexoError } from '../errors.js';
 import { type HttpGateway, startHttpGateway } from '../http/gateway.js';
+import { type MetricsServer, startMetricsServer } from '../http/metrics-server.js';
 import { NodeMetrics } from '../observability/metrics.js';
 import { PREFACE_FIRST_BYTE } from '../protocol/constants.js';
 import type { TlsMaterial } from '../security/tls-material.js';
@@ -71,6 +72,7 @@ export class NexoNode {
   /** Prometheus metrics (/metrics on the HTTP port), read from the counters above at scrape time. */
   readonly metrics: NodeMetrics;
   #http: HttpGateway | undefined;
+  #metricsServer: MetricsServer | undefined;
   #udp: UdpEndpoint | undefined;
   #engines: Engines | undefined;
   #presence: Presence | undefined;
@@ -242,11 +244,14 @@ export class NexoNode {
         this.#http = http;
         this.security.onReload((material) => http.setTlsMaterial(material));
       }
+      const metricsPort = this.options.http.metricsPort;
+      if (metricsPort !== undefined) this.#metricsServer = await startMetricsServer(this, metricsPort);
       // Last: HAProxy's agent-check and the cluster membership announce a node that serves on every port.
       this.#presence = this.#newPresence();
       await this.#presence.start(this.#engines);
     } catch (err) {
       await this.#presence?.close();
+      await this.#metricsServer?.close();
       await this.#http?.close(0);
       await Promise.all(this.#listeners.map((l) => l.close()));
       await this.#udp?.close();
@@ -270,6 +275,7 @@ export class NexoNode {
           http === undefined ? 'off' : `${this.#http?.secure ? 'https' : 'http'}://${http.host}:${http.port}`,
         udp: this.#udp === undefined ? 'off' : this.#udp.listener.address().port,
         agent: this.agentAddress()?.port ?? 'off',
+        ...(this.#metricsServer === undefined ? {} : { metrics: this.#metricsServer.address().port }),
       },
       'nexo node listening',
     );
@@ -322,6 +328,11 @@ export class NexoNode {
    */
   invoke(call: DirectCall): Promise<unknown> {
     return this.#caller.invoke(call);
+  }
+
+  /** Where `--metrics-port` listens; undefined without it (then /metrics is on the HTTP port). */
+  metricsAddress(): { host: string; port: number } | undefined {
+    return this.#metricsServer?.address();
   }
 
   /** Where UDP is bound (protocol §13), and its counters; undefined when UDP is off. */
@@ -503,6 +514,8 @@ export class NexoNode {
     this.security.close();
     // HTTP closes last: until now /readyz answered 503 (draining) and HTTP calls in flight could finish.
     await this.#http?.close(Math.max(0, timeoutMs - (Date.now() - started)));
+    // Scraped until the end: the last scrape sees the drain.
+    await this.#metricsServer?.close();
     await listenersClosed;
     for (const service of this.#services) {
       try {

@@ -111,6 +111,7 @@ export const ServerOptionsSchema = Type.Object(
           maxConnectionsPerIp: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
           wsMaxMessage: Type.Optional(Size),
           metricsToken: Type.Optional(Type.String()),
+          metricsPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
         },
         { additionalProperties: false },
       ),
@@ -274,6 +275,11 @@ export interface ServerOptions {
     wsMaxMessage: number;
     /** When set, GET /metrics needs `Authorization: Bearer <this>` (401 without it). */
     metricsToken: string | undefined;
+    /**
+     * When set, /metrics is served on this port of `host` (plain HTTP, its own listener) and no longer on the
+     * HTTP gateway's port; 0 picks a free one. Works with the gateway off too.
+     */
+    metricsPort: number | undefined;
   };
   /** nexo over UDP (protocol §13): text datagrams and secure sensor sessions, on the same port number. */
   udp: UdpOptions;
@@ -528,6 +534,7 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
       maxConnectionsPerIp: o.http?.maxConnectionsPerIp ?? DEFAULTS.http.maxConnectionsPerIp,
       wsMaxMessage: unit('http.wsMaxMessage', parseSize, o.http?.wsMaxMessage ?? DEFAULTS.http.wsMaxMessage),
       metricsToken: o.http?.metricsToken,
+      metricsPort: o.http?.metricsPort,
     },
     udp: {
       enabled: o.udp?.enabled ?? DEFAULTS.udp.enabled,
@@ -633,6 +640,18 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
     problems.push(
       `http.port: ${h.port} is also the nexo TCP port; give HTTP its own (e.g. --http-port 8080)`,
     );
+  }
+  if (h.metricsPort !== undefined && h.metricsPort !== 0) {
+    if (h.metricsPort === resolved.port && h.host === resolved.host) {
+      problems.push(
+        `http.metricsPort: ${h.metricsPort} is also the nexo TCP port; give metrics their own (e.g. --metrics-port 9464)`,
+      );
+    }
+    if (h.enabled && h.metricsPort === h.port) {
+      problems.push(
+        `http.metricsPort: ${h.metricsPort} is also the HTTP port; without --metrics-port, /metrics is served there already`,
+      );
+    }
   }
   const u = resolved.udp;
   if (u.unverifiedBudget < 1200 || u.unverifiedBudget > 64 * 1024 * 1024) {
