@@ -162,6 +162,11 @@ export const ERRORS = {
     retryable: true,
     summary: 'The connection closed before the reply arrived.',
   },
+  OUTCOME_UNKNOWN: {
+    status: 502,
+    summary:
+      'The connection closed after a request that is not safe to repeat was sent and before its reply (§14.2): it may or may not have been processed, so the client did not send it again.',
+  },
 
   // calc service
   CALC_SYNTAX: { status: 400, summary: 'The expression is not valid; the message names the column.' },

@@ -6,6 +6,7 @@ import { echoApi } from './api/echo.js';
 import { filesApi } from './api/files.js';
 import { greetApi } from './api/greet.js';
 import { nodeApi } from './api/node.js';
+import type { Requester } from './api/requester.js';
 import { telemetryApi } from './api/telemetry.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { type CallHandlers, ClientConnection, type Pending } from './connection.js';
@@ -49,6 +50,8 @@ export interface CallOptions extends RequestOptions, CallHandlers {}
 export interface CallHandle<R = unknown> {
   readonly id: number;
   readonly result: Promise<R>;
+  /** Sends requests on the connection that carries this call (chat.say needs its join's connection). */
+  readonly via: Requester;
   /** Streams a CHUNK to the server; resolves when the socket can take more. */
   write(bytes: Uint8Array): Promise<void>;
   /** Sends the last CHUNK (flag END). */
@@ -208,6 +211,7 @@ export class NexoClient extends Emitter<ClientEvents> {
     return {
       id,
       result: result as Promise<R>,
+      via: this,
       write: (bytes) => conn.sendChunk(id, bytes, false),
       end: (bytes) => conn.sendChunk(id, bytes ?? new Uint8Array(0), true),
       cancel: onAbort,

@@ -1,5 +1,6 @@
 /** The nexo client for Node (TCP). Browsers use the same NexoClient with a WebSocket socket factory. */
 import { type ClientOptions, NexoClient } from './client.js';
+import { NexoPool, type PoolOptions } from './pool.js';
 import type { Endpoint, SocketFactory } from './socket.js';
 import { DEFAULT_PORT } from './socket.js';
 import { type ClientTlsOptions, nodeSocketFactory } from './tls.js';
@@ -23,6 +24,28 @@ export function defaultEndpoints(): string[] {
   return [`127.0.0.1:${DEFAULT_PORT}`];
 }
 
+export interface ConnectPoolOptions extends Omit<PoolOptions, 'endpoints' | 'socketFactory'> {
+  tls?: ClientTlsOptions;
+  /** Every node to use. Default: $NEXO_SERVER (comma-separated), else 127.0.0.1:5000. */
+  endpoints?: readonly (string | Endpoint)[];
+  socketFactory?: SocketFactory;
+}
+
+/**
+ * A client of several nodes at once (no load balancer in front): one connection per endpoint, least-pending
+ * choice, failover, and retries of what is safe to repeat (docs/protocol.md §14). Resolves once one node
+ * answered; the others keep being tried with backoff.
+ */
+export async function connectPool(options: ConnectPoolOptions = {}): Promise<NexoPool> {
+  const pool = new NexoPool({
+    ...options,
+    endpoints: options.endpoints ?? defaultEndpoints(),
+    socketFactory: options.socketFactory ?? nodeSocketFactory(options.tls),
+  });
+  await pool.connect();
+  return pool;
+}
+
 /** Creates a client and connects it (tries each endpoint once; see NexoClient for reconnects). */
 export async function connect(options: ConnectOptions = {}): Promise<NexoClient> {
   const client = new NexoClient({
@@ -35,7 +58,7 @@ export async function connect(options: ConnectOptions = {}): Promise<NexoClient>
 }
 
 export type { CalcBatchItem, CalcValue } from './api/calc.js';
-export type { ChatEvent, ChatMembership, ChatMessage } from './api/chat.js';
+export type { ChatEvent, ChatJoinOptions, ChatMembership, ChatMessage } from './api/chat.js';
 export type {
   DownloadOptions,
   DownloadResult,
@@ -86,6 +109,8 @@ export type {
 } from './client.js';
 export { NexoClient } from './client.js';
 export type { CallHandlers } from './connection.js';
+export { IDEMPOTENCY, type Idempotency, idempotencyOf, mayRepeat } from './idempotency.js';
+export { NexoPool, type PoolEvents, type PoolOptions, type PoolRequestOptions } from './pool.js';
 export {
   type BufferedReading,
   type SensorAck,

@@ -1,6 +1,7 @@
 import { NexoError } from '../../errors.js';
 import type { RequestOptions } from '../client.js';
 import type { Caller } from './requester.js';
+import { RESUMABLE, reopen } from './resume.js';
 
 /** A message of a room (history and live). */
 export interface ChatMessage {
@@ -13,11 +14,27 @@ export interface ChatMessage {
 
 /** The events of a joined room, in the order the room produced them (docs/protocol.md §9, chat). */
 export type ChatEvent =
-  | { type: 'joined'; room: string; nick: string; members: string[]; history: number }
+  | {
+      type: 'joined';
+      room: string;
+      nick: string;
+      members: string[];
+      history: number;
+      /** A resumed join (§14.4): the `after` it asked for, and messages after it no longer kept. */
+      after?: number;
+      missed?: number;
+    }
   | ({ type: 'message'; history?: true } & ChatMessage)
   | { type: 'join'; room: string; nick: string; at: number }
   | { type: 'leave'; room: string; nick: string; at: number; reason: 'left' | 'disconnected' | 'too-slow' }
   | { type: 'dm'; room: string; from: string; to: string; text: string; at: number };
+
+type JoinedEvent = Extract<ChatEvent, { type: 'joined' }>;
+
+/** A rejoin refused for now: the node has not yet removed the membership of the lost connection. */
+const REJOIN_LATER: ReadonlySet<string> = new Set(['CHAT_NICK_TAKEN', 'CHAT_ALREADY_JOINED']);
+/** A leave whose connection is already gone. */
+const GONE: ReadonlySet<string> = new Set(['CONNECTION_LOST', 'OUTCOME_UNKNOWN', 'CHAT_NOT_IN_ROOM']);
 
 /** Being in a room: talk in it, see who is there, leave. */
 export interface ChatMembership {
@@ -33,8 +50,23 @@ export interface ChatMembership {
   readonly ended: Promise<unknown>;
 }
 
-/** Typed calls of the chat service. */
-export function chatApi(c: Caller) {
+/** Options of `chat.join`. */
+export interface ChatJoinOptions {
+  /** History messages to receive first (0..chat.history). */
+  history?: number;
+  /** Only messages after this seq (§14.4.2): the last one a client saw before it lost its connection. */
+  after?: number;
+  signal?: AbortSignal;
+  /**
+   * §14.4 When the connection is lost or the node goes away, join again (through whichever node the client
+   * reaches next) with `after` = the last seq seen, so the messages sent meanwhile arrive and none twice.
+   * Default: on for a NexoPool, off for a NexoClient.
+   */
+  resume?: boolean;
+}
+
+/** Typed calls of the chat service; `defaults.resume` is the default of ChatJoinOptions.resume. */
+export function chatApi(c: Caller, defaults: { resume?: boolean } = {}) {
   return {
     /**
      * Joins `room` as `nick`; `onEvent` gets every event of the room (history first) until the membership
@@ -44,41 +76,92 @@ export function chatApi(c: Caller) {
       room: string,
       nick: string,
       onEvent: (event: ChatEvent) => void,
-      options: { history?: number; signal?: AbortSignal } = {},
+      options: ChatJoinOptions = {},
     ): Promise<ChatMembership> {
-      let joined: (event: Extract<ChatEvent, { type: 'joined' }>) => void = () => {};
-      const first = new Promise<Extract<ChatEvent, { type: 'joined' }>>((resolve) => {
-        joined = resolve;
-      });
+      const resume = options.resume ?? defaults.resume ?? false;
+      /** The last message seq delivered to onEvent (−1: none yet). */
+      let lastSeq = options.after ?? -1;
+      const open = async (args: Record<string, unknown>) => {
+        let joined: (event: JoinedEvent) => void = () => {};
+        const first = new Promise<JoinedEvent>((resolve) => {
+          joined = resolve;
+        });
+        const handle = await c.call('chat', 'join', args, {
+          signal: options.signal,
+          onEvent: (value) => {
+            const event = value as ChatEvent;
+            if (event.type === 'joined') joined(event);
+            else if (event.type === 'message') {
+              // §14.4.3 A message seen before (a resumed join racing the room's live traffic) is dropped.
+              if (resume && event.seq <= lastSeq) return;
+              lastSeq = Math.max(lastSeq, event.seq);
+            }
+            onEvent(event);
+          },
+        });
+        const welcome = await Promise.race([
+          first,
+          handle.result.then(() => {
+            throw new NexoError('CONNECTION_LOST', 'the room closed before it answered');
+          }),
+        ]);
+        return { handle, welcome };
+      };
       const args: Record<string, unknown> = { room, nick };
       if (options.history !== undefined) args.history = options.history;
-      const handle = await c.call('chat', 'join', args, {
-        signal: options.signal,
-        onEvent: (value) => {
-          const event = value as ChatEvent;
-          if (event.type === 'joined') joined(event);
-          onEvent(event);
-        },
-      });
-      const welcome = await Promise.race([
-        first,
-        handle.result.then(() => {
-          throw new NexoError('CONNECTION_LOST', 'the room closed before it answered');
-        }),
-      ]);
-      const name = welcome.room;
+      if (options.after !== undefined) args.after = options.after;
+      let current = await open(args);
+      const name = current.welcome.room;
+      let left = false;
+      /** Settles when no rejoin is under way; requests of the membership wait for it. */
+      let settled: Promise<unknown> = Promise.resolve();
+      const ended = (async () => {
+        for (;;) {
+          try {
+            return await current.handle.result;
+          } catch (err) {
+            if (!resume || left || !(err instanceof NexoError) || !RESUMABLE.has(err.code)) throw err;
+            // §14.4.1 The same nick, through whichever node the client reaches, from the last seq seen.
+            const again = reopen(
+              c,
+              () =>
+                open({
+                  room: name,
+                  nick: current.welcome.nick,
+                  ...(lastSeq >= 0 ? { after: lastSeq } : {}),
+                }),
+              { signal: options.signal, alsoRetry: REJOIN_LATER },
+            );
+            settled = again.catch(() => {});
+            current = await again;
+          }
+        }
+      })();
+      ended.catch(() => {}); // observed through `ended`
+      const via = async () => {
+        await settled;
+        return current.handle.via;
+      };
       return {
         room: name,
-        nick: welcome.nick,
-        members: welcome.members,
-        say: (text, o) => c.request('chat', 'say', { room: name, text }, o),
-        dm: (to, text, o) => c.request('chat', 'dm', { room: name, to, text }, o),
+        nick: current.welcome.nick,
+        get members() {
+          return current.welcome.members;
+        },
+        say: async (text, o) => (await via()).request('chat', 'say', { room: name, text }, o),
+        dm: async (to, text, o) => (await via()).request('chat', 'dm', { room: name, to, text }, o),
         who: (o) => c.request('chat', 'who', { room: name }, o),
         leave: async () => {
-          await c.request('chat', 'leave', { room: name });
-          await handle.result.catch(() => {});
+          left = true;
+          try {
+            await (await via()).request('chat', 'leave', { room: name });
+          } catch (err) {
+            // Its connection is gone: so is the membership (§9 chat: a closed connection leaves the room).
+            if (!(err instanceof NexoError) || !GONE.has(err.code)) throw err;
+          }
+          await ended.catch(() => {});
         },
-        ended: handle.result,
+        ended,
       };
     },
     history: (room: string, options: { limit?: number; before?: number } & RequestOptions = {}) => {

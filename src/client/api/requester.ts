@@ -7,6 +7,8 @@ export interface Requester {
 
 /** A Requester that can also open calls with streams and events (subscriptions, transfers). */
 export interface Caller extends Requester {
+  /** `closed` once the client is closed for good: a resumed subscription stops trying then (§14.3). */
+  readonly state?: string;
   call<R = unknown>(
     service: string,
     method: string,

@@ -11,6 +11,8 @@ import type {
 } from '../../services/telemetry/model.js';
 import type { RequestOptions } from '../client.js';
 import type { Caller } from './requester.js';
+import { RESUMABLE, reopen } from './resume.js';
+import { readGap, WatchMarks } from './watch-gap.js';
 
 export type {
   Ack,
@@ -97,6 +99,11 @@ export interface WatchHandlers {
   onAlert?(event: AlertEvent): void;
   /** The node skipped `count` readings because this client read too slowly. */
   onDropped?(count: number): void;
+  /**
+   * A resumed watch (§14.5) is live again: `replayed` stored readings it had missed were delivered first;
+   * `truncated` when a series had more than the client reads back (watch-gap.ts GAP_MAX_PER_SERIES).
+   */
+  onResume?(info: { replayed: number; truncated: boolean }): void;
 }
 
 export interface Watch {
@@ -120,7 +127,7 @@ function defined<T extends object>(value: T): T {
 }
 
 /** Typed calls of the telemetry service (docs/protocol.md §9). */
-export function telemetryApi(r: TelemetryRequester) {
+export function telemetryApi(r: TelemetryRequester, defaults: { resume?: boolean } = {}) {
   return {
     /** Stores one reading; resolves once it is on disk. */
     report: (sensor: string, reading: ReadingInput, meta?: SensorMetaInput, options?: RequestOptions) =>
@@ -166,42 +173,85 @@ export function telemetryApi(r: TelemetryRequester) {
     buckets: (query: BucketsQuery, options?: RequestOptions) =>
       r.request<BucketsResult>('telemetry', 'buckets', defined(query), options),
 
-    /** Live readings and alerts; resolves once the node has started the watch. */
+    /**
+     * Live readings and alerts; resolves once the node has started the watch. With `resume` (default on for
+     * a NexoPool) a watch whose connection or node is lost starts again through whichever node the client
+     * reaches and first delivers the stored readings it missed (§14.5).
+     */
     async watch(
       filter: WatchFilter,
       handlers: WatchHandlers,
-      options: { signal?: AbortSignal } = {},
+      options: { signal?: AbortSignal; resume?: boolean } = {},
     ): Promise<Watch> {
-      let started: (latest: LatestReading[]) => void = () => {};
-      const ready = new Promise<LatestReading[]>((resolve) => {
-        started = resolve;
-      });
-      const handle = await r.call('telemetry', 'watch', defined(filter), {
-        signal: options.signal,
-        onProgress: (value) => started((value as { latest?: LatestReading[] }).latest ?? []),
-        onEvent: (value) => {
-          const event = value as { type: string; readings?: LiveReading[]; count?: number };
-          if (event.type === 'readings')
-            for (const reading of event.readings ?? []) handlers.onReading?.(reading);
-          else if (event.type === 'reading') handlers.onReading?.(value as LiveReading);
-          else if (event.type === 'alert') handlers.onAlert?.(value as AlertEvent);
-          else if (event.type === 'dropped') handlers.onDropped?.(event.count ?? 0);
-        },
-      });
+      const resume = options.resume ?? defaults.resume ?? false;
+      const marks = new WatchMarks();
+      /** Live readings held back while a gap is read (§14.5.4); undefined when delivering directly. */
+      let held: LiveReading[] | undefined;
+      const give = (reading: LiveReading) => {
+        if (resume) marks.note(reading);
+        handlers.onReading?.(reading);
+      };
+      const open = async () => {
+        let started: (latest: LatestReading[]) => void = () => {};
+        const ready = new Promise<LatestReading[]>((resolve) => {
+          started = resolve;
+        });
+        const handle = await r.call('telemetry', 'watch', defined(filter), {
+          signal: options.signal,
+          onProgress: (value) => started((value as { latest?: LatestReading[] }).latest ?? []),
+          onEvent: (value) => {
+            const event = value as { type: string; readings?: LiveReading[]; count?: number };
+            if (event.type === 'readings' || event.type === 'reading') {
+              const readings = event.type === 'readings' ? (event.readings ?? []) : [value as LiveReading];
+              for (const reading of readings) {
+                if (held !== undefined) held.push(reading);
+                else give(reading);
+              }
+            } else if (event.type === 'alert') handlers.onAlert?.(value as AlertEvent);
+            else if (event.type === 'dropped') handlers.onDropped?.(event.count ?? 0);
+          },
+        });
+        const latest = await Promise.race([
+          ready,
+          handle.result.then(
+            () => [],
+            (err: unknown) => {
+              throw err;
+            },
+          ),
+        ]);
+        return { handle, latest };
+      };
+      let current = await open();
+      marks.started(current.latest, Date.now());
       let stopped = false;
-      const done = handle.result.then(
-        () => undefined,
-        (err: unknown) => {
-          if (stopped && err instanceof NexoError && err.code === 'CANCELLED') return;
-          throw err;
-        },
-      );
-      const latest = await Promise.race([ready, done.then(() => [])]);
+      const done = (async () => {
+        for (;;) {
+          try {
+            await current.handle.result;
+            return;
+          } catch (err) {
+            if (stopped && err instanceof NexoError && err.code === 'CANCELLED') return;
+            if (!resume || stopped || !(err instanceof NexoError) || !RESUMABLE.has(err.code)) throw err;
+            // §14.5.2 Watch again, holding live readings back while the gap is read from the store.
+            held = [];
+            current = await reopen(r, open, { signal: options.signal });
+            const gap = await reopen(r, () => readGap(r, current.latest, marks), { signal: options.signal });
+            for (const reading of gap.readings) give(reading);
+            const live = held;
+            held = undefined;
+            for (const reading of live) if (marks.isNew(reading)) give(reading);
+            handlers.onResume?.({ replayed: gap.readings.length, truncated: gap.truncated });
+            if (stopped) current.handle.cancel();
+          }
+        }
+      })();
+      done.catch(() => {}); // observed through `done`
       return {
-        latest,
+        latest: current.latest,
         stop: () => {
           stopped = true;
-          handle.cancel();
+          current.handle.cancel();
         },
         done,
       };

@@ -193,7 +193,10 @@ export function chatService(host: ServiceHost): ServiceDefinition {
     return true;
   };
 
-  const join = async (args: { room: string; nick: string; history?: number }, ctx: CallContext) => {
+  const join = async (
+    args: { room: string; nick: string; history?: number; after?: number },
+    ctx: CallContext,
+  ) => {
     const session = ctx.session;
     const joined = sessionRooms.get(session) ?? 0;
     if (joined >= MAX_ROOMS_PER_SESSION) {
@@ -225,15 +228,19 @@ export function chatService(host: ServiceHost): ServiceDefinition {
     sessionRooms.set(session, (sessionRooms.get(session) ?? 0) + 1);
     counters.joins++;
     // The joiner's view starts here: who is in, the recent messages, then live traffic (its own join first).
-    const recent = room.history.slice(
-      room.history.length - Math.min(args.history ?? o.history, room.history.length),
-    );
+    // §14.4.2 With `after` (a member coming back), the kept messages it has not seen, and how many it missed
+    // that are no longer kept.
+    const kept = args.after === undefined ? room.history : room.history.filter((m) => m.seq > args.after!);
+    const recent = kept.slice(kept.length - Math.min(args.history ?? o.history, kept.length));
     member.deliver({
       type: 'joined',
       room: room.name,
       nick: member.nick,
       members: room.nicks(),
       history: recent.length,
+      ...(args.after === undefined
+        ? {}
+        : { after: args.after, missed: Math.max(0, room.lastSeq - args.after - recent.length) }),
     });
     for (const message of recent) member.deliver({ type: 'message', ...message, history: true });
     room.announceJoin(member);
@@ -298,6 +305,7 @@ export function chatService(host: ServiceHost): ServiceDefinition {
             room: RoomName,
             nick: Nick,
             history: Type.Optional(Type.Integer({ minimum: 0, maximum: o.history })),
+            after: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
           },
           { additionalProperties: false },
         ),

@@ -1,0 +1,417 @@
+import { NexoError } from '../errors.js';
+import { calcApi } from './api/calc.js';
+import { chatApi } from './api/chat.js';
+import { echoApi } from './api/echo.js';
+import { filesApi } from './api/files.js';
+import { greetApi } from './api/greet.js';
+import { nodeApi } from './api/node.js';
+import { telemetryApi } from './api/telemetry.js';
+import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+import {
+  type CallHandle,
+  type CallOptions,
+  type ClientOptions,
+  NexoClient,
+  type RequestOptions,
+} from './client.js';
+import { Emitter } from './emitter.js';
+import { mayRepeat } from './idempotency.js';
+import { type Endpoint, formatEndpoint, parseEndpoint } from './socket.js';
+
+export interface PoolOptions extends Omit<ClientOptions, 'endpoints' | 'reconnect'> {
+  /** Every node the pool may use: `host:port` strings or endpoints. One connection to each. */
+  endpoints: readonly (string | Endpoint)[];
+  /** Delays between attempts to reach a node that is down (§14.1.2). */
+  backoff?: Partial<BackoffOptions>;
+  /** Sends of a request that may be repeated, the first one included (§14.2.2). Default 3. */
+  attempts?: number;
+}
+
+export interface PoolRequestOptions extends RequestOptions {
+  /** Overrides the pool's `attempts` for this request. */
+  attempts?: number;
+}
+
+export type PoolEvents = {
+  /** A node's connection completed its handshake: it takes requests again. */
+  up: [info: { endpoint: string }];
+  /** A node's connection was lost or it is draining: no new requests go to it. */
+  down: [info: { endpoint: string; error: NexoError | undefined }];
+  /** A request is sent again after a lost connection (§14.2.2). */
+  retry: [info: { service: string; method: string; attempt: number; error: NexoError }];
+};
+
+/** Errors after which a request was certainly not processed (§7.3.2, §7.1.2): any request may go again. */
+const NOT_PROCESSED = new Set(['GOING_AWAY', 'SERVER_BUSY', 'CONNECTION_REFUSED']);
+/** Errors after which a request may or may not have been processed: only repeatable ones go again. */
+const MAYBE_PROCESSED = new Set(['CONNECTION_LOST', 'HEARTBEAT_TIMEOUT', 'SHUTTING_DOWN']);
+/** A node could not serve it now; another one may (§11 "retry"). */
+const NODE_UNAVAILABLE = new Set(['STORAGE_UNAVAILABLE', 'NO_RESPONDERS']);
+
+/** One node of the pool: its connection (a single-endpoint NexoClient) and what is open on it. */
+class Member {
+  readonly client: NexoClient;
+  /** Requests of the pool open on this connection. */
+  pending = 0;
+  /** Failed first connection attempts in a row (the client's own reconnects take over once it is up). */
+  failures = 0;
+  retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Reached at least once: from then on the client reconnects by itself. */
+  reached = false;
+
+  constructor(
+    readonly endpoint: string,
+    options: ClientOptions,
+  ) {
+    this.client = new NexoClient(options);
+  }
+
+  get healthy(): boolean {
+    return this.client.state === 'open' && this.client.welcome !== undefined;
+  }
+
+  get slots(): number {
+    return this.client.welcome?.limits.maxInFlight ?? 0;
+  }
+}
+
+interface Job {
+  service: string;
+  method: string;
+  args: unknown;
+  deadline: number;
+  repeat: boolean;
+  attemptsLeft: number;
+  attempt: number;
+  signal: AbortSignal | undefined;
+  resolve(value: unknown): void;
+  reject(error: NexoError): void;
+}
+
+/**
+ * A client of several nodes at once, for setups without a load balancer (docs/protocol.md §14): one
+ * connection per endpoint, each request sent on the healthy connection with the fewest open requests of
+ * this pool (least pending), nodes that are down retried with backoff, and a request lost with its
+ * connection sent again elsewhere only when repeating it is safe (idempotency.ts, §14.2); other requests
+ * fail with OUTCOME_UNKNOWN. Chat memberships and telemetry watches opened through the pool move to another
+ * node by themselves when theirs dies (§14.4, §14.5).
+ *
+ * Calc variables belong to one connection (§9 calc): with a pool, evaluations may land on different
+ * connections, so use a NexoClient for a calculation that assigns variables.
+ */
+export class NexoPool extends Emitter<PoolEvents> {
+  readonly endpoints: readonly Endpoint[];
+  readonly calc = calcApi(this);
+  readonly greet = greetApi(this);
+  readonly echo = echoApi(this);
+  readonly chat = chatApi(this, { resume: true });
+  readonly node = nodeApi(this);
+  readonly telemetry = telemetryApi(this, { resume: true });
+  readonly files = filesApi(this);
+  readonly #members: Member[];
+  readonly #backoff: BackoffOptions;
+  readonly #attempts: number;
+  readonly #requestTimeoutMs: number;
+  readonly #maxQueued: number;
+  readonly #queue: Job[] = [];
+  readonly #healthyWaiters: (() => void)[] = [];
+  #rotate = 0;
+  #closed = false;
+  #sweeper: ReturnType<typeof setInterval> | undefined;
+
+  constructor(options: PoolOptions) {
+    super();
+    if (options.endpoints.length === 0) throw new TypeError('connectPool: at least one endpoint is needed');
+    const attempts = options.attempts ?? 3;
+    if (!Number.isInteger(attempts) || attempts < 1) {
+      throw new TypeError(`connectPool: attempts must be a whole number ≥ 1, got ${attempts}`);
+    }
+    this.#attempts = attempts;
+    this.#backoff = { ...DEFAULT_BACKOFF, ...options.backoff, maxAttempts: Infinity };
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.#maxQueued = options.maxQueued ?? 100_000;
+    this.endpoints = options.endpoints.map((e) => (typeof e === 'string' ? parseEndpoint(e) : e));
+    const seen = new Set<string>();
+    this.#members = [];
+    for (const endpoint of this.endpoints) {
+      const where = formatEndpoint(endpoint);
+      if (seen.has(where)) continue; // one connection per node
+      seen.add(where);
+      const { backoff: _b, attempts: _a, ...client } = options;
+      const member = new Member(where, { ...client, endpoints: [endpoint], reconnect: this.#backoff });
+      member.client.on('connect', () => this.#onUp(member));
+      member.client.on('disconnect', (error) => this.emit('down', { endpoint: where, error }));
+      member.client.on('goaway', () => this.emit('down', { endpoint: where, error: undefined }));
+      this.#members.push(member);
+    }
+  }
+
+  /** `open` until closed (resumed subscriptions stop trying then, §14.3). */
+  get state(): 'open' | 'closed' {
+    return this.#closed ? 'closed' : 'open';
+  }
+
+  /** The endpoints whose connection is usable now. */
+  get healthy(): string[] {
+    return this.#members.filter((m) => m.healthy).map((m) => m.endpoint);
+  }
+
+  /** Open requests of this pool per endpoint. */
+  get pending(): Record<string, number> {
+    return Object.fromEntries(this.#members.map((m) => [m.endpoint, m.pending]));
+  }
+
+  /**
+   * Connects to every endpoint at once; resolves as soon as one completed its handshake (the others keep
+   * trying with backoff), rejects with the last error when none can be reached on this first pass.
+   */
+  async connect(): Promise<this> {
+    const attempts = this.#members.map((m) => this.#reach(m));
+    try {
+      await Promise.any(attempts);
+    } catch (err) {
+      const errors = (err as AggregateError).errors as NexoError[];
+      // Auth and version errors are the same everywhere: stop trying.
+      if (errors.some((e) => e.code === 'AUTH_FAILED' || e.code === 'UNSUPPORTED_VERSION')) this.destroy();
+      throw errors.at(-1) ?? new NexoError('CONNECTION_REFUSED', 'no endpoint');
+    }
+    return this;
+  }
+
+  /** §14.2 Sends a request on the least busy healthy node; repeats it elsewhere only when that is safe. */
+  request<R = unknown>(
+    service: string,
+    method: string,
+    args?: unknown,
+    options?: PoolRequestOptions,
+  ): Promise<R> {
+    if (this.#closed) return Promise.reject(new NexoError('CONNECTION_LOST', 'the pool is closed'));
+    const timeout = options?.timeout ?? this.#requestTimeoutMs;
+    return new Promise<R>((resolve, reject) => {
+      const job: Job = {
+        service,
+        method,
+        args,
+        deadline: timeout > 0 ? Date.now() + timeout : 0,
+        repeat: mayRepeat(service, method, args),
+        attemptsLeft: options?.attempts ?? this.#attempts,
+        attempt: 0,
+        signal: options?.signal,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      };
+      if (job.signal?.aborted) {
+        reject(new NexoError('CANCELLED', 'cancelled'));
+        return;
+      }
+      if (this.#queue.length === 0) {
+        const member = this.#choose();
+        if (member !== undefined) {
+          this.#send(job, member);
+          return;
+        }
+      }
+      this.#enqueue(job);
+    });
+  }
+
+  /** Opens a call with streams on the least busy healthy node (never repeated: §14.2.4). */
+  async call<R = unknown>(
+    service: string,
+    method: string,
+    args: unknown,
+    options: CallOptions = {},
+  ): Promise<CallHandle<R>> {
+    const member = await this.#healthyMember(options.signal);
+    member.pending++;
+    let handle: CallHandle<R>;
+    try {
+      handle = await member.client.call<R>(service, method, args, options);
+    } catch (err) {
+      member.pending--;
+      throw err;
+    }
+    const done = () => {
+      member.pending--;
+      this.#dispatch();
+    };
+    handle.result.then(done, done);
+    return handle;
+  }
+
+  /** Waits until some node is usable. */
+  async ready(): Promise<void> {
+    await this.#healthyMember(undefined);
+  }
+
+  /** Graceful close of every connection. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#stop(new NexoError('CONNECTION_LOST', 'the pool was closed'));
+    await Promise.all(this.#members.map((m) => m.client.close()));
+  }
+
+  /** Closes every connection now, failing open requests. */
+  destroy(): void {
+    if (this.#closed) return;
+    this.#stop(new NexoError('CONNECTION_LOST', 'the pool was destroyed'));
+    for (const m of this.#members) m.client.destroy();
+  }
+
+  #stop(error: NexoError): void {
+    this.#closed = true;
+    clearInterval(this.#sweeper);
+    for (const m of this.#members) clearTimeout(m.retryTimer);
+    for (const job of this.#queue.splice(0)) job.reject(error);
+    for (const wake of this.#healthyWaiters.splice(0)) wake();
+  }
+
+  // ---- health -------------------------------------------------------------------------------------
+
+  /** §14.1.2 First contact with a node; a failure is retried with backoff until it answers once. */
+  #reach(member: Member): Promise<void> {
+    return member.client.connect().then(
+      () => {
+        member.reached = true;
+        member.failures = 0;
+      },
+      (err: NexoError) => {
+        if (!this.#closed && err.code !== 'AUTH_FAILED' && err.code !== 'UNSUPPORTED_VERSION') {
+          const delay = backoffDelay(member.failures++, this.#backoff);
+          member.retryTimer = setTimeout(() => {
+            member.retryTimer = undefined;
+            this.#reach(member).catch(() => {});
+          }, delay);
+          (member.retryTimer as { unref?: () => void }).unref?.();
+        }
+        throw err;
+      },
+    );
+  }
+
+  #onUp(member: Member): void {
+    this.emit('up', { endpoint: member.endpoint });
+    for (const wake of this.#healthyWaiters.splice(0)) wake();
+    this.#dispatch();
+  }
+
+  async #healthyMember(signal: AbortSignal | undefined): Promise<Member> {
+    for (;;) {
+      if (this.#closed) throw new NexoError('CONNECTION_LOST', 'the pool is closed');
+      if (signal?.aborted) throw new NexoError('CANCELLED', 'cancelled');
+      const member = this.#choose(true);
+      if (member !== undefined) return member;
+      await new Promise<void>((resolve) => {
+        this.#healthyWaiters.push(resolve);
+        signal?.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
+  }
+
+  /**
+   * §14.1.1 The healthy member with the fewest open requests of this pool and a free in-flight slot
+   * (`ignoreSlots`: any healthy one); ties go round the list so equal nodes share the load.
+   */
+  #choose(ignoreSlots = false): Member | undefined {
+    const members = this.#members;
+    const n = members.length;
+    let best: Member | undefined;
+    const start = this.#rotate++ % n;
+    for (let i = 0; i < n; i++) {
+      const m = members[(start + i) % n]!;
+      if (!m.healthy || (!ignoreSlots && m.pending >= m.slots)) continue;
+      if (best === undefined || m.pending < best.pending) best = m;
+    }
+    return best;
+  }
+
+  // ---- requests -----------------------------------------------------------------------------------
+
+  #send(job: Job, member: Member): void {
+    job.attempt++;
+    job.attemptsLeft--;
+    member.pending++;
+    const timeout = job.deadline === 0 ? 0 : Math.max(1, job.deadline - Date.now());
+    const options: RequestOptions = { timeout };
+    if (job.signal !== undefined) options.signal = job.signal;
+    member.client.request(job.service, job.method, job.args, options).then(
+      (value) => {
+        member.pending--;
+        job.resolve(value);
+        if (this.#queue.length > 0) this.#dispatch();
+      },
+      (err: NexoError) => {
+        member.pending--;
+        this.#failed(job, member, err);
+        if (this.#queue.length > 0) this.#dispatch();
+      },
+    );
+  }
+
+  /** §14.2.2–3 After a failed attempt: send again, or fail it with the right error. */
+  #failed(job: Job, member: Member, error: NexoError): void {
+    const code = error.code;
+    const again =
+      NOT_PROCESSED.has(code) || (job.repeat && (MAYBE_PROCESSED.has(code) || NODE_UNAVAILABLE.has(code)));
+    const timeLeft = job.deadline === 0 || Date.now() < job.deadline;
+    if (again && job.attemptsLeft > 0 && timeLeft && !this.#closed && !job.signal?.aborted) {
+      this.emit('retry', { service: job.service, method: job.method, attempt: job.attempt + 1, error });
+      this.#enqueue(job);
+      return;
+    }
+    if (!job.repeat && MAYBE_PROCESSED.has(code)) {
+      job.reject(
+        new NexoError(
+          'OUTCOME_UNKNOWN',
+          `${job.service}.${job.method} was sent to ${member.endpoint}, which was lost before it answered (${code}); it may or may not have been processed and is not safe to repeat, so it was not sent again`,
+          { service: job.service, method: job.method, endpoint: member.endpoint, cause: code },
+          { cause: error },
+        ),
+      );
+      return;
+    }
+    job.reject(error);
+  }
+
+  #enqueue(job: Job): void {
+    if (this.#queue.length >= this.#maxQueued) {
+      job.reject(new NexoError('RATE_LIMITED', 'too many requests are waiting for a node'));
+      return;
+    }
+    this.#queue.push(job);
+    if (this.#sweeper === undefined) {
+      this.#sweeper = setInterval(() => this.#expire(), 50);
+      (this.#sweeper as { unref?: () => void }).unref?.();
+    }
+    this.#dispatch();
+  }
+
+  #dispatch(): void {
+    while (this.#queue.length > 0) {
+      const member = this.#choose();
+      if (member === undefined) return;
+      this.#send(this.#queue.shift()!, member);
+    }
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+  }
+
+  #expire(): void {
+    const now = Date.now();
+    for (let i = this.#queue.length - 1; i >= 0; i--) {
+      const job = this.#queue[i]!;
+      if (job.signal?.aborted) {
+        this.#queue.splice(i, 1);
+        job.reject(new NexoError('CANCELLED', 'cancelled'));
+      } else if (job.deadline !== 0 && now >= job.deadline) {
+        this.#queue.splice(i, 1);
+        job.reject(
+          new NexoError(
+            'TIMEOUT',
+            `${job.service}.${job.method}: no node of ${this.#members.map((m) => m.endpoint).join(', ')} could answer in time (healthy now: ${this.healthy.join(', ') || 'none'})`,
+          ),
+        );
+      }
+    }
+  }
+}

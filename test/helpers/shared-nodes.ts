@@ -1,0 +1,75 @@
+import { createSchema, dropSchema, NATS_URL, pgUrlFor, uniqueName } from './engines.js';
+import { type ServerProcess, spawnServer } from './node.js';
+
+/**
+ * Real `nexo server` processes on this machine sharing one PostgreSQL schema and one NATS cluster prefix
+ * (the machine's engines), so they serve as one cluster; a test may kill any of them (`kill -9`:
+ * `node.child.kill('SIGKILL')`). `close` stops the ones still running and drops the schema.
+ */
+export interface SharedNodes {
+  readonly schema: string;
+  readonly cluster: string;
+  readonly nodes: ServerProcess[];
+  /** `127.0.0.1:port` of each node, in order. */
+  readonly endpoints: string[];
+  /** Starts one more node of the same cluster. */
+  /** Starts one more node of the same cluster (on `port` if given, e.g. a killed node's). */
+  add(id?: string, port?: number): Promise<ServerProcess>;
+  close(): Promise<void>;
+}
+
+export async function spawnSharedNodes(count: number, prefix = 'nxfo'): Promise<SharedNodes> {
+  const schema = uniqueName(prefix);
+  const cluster = uniqueName(prefix);
+  await createSchema(schema);
+  const nodes: ServerProcess[] = [];
+  const endpoints: string[] = [];
+  const add = async (id = `node-${nodes.length + 1}`, port?: number) => {
+    const node = await spawnServer([
+      ...(port === undefined ? [] : ['--port', String(port)]),
+      '--node-id',
+      id,
+      '--storage',
+      'postgres',
+      '--postgres',
+      pgUrlFor(schema),
+      '--nats',
+      NATS_URL,
+      '--cluster',
+      cluster,
+    ]);
+    // spawnServer's own --port comes first; the last one given wins.
+    if (port !== undefined) node.port = port;
+    nodes.push(node);
+    endpoints.push(`127.0.0.1:${node.port}`);
+    return node;
+  };
+  try {
+    // One first (it runs the migrations), then the others at once.
+    await add();
+    await Promise.all(Array.from({ length: count - 1 }, (_, i) => add(`node-${i + 2}`)));
+  } catch (err) {
+    await Promise.all(nodes.map(kill));
+    await dropSchema(schema);
+    throw err;
+  }
+  return {
+    schema,
+    cluster,
+    nodes,
+    endpoints,
+    add,
+    async close() {
+      // SIGKILL also ends a node a test stopped with SIGSTOP.
+      await Promise.all(nodes.map(kill));
+      await dropSchema(schema);
+    },
+  };
+}
+
+/** SIGKILL, unless it has exited already (a process killed by a signal has no exit code, only its signal). */
+async function kill(node: ServerProcess): Promise<void> {
+  const { child } = node;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await node.stop('SIGKILL');
+}
