@@ -20,6 +20,7 @@
 #   PG_PASSWORD   postgres: password of the nexo role (required); PG_ALLOW: client CIDR (10.0.1.0/24)
 #   NODE_MAJOR    Node.js major version from NodeSource (default 20)
 #   PROTOCOL_PORT (5000), TLS_PORT (5443), HTTP_PORT (8080): the nodes' ports, and HAProxy's
+#   AGENT_PORT (the nodes' HAProxy agent-check port, 5555),
 #   HAPROXY_BIND (address HAProxy listens on; all by default), HAPROXY_SOCKET (runtime API socket),
 #   HAPROXY_STATS (stats page, 127.0.0.1:8404), HAPROXY_MAXCONN (20000; needs twice as many file descriptors)
 #   DRY_RUN=1     print the commands instead of running them, write files under ROOT (default
@@ -45,6 +46,7 @@ PROTOCOL_PORT=${PROTOCOL_PORT:-5000}
 TLS_PORT=${TLS_PORT:-5443}
 HTTP_PORT=${HTTP_PORT:-8080}
 HAPROXY_BIND=${HAPROXY_BIND:-}
+AGENT_PORT=${AGENT_PORT:-5555}
 HAPROXY_SOCKET=${HAPROXY_SOCKET:-/run/haproxy/admin.sock}
 HAPROXY_STATS=${HAPROXY_STATS:-127.0.0.1:8404}
 HAPROXY_MAXCONN=${HAPROXY_MAXCONN:-20000}
@@ -198,6 +200,8 @@ role_node() {
     else
       echo "NEXO_STORAGE=embedded"
     fi
+    # HAProxy's agent-check (its config names this port on every server line)
+    echo "NEXO_AGENT_PORT=$AGENT_PORT"
     if [ -n "${NEXO_TOKENS:-}" ]; then echo "NEXO_TOKENS=$NEXO_TOKENS"; fi
     if [ -n "${TLS_CERT:-}" ]; then
       echo "NEXO_TLS_CERT=$TLS_CERT"
@@ -233,18 +237,20 @@ EOF
 
 # The HAProxy configuration for NODES; deploy/haproxy.cfg.example is its output for the default NODES.
 haproxy_config() {
-  local host i=0 tcp="" tls="" http=""
+  local host i=0 tcp="" tls="" http="" agent=""
   for host in $(split "$NODES"); do
     i=$((i + 1))
-    tcp="$tcp    server node$i $host:$PROTOCOL_PORT check port $HTTP_PORT inter 2s fall 2 rise 2"$'\n'
-    tls="$tls    server node$i $host:$TLS_PORT check port $HTTP_PORT inter 2s fall 2 rise 2"$'\n'
-    http="$http    server node$i $host:$HTTP_PORT check inter 2s fall 2 rise 2"$'\n'
+    agent="weight 100 agent-check agent-port $AGENT_PORT agent-inter 2s"
+    tcp="$tcp    server node$i $host:$PROTOCOL_PORT check port $HTTP_PORT inter 2s fall 2 rise 2 $agent"$'\n'
+    tls="$tls    server node$i $host:$TLS_PORT check port $HTTP_PORT inter 2s fall 2 rise 2 $agent"$'\n'
+    http="$http    server node$i $host:$HTTP_PORT check inter 2s fall 2 rise 2 $agent"$'\n'
   done
   cat <<EOF
-# HAProxy in front of the nexo nodes (written by deploy/install.sh ROLE=haproxy).
-# TCP 5000: the binary/text protocol, long-lived connections. HTTP 8080: REST API, WebSocket /ws,
-# dashboard. A node is healthy while GET /readyz answers 200; it answers 503 while draining or while
-# a shared engine (PostgreSQL, NATS) is down, and HAProxy then sends new clients elsewhere.
+# HAProxy in front of the nexo nodes (written by nexo haproxy-config; deploy/install.sh ROLE=haproxy
+# writes the same). TCP $PROTOCOL_PORT: the binary/text protocol, long-lived connections. HTTP $HTTP_PORT: REST API,
+# WebSocket /ws, dashboard. A node is healthy while GET /readyz answers 200; it answers 503 while draining
+# or while a shared engine (PostgreSQL, NATS) is down, and HAProxy then sends new clients elsewhere. Each
+# node's agent-check answers "up N%" (a weight from its load) or "drain" the moment it starts draining.
 global
     log /dev/log local0
     maxconn $HAPROXY_MAXCONN

@@ -1,0 +1,162 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { program } from './programs.js';
+
+/** HAProxy's binary, or undefined (a printed skip; a failure under CI=true). */
+export function haproxyBinary(): string | undefined {
+  return program('haproxy', ['/usr/sbin/haproxy']);
+}
+
+export interface Haproxy {
+  readonly child: ChildProcess;
+  readonly dir: string;
+  /** The runtime API socket path (the config must name it: pass `socket` to the generator). */
+  readonly socket: string;
+  log(): string;
+  /** One command on the runtime API. */
+  runtime(command: string): Promise<string>;
+  /** Servers of a backend from `show servers state`: name → {addr, opState (2 up, 0 down), weight}. */
+  servers(
+    backend: string,
+  ): Promise<
+    Map<string, { addr: string; port: number; opState: number; adminState: number; weight: number }>
+  >;
+  /** `show stat` rows of a backend's servers: name → {status (UP, DOWN, DRAIN (agent), MAINT...), agent status, weight}. */
+  stat(
+    backend: string,
+  ): Promise<Map<string, { status: string; agentStatus: string; weight: number; sessions: number }>>;
+  stop(): Promise<void>;
+}
+
+/** A temporary directory for HAProxy's config and socket. */
+export function haproxyDir(): string {
+  return mkdtempSync(path.join(os.tmpdir(), 'nexo-haproxy-'));
+}
+
+/** Runs HAProxy in the foreground (-db) on `config`, a child of this test (never the system service). */
+export function startHaproxy(binary: string, dir: string, config: string, netns?: string): Haproxy {
+  const file = path.join(dir, 'haproxy.cfg');
+  writeFileSync(file, config);
+  const socket = path.join(dir, 'admin.sock');
+  const args = ['-db', '-f', file];
+  const child =
+    netns === undefined
+      ? spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+      : spawn('ip', ['netns', 'exec', netns, binary, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (d) => {
+    if (log.length < 20_000) log += d;
+  });
+  const runtime = (command: string) => runtimeCommand(socket, command);
+  return {
+    child,
+    dir,
+    socket,
+    log: () => log,
+    runtime,
+    async servers(backend) {
+      const out = await runtime(`show servers state ${backend}`);
+      const map = new Map<
+        string,
+        { addr: string; port: number; opState: number; adminState: number; weight: number }
+      >();
+      // columns: be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight
+      // srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state
+      // srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port ...
+      for (const line of out.split('\n')) {
+        const c = line.split(' ');
+        if (c.length < 19 || c[1] !== backend) continue;
+        map.set(c[3]!, {
+          addr: c[4]!,
+          opState: Number(c[5]),
+          adminState: Number(c[6]),
+          weight: Number(c[7]),
+          port: Number(c[18]),
+        });
+      }
+      return map;
+    },
+    async stat(backend) {
+      const lines = (await runtime('show stat')).split('\n');
+      const head = (lines[0] ?? '').replace(/^# /, '').split(',');
+      const col = (name: string) => head.indexOf(name);
+      const map = new Map<
+        string,
+        { status: string; agentStatus: string; weight: number; sessions: number }
+      >();
+      for (const line of lines.slice(1)) {
+        const c = line.split(',');
+        if (c[0] !== backend || c[1] === 'BACKEND' || c[1] === undefined) continue;
+        map.set(c[1], {
+          status: c[col('status')] ?? '',
+          agentStatus: c[col('agent_status')] ?? '',
+          weight: Number(c[col('weight')]),
+          sessions: Number(c[col('stot')]),
+        });
+      }
+      return map;
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await new Promise((r) => child.once('exit', r));
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function runtimeCommand(socket: string, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(socket);
+    let out = '';
+    c.setTimeout(3000, () => c.destroy(new Error('runtime API timeout')));
+    c.on('connect', () => c.write(`${command}\n`));
+    c.on('data', (d) => (out += d));
+    c.on('end', () => resolve(out));
+    c.on('error', reject);
+  });
+}
+
+/** GET on a new connection each time (so HAProxy balances each one): status and the answering node. */
+export function getVia(host: string, port: number, p: string): Promise<{ status: number; node: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host, port, path: p, agent: false, timeout: 3000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, node: String(res.headers['x-nexo-node']) }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/** Polls `f` every 100 ms until it gives a value, for at most `ms`. */
+export async function until<T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    let v: T | undefined;
+    try {
+      v = await f();
+    } catch {
+      v = undefined;
+    }
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A port free on every address. */
+export function anyFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, '0.0.0.0', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.once('error', reject);
+  });
+}
