@@ -104,7 +104,7 @@ describe('nexo haproxy-config', () => {
 describe.skipIf(missing !== undefined || haproxy === undefined)('HAProxy from nexo haproxy-config', () => {
   const schema = uniqueName('nxch');
   const cluster = uniqueName('nxch');
-  const nodes: NexoNode[] = [];
+  const nodes: (NexoNode & { port: number })[] = [];
   let lb: Haproxy | undefined;
 
   beforeAll(async () => {
@@ -204,5 +204,5 @@ describe.skipIf(missing !== undefined || haproxy === undefined)('HAProxy from ne
     }
     expect((await peer.reply(slow)).value).toEqual({ slept: 4000 });
     await closing;
-  }, 60_000);
+  }, 120_000);
 });

@@ -134,7 +134,7 @@ describe.skipIf(missing)('cluster membership', () => {
     // A node that stops writing is not brought back by the bucket's own (lazier) expiry either.
     await sleep(MEMBERSHIP.ttlMs);
     expect((await members()).map((m) => m.id)).toEqual(['m1']);
-  }, 60_000);
+  }, 120_000);
 
   it('a draining node shows draining and the agent says drain, then it leaves at once', async () => {
     const node = await startNode(
