@@ -153,6 +153,9 @@ describe.skipIf(missing)('engines restarted under a node that is ingesting', () 
     expect(refused).toBeInstanceOf(NexoError);
     expect(refused.code).toBe('STORAGE_UNAVAILABLE');
     expect(refused.retryable).toBe(true);
+    // A chat message is not taken either (its seq comes from the store): the sender may send it again.
+    const unsaid = await ana.say('while the database is away').catch((e) => e);
+    expect(unsaid).toMatchObject({ code: 'STORAGE_UNAVAILABLE', retryable: true });
     const api = await fetch(`${http}/api/telemetry/sensors/probe/readings?metric=t&from=0`);
     expect(api.status).toBe(503);
     expect(api.headers.get('retry-after')).toBe('1');

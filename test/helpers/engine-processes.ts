@@ -26,7 +26,7 @@ export interface EngineProcess {
   start(): Promise<void>;
   /** A clean stop (PostgreSQL: fast shutdown; NATS: SIGTERM), waiting for the process to exit. */
   stop(): Promise<void>;
-  /** SIGKILL, like a crash (PostgreSQL then recovers from its WAL at the next start). */
+  /** SIGKILL, like a crash (PostgreSQL: every process of the server; it recovers from its WAL at the next start). */
   kill(): Promise<void>;
   restart(): Promise<void>;
   /** Kills it and removes its directory. */
@@ -81,10 +81,12 @@ async function until(what: string, check: () => Promise<boolean>, child: () => C
   }
 }
 
-async function ended(child: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
+/** Sends `signal` (to the child's whole process group with `group`) and waits for the child to exit. */
+async function ended(child: ChildProcess | undefined, signal: NodeJS.Signals, group = false): Promise<void> {
   if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const exit = once(child, 'exit');
-  child.kill(signal);
+  if (group && child.pid !== undefined) process.kill(-child.pid, signal);
+  else child.kill(signal);
   await exit;
 }
 
@@ -101,6 +103,8 @@ class Engine implements EngineProcess {
     private readonly launch: () => ChildProcess,
     private readonly answers: () => Promise<boolean>,
     private readonly stopSignal: NodeJS.Signals,
+    /** Started as a process group (spawn `detached`): kill() ends every process of the server at once. */
+    private readonly group = false,
   ) {}
 
   get running(): boolean {
@@ -109,16 +113,23 @@ class Engine implements EngineProcess {
 
   async start(): Promise<void> {
     if (this.running) return;
-    this.#output = '';
-    const child = this.launch();
-    child.stdout?.on('data', (d) => (this.#output = (this.#output + d).slice(-8000)));
-    child.stderr?.on('data', (d) => (this.#output = (this.#output + d).slice(-8000)));
-    this.#child = child;
-    try {
-      await until(this.name, this.answers, () => this.#child);
-    } catch (err) {
-      await ended(child, 'SIGKILL');
-      throw new Error(`${(err as Error).message}:\n${this.#output}`);
+    // A server that exits at once (its port not yet released by the previous run, on a loaded machine) is
+    // started again, a few times.
+    for (let attempt = 1; ; attempt++) {
+      this.#output = '';
+      const child = this.launch();
+      child.stdout?.on('data', (d) => (this.#output = (this.#output + d).slice(-8000)));
+      child.stderr?.on('data', (d) => (this.#output = (this.#output + d).slice(-8000)));
+      this.#child = child;
+      try {
+        await until(this.name, this.answers, () => this.#child);
+        return;
+      } catch (err) {
+        const exited = child.exitCode !== null || child.signalCode !== null;
+        await ended(child, 'SIGKILL', this.group);
+        if (!exited || attempt === 3) throw new Error(`${(err as Error).message}:\n${this.#output}`);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
     }
   }
 
@@ -127,7 +138,7 @@ class Engine implements EngineProcess {
   }
 
   kill(): Promise<void> {
-    return ended(this.#child, 'SIGKILL');
+    return ended(this.#child, 'SIGKILL', this.group);
   }
 
   async restart(): Promise<void> {
@@ -203,11 +214,14 @@ export async function startOwnPostgres(): Promise<EngineProcess> {
           '-c',
           'shared_buffers=16MB',
         ],
-        { ...as, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+        { ...as, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
       ),
     answers,
     // SIGINT is PostgreSQL's fast shutdown: sessions are ended, the server checkpoints and exits.
     'SIGINT',
+    // A crash kills the postmaster and its backends together; backends left behind would hold the shared
+    // memory, and the next start would refuse ("pre-existing shared memory block is still in use").
+    true,
   );
   await engine.start();
   return engine;
