@@ -254,6 +254,11 @@ export const ERRORS = {
     status: 409,
     summary: 'A resumed upload declares a different size, name or hash than when it started.',
   },
+  FILES_UPLOAD_BUSY: {
+    status: 409,
+    retryable: true,
+    summary: 'Another node is still writing this upload (it was resumed elsewhere); resume it again.',
+  },
   FILES_BAD_CHUNK: {
     status: 400,
     summary: 'A file chunk is malformed or not at the expected offset; details.offset says where to resume.',

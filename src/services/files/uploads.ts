@@ -468,9 +468,10 @@ export class Uploads {
           session.hash = hash;
           session.hashed = offset;
         }
-        throw writes.error === undefined
-          ? err
-          : new NexoError('INTERNAL_ERROR', `writing the upload failed: ${writes.error.message}`);
+        if (writes.error === undefined) throw err;
+        // A store's own verdict (FILES_UPLOAD_BUSY: another node writes it) reaches the client as it is.
+        if (writes.error instanceof NexoError) throw writes.error;
+        throw new NexoError('INTERNAL_ERROR', `writing the upload failed: ${writes.error.message}`);
       }
 
       if (session.sized && offset < record.size) {

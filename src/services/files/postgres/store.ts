@@ -200,9 +200,10 @@ class PostgresPartialFile implements PartialFile {
       { retry: false },
     );
     if (r.rowCount !== rows.length) {
+      // §9.F.10: another node still writes (or wrote) past the offset this one was given.
       throw new NexoError(
-        'FILES_UPLOAD_MISMATCH',
-        `upload ${this.uploadId} changed under this node (another node resumed it, or it was discarded); resume it again`,
+        'FILES_UPLOAD_BUSY',
+        `upload ${this.uploadId} grew on another node (it still writes what it had received); resume it again`,
         { uploadId: this.uploadId },
       );
     }
