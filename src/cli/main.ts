@@ -10,7 +10,7 @@ import { registerCluster } from './commands/cluster.js';
 import { registerDownload } from './commands/download.js';
 import { registerFiles } from './commands/files.js';
 import { registerGreet } from './commands/greet.js';
-import { registerHaproxy } from './commands/haproxy.js';
+import { registerHaproxy, registerHaproxySync } from './commands/haproxy.js';
 import { registerPing } from './commands/ping.js';
 import { registerReadings } from './commands/readings.js';
 import { registerRm } from './commands/rm.js';
@@ -57,6 +57,7 @@ registerCerts(program);
 registerToken(program);
 registerCluster(program);
 registerHaproxy(program);
+registerHaproxySync(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -143,3 +143,69 @@ export function registerHaproxy(program: Command): void {
     else writeFileSync(flags.output, text);
   });
 }
+
+interface SyncFlags extends HaproxyFlags {
+  interval?: string;
+  once?: boolean;
+  json?: boolean;
+}
+
+export function registerHaproxySync(program: Command): void {
+  addHaproxyOptions(
+    addClusterEngineOptions(
+      program
+        .command('haproxy-sync')
+        .description(
+          "keep a running HAProxy's servers equal to the cluster's membership, through its runtime API",
+        )
+        .addOption(new Option('--interval <duration>', 'how often to compare (default 1s)'))
+        .option('--once', 'compare and change once, then exit')
+        .option('--json', 'print each change as a JSON line')
+        .addHelpText(
+          'after',
+          '\nA node that joins the membership is added to every backend (add server, checks enabled, state ready);\none that leaves is put in maintenance and deleted once it holds no connection. No reload.\n\nExample:\n  nexo haproxy-sync --socket /run/haproxy/admin.sock --nats nats://10.0.1.11:4222 --cluster lab',
+        ),
+    ),
+  ).action(async (flags: SyncFlags) => {
+    const settings = haproxySettingsFrom(flags);
+    const { parseDuration } = await import('../../util/units.js');
+    const interval = parseDuration(flags.interval ?? '1s');
+    if (interval < 100 || interval > 3_600_000) throw new TypeError('--interval: expected 100ms to 1h');
+    const { syncHaproxy } = await import('../../cluster/haproxy-sync.js');
+    const { withMembers } = await import('../cluster-members.js');
+    let stop = false;
+    let wake: (() => void) | undefined;
+    const onSignal = () => {
+      stop = true;
+      wake?.();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    let failing = '';
+    const ok = await withMembers(flags, async (read) => {
+      while (!stop) {
+        try {
+          const { nodes } = nodesFromMembers(await read());
+          for (const c of await syncHaproxy(settings.socket, nodes, settings)) {
+            if (flags.json) process.stdout.write(`${JSON.stringify(c)}\n`);
+            else process.stdout.write(`${c.action} ${c.backend}/${c.server}\n`);
+          }
+          failing = '';
+        } catch (err) {
+          // NATS or HAProxy away for a moment: say it once, try again next round; nothing is removed blindly.
+          const message = (err as Error).message;
+          if (message !== failing) process.stderr.write(`${paint.red('error:')} ${message}\n`);
+          failing = message;
+          if (flags.once) return false;
+        }
+        if (flags.once) return true;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, interval).unref();
+        });
+      }
+      return true;
+    });
+    if (ok !== true) process.exitCode = EXIT.UNREACHABLE;
+  });
+}

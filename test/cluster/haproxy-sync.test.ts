@@ -1,0 +1,146 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NexoNode } from '../../src/node/node.js';
+import {
+  createSchema,
+  dropNatsCluster,
+  dropSchema,
+  enginesMissing,
+  NATS_URL,
+  pgUrlFor,
+  uniqueName,
+} from '../helpers/engines.js';
+import {
+  anyFreePort,
+  getVia,
+  type Haproxy,
+  haproxyBinary,
+  haproxyDir,
+  startHaproxy,
+  until,
+} from '../helpers/haproxy.js';
+import { CLI, runCli, startNode } from '../helpers/node.js';
+
+const haproxy = haproxyBinary();
+const missing = await enginesMissing();
+
+/**
+ * `nexo haproxy-sync` against a real HAProxy started with one node: a second node that joins the membership is
+ * added through the runtime API and takes traffic, and when it leaves it is taken out, with no reload.
+ */
+describe.skipIf(missing !== undefined || haproxy === undefined)('nexo haproxy-sync', () => {
+  const schema = uniqueName('nxcs');
+  const cluster = uniqueName('nxcs');
+  const nodes: NexoNode[] = [];
+  let lb: Haproxy | undefined;
+  let sync: ChildProcess | undefined;
+
+  const node = async (id: string) => {
+    const n = await startNode({
+      nodeId: id,
+      storage: 'postgres',
+      postgres: pgUrlFor(schema),
+      nats: NATS_URL,
+      cluster,
+      http: { port: 0 },
+      agent: { port: 0 },
+      udp: { enabled: false },
+    });
+    nodes.push(n);
+    return n;
+  };
+
+  beforeAll(async () => {
+    await createSchema(schema);
+  });
+  afterAll(async () => {
+    if (sync !== undefined && sync.exitCode === null) sync.kill('SIGKILL');
+    await lb?.stop();
+    await Promise.all(nodes.map((n) => n.close({ timeoutMs: 500 })));
+    await dropNatsCluster(cluster);
+    await dropSchema(schema);
+  });
+
+  it('adds a node that joins and removes one that leaves, without a reload', async () => {
+    await node('s1');
+    const dir = haproxyDir();
+    const socket = path.join(dir, 'admin.sock');
+    const [proto, web, stats] = await Promise.all([anyFreePort(), anyFreePort(), anyFreePort()]);
+    const common = [
+      '--nats',
+      NATS_URL,
+      '--cluster',
+      cluster,
+      '--socket',
+      socket,
+      '--inter',
+      '500ms',
+      '--agent-inter',
+      '500ms',
+      '--tls-port',
+      'off',
+    ];
+    const cfg = await runCli([
+      'haproxy-config',
+      ...common,
+      '--bind',
+      '127.0.0.1',
+      '--protocol-port',
+      String(proto),
+      '--http-port',
+      String(web),
+      '--stats',
+      `127.0.0.1:${stats}`,
+      '--maxconn',
+      '1000',
+    ]);
+    expect(cfg.code, cfg.stderr).toBe(0);
+    lb = startHaproxy(haproxy!, dir, cfg.stdout);
+    await until('s1 through HAProxy', 20_000, async () =>
+      (await getVia('127.0.0.1', web, '/readyz')).node === 's1' ? true : undefined,
+    );
+    const pid = lb.child.pid;
+
+    sync = spawn(process.execPath, [CLI, 'haproxy-sync', ...common, '--interval', '300ms'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    let out = '';
+    sync.stdout!.on('data', (d) => (out += d));
+    sync.stderr!.on('data', (d) => (out += d));
+
+    const joined = Date.now();
+    await node('s2');
+    const seen = await until('s2 to take traffic through HAProxy', 20_000, async () => {
+      const names = new Set<string>();
+      for (let i = 0; i < 6; i++) names.add((await getVia('127.0.0.1', web, '/readyz')).node);
+      return names.has('s2') ? names : undefined;
+    });
+    console.log(`haproxy-sync: a joining node took traffic ${Date.now() - joined} ms after it started`);
+    expect([...seen].sort()).toEqual(['s1', 's2']);
+    expect(out).toContain('add nexo_nodes_tcp/s2');
+    expect(out).toContain('add nexo_nodes_http/s2');
+    expect((await lb.servers('nexo_nodes_tcp')).get('s2')).toMatchObject({
+      opState: 2,
+      addr: '127.0.0.1',
+      port: nodes[1]!.address().port,
+    });
+
+    // s2 leaves: it drains and deletes its entry; the sync takes it out of every backend.
+    await nodes[1]!.close({ timeoutMs: 1000 });
+    await until('s2 to leave HAProxy', 15_000, async () =>
+      (await lb!.servers('nexo_nodes_http')).has('s2') || (await lb!.servers('nexo_nodes_tcp')).has('s2')
+        ? undefined
+        : true,
+    );
+    for (let i = 0; i < 6; i++)
+      expect(await getVia('127.0.0.1', web, '/readyz')).toEqual({ status: 200, node: 's1' });
+    expect(lb.child.pid).toBe(pid); // the same HAProxy process throughout: no reload, no restart
+    expect(lb.child.exitCode).toBeNull();
+    sync.kill('SIGTERM');
+    const [code] = await once(sync, 'exit');
+    expect(code, out).toBe(0);
+  }, 120_000);
+});
