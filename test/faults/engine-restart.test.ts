@@ -69,7 +69,7 @@ describe.skipIf(missing)('engines restarted under a node that is ingesting', () 
     // A second node on the same engines: live traffic between the two must resume after NATS is back.
     other = await spawnServer(shared('restart-b'));
     http = `http://127.0.0.1:${httpPort}`;
-  }, 90_000);
+  }, 180_000);
   afterAll(async () => {
     sensor?.kill('SIGKILL');
     client?.destroy();

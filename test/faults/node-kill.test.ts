@@ -85,7 +85,7 @@ describe.skipIf(missing)('kill -9 of a node mid-ingest (two nodes sharing Postgr
     // One after the other: both apply migrations under the advisory lock anyway.
     a = await spawnServer(shared('kill-a'));
     b = await spawnServer(shared('kill-b'));
-  }, 60_000);
+  }, 150_000);
   afterAll(async () => {
     sensor?.kill('SIGKILL');
     lib?.destroy();

@@ -93,7 +93,8 @@ export async function spawnServer(args: string[] = [], env: NodeJS.ProcessEnv = 
   child.stderr!.on('data', (d) => {
     output += d;
   });
-  const deadline = Date.now() + 15_000;
+  // Generous: on a loaded shared machine a node with --storage postgres took over 15 s to start.
+  const deadline = Date.now() + 60_000;
   while (!output.includes('nexo node listening')) {
     if (child.exitCode !== null) throw new Error(`server exited early (${child.exitCode}):\n${output}`);
     if (Date.now() > deadline) throw new Error(`server did not start:\n${output}`);
