@@ -20,7 +20,50 @@ export const PACKR_OPTIONS = Object.freeze({
 const packr = new Packr({ ...PACKR_OPTIONS });
 
 export function packValue(value: unknown): Uint8Array {
-  return packr.pack(value);
+  return packr.pack(widenIntegers(value));
+}
+
+const INT64_MIN = -(2 ** 63);
+const UINT64_LIMIT = 2 ** 64;
+
+/** An integer that int 8/16/32 and uint 8/16/32 cannot hold and int 64 / uint 64 can (§4.5.5). */
+function isWide(n: number): boolean {
+  return Number.isInteger(n) && (n > 0xffff_ffff || n < -0x8000_0000) && n >= INT64_MIN && n < UINT64_LIMIT;
+}
+
+function hasWide(value: unknown): boolean {
+  if (typeof value === 'number') return isWide(value);
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return false;
+  if (Array.isArray(value)) return value.some(hasWide);
+  if (value instanceof Map) {
+    for (const v of value.values()) if (hasWide(v)) return true;
+    return false;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const key in value) if (hasWide((value as Record<string, unknown>)[key])) return true;
+  return false;
+}
+
+function widen(value: unknown): unknown {
+  if (typeof value === 'number') return isWide(value) ? BigInt(value) : value;
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return value;
+  if (Array.isArray(value)) return value.map(widen);
+  if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, widen(v)]));
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  const out: Record<string, unknown> = {};
+  for (const key in value) out[key] = widen((value as Record<string, unknown>)[key]);
+  return out;
+}
+
+/**
+ * §4.5.5 Integers beyond 32 bits go out as MessagePack integers, not float64 (msgpackr's choice for any
+ * number outside the 32-bit ranges): such numbers become BigInt, which msgpackr writes as int 64 (0xd3),
+ * or uint 64 (0xcf) from 2^63. The value is copied only when it holds one; the caller's stays as it was.
+ */
+export function widenIntegers(value: unknown): unknown {
+  return hasWide(value) ? widen(value) : value;
 }
 
 /** Bytes of one packed value at `[start, end)` of a buffer that the next pack overwrites. */
@@ -39,7 +82,10 @@ const SCRATCH_MODE = REUSE_BUFFER_MODE | RESET_BUFFER_MODE;
  * packing anything else. Results of `packValue` are never overwritten by it.
  */
 export function packScratch(value: unknown): ScratchBytes {
-  const target = packr.pack(value, SCRATCH_MODE) as unknown as Uint8Array & { start: number; end: number };
+  const target = packr.pack(widenIntegers(value), SCRATCH_MODE) as unknown as Uint8Array & {
+    start: number;
+    end: number;
+  };
   return { buffer: target, start: target.start, end: target.end };
 }
 
@@ -59,12 +105,31 @@ function unpackRange(source: Uint8Array, start: number, end: number, code: Decod
   if (end === start) return undefined;
   const small = readSmall(source, start, end);
   if (small !== MISS) return small;
+  let value: unknown;
   try {
     // msgpackr keeps a DataView on the source object, so all frames of one received chunk share it.
-    return packr.unpack(source, { start, end });
+    value = packr.unpack(source, { start, end });
   } catch (err) {
     throw new NexoError(code, `payload is not valid MessagePack: ${(err as Error).message}`);
   }
+  // §4.5.2 msgpackr reads extension type 0 (its own encoding of undefined) as undefined, silently: nil is
+  // null, so an undefined anywhere in the value came from that extension, which nexo does not use.
+  if (holdsUndefined(value)) {
+    throw new NexoError(code, 'payload holds MessagePack extension type 0, which nexo does not use (§4.5.2)');
+  }
+  return value;
+}
+
+function holdsUndefined(value: unknown): boolean {
+  if (value === undefined) return true;
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (holdsUndefined(value[i])) return true;
+    return false;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+  for (const key in value) if (holdsUndefined((value as Record<string, unknown>)[key])) return true;
+  return false;
 }
 
 /** §5.1 */

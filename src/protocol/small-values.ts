@@ -1,11 +1,11 @@
 /**
  * §4.5 The few MessagePack shapes that most requests and replies carry, read and written inline: nil,
- * booleans, integers of up to 32 bits, ASCII strings of up to 255 bytes, and maps (string keys) and arrays
+ * booleans, integers (up to 2^53), ASCII strings of up to 255 bytes, and maps (string keys) and arrays
  * of up to 15 entries of those, nested at most MAX_DEPTH deep. For values this small, msgpackr's per-call
  * setup costs more than the encoding itself (about half of the server's time per echo request, measured
  * with bench/server-path.ts).
  *
- * Anything else — floats, 64-bit integers, bin, extensions, non-ASCII text, bigger containers — is a MISS
+ * Anything else — floats, integers beyond 2^53, bin, extensions, non-ASCII text, bigger containers — is a MISS
  * and goes to msgpackr, so this module never has to agree with it on a hard case. On the shapes it does
  * take it writes exactly msgpackr's bytes and reads exactly msgpackr's values; test/protocol/small-values
  * checks both against msgpackr on random input.
@@ -78,7 +78,10 @@ function writeString(s: string, t: Uint8Array, p: number, limit: number): number
   return q;
 }
 
-/** msgpackr's integer forms (pack.js, useRecords: false); -0 is written as 0, as msgpackr does. */
+/**
+ * msgpackr's integer forms (pack.js, useRecords: false); -0 is written as 0, as msgpackr does. Safe integers
+ * beyond 32 bits are int 64 (0xd3), as payload.ts has msgpackr write them (§4.5.5).
+ */
 function writeNumber(n: number, t: Uint8Array, p: number, limit: number): number {
   if (p + 5 > limit) return -1;
   if (n >>> 0 === n) {
@@ -121,7 +124,15 @@ function writeNumber(n: number, t: Uint8Array, p: number, limit: number): number
     writeU32(t, p + 1, n >>> 0);
     return p + 5;
   }
-  return -1; // floats, NaN, big integers: msgpackr
+  if (Number.isSafeInteger(n)) {
+    if (p + 9 > limit) return -1;
+    const high = Math.floor(n / 2 ** 32);
+    t[p] = 0xd3;
+    writeU32(t, p + 1, high >>> 0);
+    writeU32(t, p + 5, n - high * 2 ** 32);
+    return p + 9;
+  }
+  return -1; // floats, NaN, integers beyond 2^53: msgpackr
 }
 
 function writeU32(t: Uint8Array, p: number, n: number): void {
@@ -219,9 +230,10 @@ class Reader {
       case 0xd9:
         return p + 1 < this.end ? this.string(p + 2, src[p + 1]!) : MISS;
       default:
-        // uint 8/16/32 are 0xcc-0xce, int 8/16/32 are 0xd0-0xd2 (uint64 and int64 are msgpackr's).
+        // uint 8/16/32/64 are 0xcc-0xcf, int 8/16/32/64 are 0xd0-0xd3.
         if (b >= 0xcc && b <= 0xce) return this.integer(p, 1 << (b - 0xcc), false);
         if (b >= 0xd0 && b <= 0xd2) return this.integer(p, 1 << (b - 0xd0), true);
+        if (b === 0xcf || b === 0xd3) return this.integer64(p, b === 0xd3);
         return MISS;
     }
   }
@@ -244,6 +256,17 @@ class Reader {
     this.pos = p + 1 + size;
     const half = 2 ** (8 * size - 1);
     return signed && n >= half ? n - 2 * half : n;
+  }
+
+  /** As msgpackr reads them with int64AsType 'number': high * 2^32 + low, one rounding beyond 2^53. */
+  integer64(p: number, signed: boolean): unknown {
+    if (p + 9 > this.end) return MISS;
+    const s = this.src;
+    let high = ((s[p + 1]! << 24) | (s[p + 2]! << 16) | (s[p + 3]! << 8) | s[p + 4]!) >>> 0;
+    if (signed && high >= 0x8000_0000) high -= 2 ** 32;
+    const low = ((s[p + 5]! << 24) | (s[p + 6]! << 16) | (s[p + 7]! << 8) | s[p + 8]!) >>> 0;
+    this.pos = p + 9;
+    return high * 2 ** 32 + low;
   }
 
   array(p: number, count: number, depth: number): unknown {

@@ -1,5 +1,6 @@
 import { describe, it } from 'vitest';
 import type { FuzzTarget } from '../../fuzz/engine.js';
+import { payload } from '../../fuzz/targets/payload.js';
 import { textSession } from '../../fuzz/targets/text-mode.js';
 
 /**
@@ -7,6 +8,11 @@ import { textSession } from '../../fuzz/targets/text-mode.js';
  * A new crash goes here with the counterexample `npm run fuzz` printed.
  */
 const FIXTURES: { target: FuzzTarget<never>; input: unknown; found: string }[] = [
+  {
+    target: payload as FuzzTarget<never>,
+    input: { bytes: Buffer.from('d40000', 'hex'), before: 0, after: 2 },
+    found: 'MessagePack extension type 0 decoded as undefined, so a REQUEST carrying it ran as nil (§4.5.2)',
+  },
   {
     target: textSession as FuzzTarget<never>,
     input: ['\u0000', 'calc '],

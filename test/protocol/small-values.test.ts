@@ -5,11 +5,24 @@ import { NexoError } from '../../src/errors.js';
 import { FrameType } from '../../src/protocol/constants.js';
 import { Frame } from '../../src/protocol/frame.js';
 import { NameTable } from '../../src/protocol/names.js';
-import { PACKR_OPTIONS, packValue, parseRequest, unpackValue } from '../../src/protocol/payload.js';
+import {
+  PACKR_OPTIONS,
+  packValue,
+  parseRequest,
+  unpackValue,
+  widenIntegers,
+} from '../../src/protocol/payload.js';
 import { MISS, readSmall, writeSmall } from '../../src/protocol/small-values.js';
 
-/** msgpackr configured as the protocol configures it: the reference for every check here. */
-const reference = new Packr({ ...PACKR_OPTIONS });
+/**
+ * msgpackr configured as the protocol configures it, integers beyond 32 bits widened as §4.5.5 says: the
+ * reference for every check here.
+ */
+const packr = new Packr({ ...PACKR_OPTIONS });
+const reference = {
+  pack: (value: unknown) => packr.pack(widenIntegers(value)),
+  unpack: (bytes: Uint8Array, options?: { start: number; end: number }) => packr.unpack(bytes, options),
+};
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -28,6 +41,9 @@ const values = fc.oneof(
     fc.oneof(fc.integer(), fc.string(), fc.boolean(), fc.constant(null)),
   ),
   fc.array(fc.oneof(fc.integer({ min: -(2 ** 33), max: 2 ** 33 }), fc.string({ maxLength: 300 }))),
+  fc.array(
+    fc.oneof(fc.maxSafeInteger(), fc.double(), fc.constantFrom(2 ** 63, 2 ** 64, -(2 ** 63), 2 ** 53 + 2)),
+  ),
 );
 
 describe('writeSmall', () => {
@@ -55,6 +71,11 @@ describe('writeSmall', () => {
       -70000,
       2 ** 32 - 1,
       -(2 ** 31),
+      2 ** 32,
+      -(2 ** 31) - 1,
+      Number.MAX_SAFE_INTEGER,
+      Number.MIN_SAFE_INTEGER,
+      1733300000000,
       true,
       null,
       undefined,
@@ -66,8 +87,7 @@ describe('writeSmall', () => {
     for (const v of [
       1.5,
       Number.NaN,
-      2 ** 32,
-      -(2 ** 31) - 1,
+      2 ** 53 + 2, // an integer, but not one small-values.ts writes: msgpackr's
       10n,
       new Uint8Array(2),
       new Date(0),
@@ -86,6 +106,8 @@ describe('writeSmall', () => {
     expect(writeSmall('x'.repeat(40), target, 30, 64)).toBe(-1);
     expect(writeSmall({ a: 'x'.repeat(40) }, target, 0, 20)).toBe(-1);
     expect(writeSmall(70000, target, 60, 64)).toBe(-1);
+    expect(writeSmall(2 ** 40, target, 56, 64)).toBe(-1);
+    expect(writeSmall(2 ** 40, target, 55, 64)).toBe(64);
     expect(writeSmall('x'.repeat(40), target, 0, 64)).toBe(42);
   });
 });
@@ -226,5 +248,41 @@ describe('parseRequest', () => {
       }),
       { numRuns: 5000 },
     );
+  });
+});
+
+describe('§4.5.5 integers beyond 32 bits are MessagePack integers, never float64', () => {
+  it('packs them as int 64 (0xd3), or uint 64 (0xcf) from 2^63; fractions and |n| >= 2^64 stay float64', () => {
+    const h = (v: unknown) => Buffer.from(packValue(v)).toString('hex');
+    expect(h(2 ** 32)).toBe('d30000000100000000');
+    expect(h(-(2 ** 31) - 1)).toBe('d3ffffffff7fffffff');
+    expect(h(1733300000000)).toBe('d30000019390bb1500');
+    expect(h(Number.MAX_SAFE_INTEGER)).toBe('d3001fffffffffffff');
+    expect(h(2 ** 63)).toBe('cf8000000000000000');
+    expect(h(2 ** 64)).toBe('cb43f0000000000000');
+    expect(h(1.5)).toBe('cb3ff8000000000000');
+    expect(h({ t: 2 ** 40, list: [1, 2 ** 33] })).toBe(
+      '82a174d30000010000000000a46c69737492' + '01d30000000200000000',
+    );
+    // the caller's value is not changed
+    const value = { size: 2 ** 40 };
+    packValue(value);
+    expect(value.size).toBe(2 ** 40);
+  });
+
+  it('decodes int 64 and uint 64 to numbers (the inline reader agrees with msgpackr)', () => {
+    for (const v of [
+      2 ** 32,
+      -(2 ** 31) - 1,
+      Number.MAX_SAFE_INTEGER,
+      Number.MIN_SAFE_INTEGER,
+      1733300000000,
+    ]) {
+      const bytes = Buffer.from(packValue(v));
+      expect(readSmall(bytes, 0, bytes.length)).toBe(v);
+      expect(unpackValue(bytes)).toBe(v);
+    }
+    expect(readSmall(hex('cf ffffffffffffffff'), 0, 9)).toBe(2 ** 64);
+    expect(readSmall(hex('d3 8000000000000000'), 0, 9)).toBe(-(2 ** 63));
   });
 });
