@@ -67,6 +67,12 @@ const input: fc.Arbitrary<Input> = fc.record({
   after: fc.integer({ min: 0, max: 8 }),
 });
 
+function holdsInvalidDate(value: unknown): boolean {
+  if (value instanceof Date) return Number.isNaN(value.getTime());
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return false;
+  return Object.values(value).some(holdsInvalidDate);
+}
+
 function frameOf(type: number, bytes: Buffer, before: number, after: number): Frame {
   const chunk = Buffer.alloc(before + bytes.length + after, 0x93); // filler a reader must never read
   bytes.copy(chunk, before);
@@ -95,7 +101,8 @@ function full(bytes: Buffer, before: number, after: number): void {
       assertEqual(small, reference.unpack(bytes), 'small-values.ts differs from msgpackr');
     }
     const decoded = documented(['PROTOCOL_ERROR'], () => unpackValue(bytes));
-    if (!(decoded instanceof Error) && bytes.length > 0) {
+    // (An invalid timestamp decodes as an Invalid Date, which equals nothing, itself included.)
+    if (!(decoded instanceof Error) && bytes.length > 0 && !holdsInvalidDate(decoded)) {
       // Whatever decodes packs again and decodes to the same value (nothing lost on the way).
       assertEqual(unpackValue(packValue(decoded)), decoded, 'decode(encode(x)) differs from x');
     }
