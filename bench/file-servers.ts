@@ -10,6 +10,8 @@
  *             nexo's uploads and downloads also pay for
  *   nexo      a nexo node with its data directory at dataDir (uploads are written there), with its HTTP
  *             gateway on another port (prints `port <n> http <m>`)
+ *   nexo-pg   `nexo-pg <dataDir> <postgres url> <nats url>`: the same with `--storage postgres` (catalog and
+ *             contents in that database; bench/files-shared.ts)
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -66,13 +68,21 @@ function diskServer(dir: string): Promise<number> {
   );
 }
 
-async function nexoServer(dataDir: string): Promise<string> {
+async function nexoServer(dataDir: string, shared?: { postgres: string; nats: string }): Promise<string> {
   const node = new NexoNode({
     host: '127.0.0.1',
     port: 0,
     dataDir,
     log: { level: 'warn' },
     http: { port: 0, maxConnectionsPerIp: 0 },
+    ...(shared === undefined
+      ? {}
+      : {
+          storage: 'postgres' as const,
+          postgres: shared.postgres,
+          nats: shared.nats,
+          cluster: `benchfiles${process.pid}`,
+        }),
   });
   const { port } = await node.start();
   return `${port} http ${node.httpAddress()!.port}`;
@@ -88,9 +98,13 @@ const port =
         ? String(await diskServer(process.argv[3]))
         : kind === 'nexo' && process.argv[3] !== undefined
           ? await nexoServer(process.argv[3])
-          : undefined;
+          : kind === 'nexo-pg' && process.argv[5] !== undefined
+            ? await nexoServer(process.argv[3]!, { postgres: process.argv[4]!, nats: process.argv[5] })
+            : undefined;
 if (port === undefined) {
-  console.error('usage: file-servers.js sink|hashsink|disksink <dir>|nexo <dataDir>');
+  console.error(
+    'usage: file-servers.js sink|hashsink|disksink <dir>|nexo <dataDir>|nexo-pg <dataDir> <postgres> <nats>',
+  );
   process.exit(2);
 }
 process.stdout.write(`port ${port}\n`);

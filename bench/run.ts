@@ -1,10 +1,11 @@
 /**
  * `npm run bench`: every capability next to its ceiling, measured in the same run. Select with
- * `npm run bench -- protocol` (names: protocol, telemetry, telemetry-pg, chat-cross, files, web, udp). BENCH_SECONDS sets the measuring time per case.
+ * `npm run bench -- protocol` (names: protocol, telemetry, telemetry-pg, chat-cross, files, files-shared, web, udp). BENCH_SECONDS sets the measuring time per case.
  */
 import os from 'node:os';
 import { benchChatCross } from './chat-cross.js';
 import { benchFiles } from './files.js';
+import { benchFilesShared } from './files-shared.js';
 import { benchProtocol } from './protocol.js';
 import { benchTelemetry } from './telemetry.js';
 import { benchTelemetryPostgres } from './telemetry-postgres.js';
@@ -17,6 +18,7 @@ const suites: Record<string, () => Promise<{ text: string }>> = {
   'telemetry-pg': benchTelemetryPostgres,
   'chat-cross': benchChatCross,
   files: benchFiles,
+  'files-shared': benchFilesShared,
   web: benchWeb,
   udp: benchUdp,
 };
