@@ -153,6 +153,11 @@ describe.skipIf(missing)('engines restarted under a node that is ingesting', () 
     expect(refused).toBeInstanceOf(NexoError);
     expect(refused.code).toBe('STORAGE_UNAVAILABLE');
     expect(refused.retryable).toBe(true);
+    // Nor a sensor's first report (its id comes from the store).
+    const newcomer = await client.telemetry
+      .report('newcomer', { metric: 't', value: 1, seq: 1 })
+      .catch((e) => e);
+    expect(newcomer).toMatchObject({ code: 'STORAGE_UNAVAILABLE', retryable: true });
     // A chat message is not taken either (its seq comes from the store): the sender may send it again.
     const unsaid = await ana.say('while the database is away').catch((e) => e);
     expect(unsaid).toMatchObject({ code: 'STORAGE_UNAVAILABLE', retryable: true });
@@ -163,6 +168,10 @@ describe.skipIf(missing)('engines restarted under a node that is ingesting', () 
     await db.start();
     await eventually(async () => ((await readyz()).status === 200 ? true : undefined), 15_000);
     await acksAfter(20);
+    expect(await client.telemetry.report('newcomer', { metric: 't', value: 1, seq: 1 })).toEqual({
+      accepted: 1,
+      duplicates: 0,
+    });
     // The refused report is sent again, as the code says: now it is stored.
     expect(await client.telemetry.report('probe', { metric: 't', value: 2, seq: 2 })).toEqual({
       accepted: 1,
