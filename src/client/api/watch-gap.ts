@@ -24,6 +24,8 @@ export function isAfter(r: { ts: number; seq?: number | undefined }, mark: Serie
  */
 export class WatchMarks {
   readonly series = new Map<string, SeriesMark>();
+  /** Sensor, metric and unit of each series in `series`. */
+  readonly names = new Map<string, SeriesName>();
   recv = 0;
 
   /** The watch started: what it listed as latest was known then (nothing at all: the client's clock). */
@@ -35,6 +37,7 @@ export class WatchMarks {
   note(r: LiveReading): void {
     const key = seriesKey(r);
     const mark = this.series.get(key);
+    if (mark === undefined) this.names.set(key, { sensor: r.sensor, metric: r.metric, unit: r.unit });
     if (mark === undefined || isAfter(r, mark)) this.series.set(key, { ts: r.ts, seq: r.seq ?? -1 });
     if (r.recv > this.recv) this.recv = r.recv;
   }
@@ -47,8 +50,9 @@ export class WatchMarks {
 }
 
 /**
- * §14.5.3 The stored readings a watcher missed, oldest first per series, for the series the new watch
- * lists in `latest`: after the series' mark when it has one, else those received after `marks.recv`.
+ * §14.5.3 The stored readings a watcher missed, oldest first per series: for every series it was given a
+ * reading of, those after its mark (the new node's `latest` may not list a series it has not loaded yet);
+ * for a series the new watch lists in `latest` with none given, those received after `marks.recv`.
  * `truncated` when a series had more than GAP_MAX_PER_SERIES.
  */
 export async function readGap(
@@ -58,21 +62,31 @@ export async function readGap(
 ): Promise<{ readings: LiveReading[]; truncated: boolean }> {
   const readings: LiveReading[] = [];
   let truncated = false;
-  for (const series of latest) {
-    const mark = marks.series.get(seriesKey(series));
-    if (mark !== undefined && !isAfter({ ts: series.ts, seq: Number.MAX_SAFE_INTEGER }, mark)) continue;
-    if (mark === undefined && series.recv <= marks.recv) continue;
-    const got =
-      mark === undefined ? await receivedAfter(r, series, marks.recv) : await storedAfter(r, series, mark);
+  const add = (series: SeriesName, got: { readings: StoredReading[]; truncated: boolean }) => {
     truncated ||= got.truncated;
     for (const s of got.readings) readings.push(live(series, s));
+  };
+  for (const [key, mark] of marks.series) {
+    const series = marks.names.get(key)!;
+    add(series, await storedAfter(r, series, mark));
+  }
+  for (const series of latest) {
+    if (marks.series.has(seriesKey(series)) || series.recv <= marks.recv) continue;
+    add(series, await receivedAfter(r, series, marks.recv));
   }
   return { readings, truncated };
 }
 
+/** A series as the gap queries need it. */
+interface SeriesName {
+  sensor: string;
+  metric: string;
+  unit?: string | undefined;
+}
+
 type Page = { unit?: string; readings: StoredReading[]; next?: { ts: number; seq: number } };
 
-async function storedAfter(r: Requester, series: LatestReading, mark: SeriesMark) {
+async function storedAfter(r: Requester, series: SeriesName, mark: SeriesMark) {
   const out: StoredReading[] = [];
   let after = { ts: mark.ts, seq: mark.seq };
   for (;;) {
@@ -117,7 +131,7 @@ async function receivedAfter(r: Requester, series: LatestReading, recv: number) 
   }
 }
 
-function live(series: LatestReading, s: StoredReading): LiveReading {
+function live(series: SeriesName, s: StoredReading): LiveReading {
   const reading: LiveReading = {
     sensor: series.sensor,
     metric: series.metric,

@@ -54,7 +54,7 @@ const Nothing = Type.Union([Type.Null(), Type.Object({})]);
 export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition> {
   /** The series of `sensor` × `metric`, or a 404 that says what does exist. */
   const seriesOf = async (sensor: string, metric: string): Promise<SeriesEntry> => {
-    const { registry } = await t.ready();
+    const { registry } = await t.readyFor([sensor]);
     const entry = registry.sensor(sensor);
     if (entry === undefined) {
       throw new NexoError(
@@ -135,7 +135,7 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
         }),
       ]),
       async handler(args): Promise<{ sensors: SensorSummary[]; next?: string }> {
-        const { registry } = await t.ready();
+        const { registry } = await t.readyFor(args?.sensor === undefined ? [] : [args.sensor]);
         if (args?.sensor !== undefined) {
           const entry = registry.sensor(args.sensor);
           if (entry === undefined) {
@@ -168,7 +168,7 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
         }),
       ]),
       async handler(args): Promise<{ readings: LatestReading[] }> {
-        const { registry } = await t.ready();
+        const { registry } = await t.readyFor(args?.sensor === undefined ? [] : [args.sensor]);
         if (args?.sensor !== undefined && registry.sensor(args.sensor) === undefined) {
           throw new NexoError(
             'TELEMETRY_UNKNOWN_SENSOR',
@@ -307,8 +307,8 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
       ]),
       longLived: true,
       async handler(args, ctx) {
-        const { registry } = await t.ready();
         const sensors = (args?.sensors ?? []).map((s) => checkSensorId(s));
+        const { registry } = await t.readyFor(sensors);
         const metrics = (args?.metrics ?? []).map((m) => checkMetric(m));
         const filter = { sensors: new Set(sensors), metrics: new Set(metrics), alerts: args?.alerts ?? true };
         const latest = registry

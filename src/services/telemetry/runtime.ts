@@ -86,6 +86,22 @@ export class Telemetry {
     return this.#opening;
   }
 
+  /**
+   * The open state, after learning from a shared store the sensors among `names` that this node has not seen
+   * (they reported through other nodes, §9.T.7.1). At most 1000 names are looked up.
+   */
+  async readyFor(names: readonly string[]): Promise<Open> {
+    const open = await this.ready();
+    const find = this.store.findSensors;
+    if (find === undefined) return open;
+    const unknown = names.filter((n) => open.registry.sensor(n) === undefined).slice(0, 1000);
+    if (unknown.length === 0) return open;
+    for (const defined of await find.call(this.store, unknown)) {
+      if (open.registry.sensor(defined.sensor.name) === undefined) open.registry.learn(defined);
+    }
+    return open;
+  }
+
   /** The open state if the store is open already (hot paths avoid an extra await). */
   get opened(): Open | undefined {
     return this.#open;

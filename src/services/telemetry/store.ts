@@ -25,6 +25,11 @@ export interface TelemetryStore {
    * skipped and reported as not fresh), the definitions, per-minute rollups and series statistics.
    */
   commit(batch: CommitBatch): Promise<CommitResult>;
+  /**
+   * Shared stores only: the sensors among `names` that exist (defined through any node), with their series,
+   * without creating any. A node asks on a query about a sensor its registry does not know (§9.T.7.1).
+   */
+  findSensors?(names: readonly string[]): Promise<DefinedSensor[]>;
   readings(query: RawQuery): Promise<ReadingsPage>;
   buckets(query: BucketQuery): Promise<BucketColumns>;
   saveRule(rule: Omit<AlertRule, 'id'>): Promise<number>;

@@ -50,6 +50,27 @@ describe.skipIf(missing)('telemetry on two nodes sharing PostgreSQL', () => {
     await dropSchema(schema);
   });
 
+  it('answers queries about a sensor that reported only through the other node', async () => {
+    const [a, b] = clients as [NexoClient, NexoClient];
+    const sensor = `only-a-${randomBytes(4).toString('hex')}`;
+    for (let seq = 1; seq <= 3; seq++) {
+      await a.telemetry.report(sensor, { metric: 'rh', value: seq, seq, ts: T0 + seq, unit: '%' });
+    }
+    // B never received a report of it: its registry learns it from the shared store on the first query.
+    const page = await b.telemetry.readings({ sensor, metric: 'rh' });
+    expect(page.readings.map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect(page.unit).toBe('%');
+    expect((await b.telemetry.latest({ sensor })).readings).toHaveLength(1);
+    expect((await b.telemetry.sensor(sensor)).sensor).toBe(sensor);
+    // A sensor no node has seen is still unknown, and asking creates nothing.
+    await expect(b.telemetry.readings({ sensor: `${sensor}-none`, metric: 'rh' })).rejects.toMatchObject({
+      code: 'TELEMETRY_UNKNOWN_SENSOR',
+    });
+    await expect(a.telemetry.sensor(`${sensor}-none`)).rejects.toMatchObject({
+      code: 'TELEMETRY_UNKNOWN_SENSOR',
+    });
+  });
+
   it('stores each reading once and answers identically through either node', async () => {
     const [a, b] = clients as [NexoClient, NexoClient];
     let accepted = 0;

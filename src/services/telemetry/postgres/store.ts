@@ -97,6 +97,25 @@ export class PostgresTelemetryStore implements TelemetryStore {
     );
   }
 
+  async findSensors(names: readonly string[]): Promise<DefinedSensor[]> {
+    if (names.length === 0) return [];
+    return this.#run(async () => {
+      const sensors = await this.#pg.query<SensorRow>(
+        `SELECT ${SENSOR_COLUMNS} FROM telemetry_sensors WHERE name = ANY($1::text[]) ORDER BY id`,
+        [names],
+      );
+      if (sensors.rows.length === 0) return [];
+      const series = await this.#pg.query<SeriesRow>(
+        `SELECT ${SERIES_COLUMNS} FROM telemetry_series WHERE sensor = ANY($1::bigint[]) ORDER BY id`,
+        [sensors.rows.map((r) => r.id)],
+      );
+      return sensors.rows.map((sensor) => ({
+        sensor,
+        series: series.rows.filter((r) => Number(r.sensor) === Number(sensor.id)),
+      }));
+    });
+  }
+
   async commit(batch: CommitBatch): Promise<CommitResult> {
     return this.#run(() => this.#pg.transaction((tx) => writeBatch(tx, batch)));
   }
