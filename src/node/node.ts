@@ -494,7 +494,10 @@ export class NexoNode {
     for (const conduit of this.#sniffing) conduit.stream.destroy();
     const going = new NexoError('SHUTTING_DOWN', 'the node is shutting down', { node: this.#nodeId });
     for (const waiting of this.#admission.drain()) waiting.refuse(going);
-    for (const connection of this.#connections.values()) connection.goAway(going);
+    // §7.3.5 Reconnect at once, to one of the other live nodes when the membership names them.
+    const alternates = await this.#presence?.alternates(500);
+    const hint = { reconnectMs: 0, ...(alternates?.length ? { alternates } : {}) };
+    for (const connection of this.#connections.values()) connection.goAway(going, hint);
     while (this.#connections.size > 0 && Date.now() - started < timeoutMs) {
       this.#sweep();
       await new Promise((resolve) => setTimeout(resolve, 10));

@@ -1,9 +1,10 @@
 import os from 'node:os';
+import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import { type AgentCheck, type AgentReply, startAgentCheck } from '../cluster/agent-check.js';
 import { type Load, LoadSampler, weightFor } from '../cluster/load.js';
 import type { Member, MemberPorts, MemberState } from '../cluster/member.js';
-import { Announcer, openMembersBucket } from '../cluster/membership.js';
+import { Announcer, openMembersBucket, readMembers } from '../cluster/membership.js';
 import type { ServerOptions } from '../server/options.js';
 import { SERVER_NAME } from '../services/node/index.js';
 import type { Engines } from './engines.js';
@@ -31,6 +32,7 @@ export class Presence {
   #agent: AgentCheck | undefined;
   #announcer: Announcer | undefined;
   #engines: Engines | undefined;
+  #kv: KV | undefined;
 
   constructor(source: PresenceSource) {
     this.#source = source;
@@ -65,6 +67,7 @@ export class Presence {
     if (engines.nats === undefined) return;
     try {
       const kv = await openMembersBucket(engines.nats.kv, engines.nats.cluster);
+      this.#kv = kv;
       this.#announcer = new Announcer(
         kv,
         this.#source.nodeId(),
@@ -76,6 +79,29 @@ export class Presence {
       await this.#agent?.close();
       this.#agent = undefined;
       throw err;
+    }
+  }
+
+  /**
+   * Other ready members' protocol addresses (host:port), at most 8, for GOAWAY's reconnect hint (§7.3.5);
+   * empty outside cluster mode or when the membership does not answer within `timeoutMs`.
+   */
+  async alternates(timeoutMs: number): Promise<string[]> {
+    if (this.#kv === undefined) return [];
+    const kv = this.#kv;
+    const self = this.#source.nodeId();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<Member[]>((resolve) => {
+      timer = setTimeout(() => resolve([]), timeoutMs);
+    });
+    try {
+      const members = await Promise.race([readMembers(kv).catch(() => []), late]);
+      return members
+        .filter((m) => m.id !== self && m.state === 'ready')
+        .slice(0, 8)
+        .map((m) => (m.host.includes(':') ? `[${m.host}]:${m.ports.tcp}` : `${m.host}:${m.ports.tcp}`));
+    } finally {
+      clearTimeout(timer);
     }
   }
 

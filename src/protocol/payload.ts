@@ -165,8 +165,10 @@ export interface Welcome {
 export interface GoAway {
   code: string;
   message: string;
-  /** Suggested wait before reconnecting to this node, if it will come back. */
+  /** §7.3.5 Suggested wait before reconnecting (0: at once, to another node). */
   reconnectMs?: number;
+  /** §7.3.5 Other live nodes (host:port) to reconnect to. */
+  alternates?: string[];
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -298,6 +300,12 @@ export function parseGoAway(frame: Frame): GoAway {
     message: typeof value.message === 'string' ? value.message : 'the peer is going away',
   };
   if (typeof value.reconnectMs === 'number') goAway.reconnectMs = value.reconnectMs;
+  if (Array.isArray(value.alternates)) {
+    // Bounded and checked: a peer's list is a hint, never trusted blindly.
+    goAway.alternates = value.alternates
+      .filter((a): a is string => typeof a === 'string' && a.length <= 300)
+      .slice(0, 16);
+  }
   return goAway;
 }
 

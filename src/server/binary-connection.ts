@@ -18,7 +18,7 @@ import { formatDuration } from '../util/units.js';
 import { Call, type CallSink } from './call-context.js';
 import { ChunkQueue } from './chunk-queue.js';
 import { type ConnectionHost, countError } from './host.js';
-import { PeerConnection, Phase } from './peer-connection.js';
+import { PeerConnection, Phase, type ReconnectHint } from './peer-connection.js';
 import { Replies } from './replies.js';
 
 const SERVER_NAME = 'nexo/0.1.0';
@@ -125,7 +125,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     this.#fatal(error);
   }
 
-  goAway(error: NexoError): void {
+  goAway(error: NexoError, hint?: ReconnectHint): void {
     if (this.phase === Phase.Handshake || this.phase === Phase.Queued) {
       this.#fatal(error);
       return;
@@ -133,7 +133,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     if (this.phase !== Phase.Open && this.phase !== Phase.Draining) return;
     if (this.phase === Phase.Open) {
       this.phase = Phase.Draining;
-      this.#batch.add(FrameType.GOAWAY, 0, 0, packValue(error.toPayload()));
+      this.#batch.add(FrameType.GOAWAY, 0, 0, packValue({ ...error.toPayload(), ...hint }));
     }
     // Subscriptions never end on their own: end them now so the connection can close (§7.3).
     for (const call of this.#calls.values()) {

@@ -77,7 +77,8 @@ export abstract class PeerConnection {
   /** Ends the connection before admission (queue full, queue timeout, node stopping). */
   abstract refuse(error: NexoError): void;
   /** The node is draining: stop taking requests, finish what is open, then close (spec §7.3). */
-  abstract goAway(error: NexoError): void;
+  /** §7.3 Going away; `hint` (§7.3.5) rides in the binary GOAWAY payload beside code and message. */
+  abstract goAway(error: NexoError, hint?: ReconnectHint): void;
   /** Periodic check of this mode's timeouts. */
   protected abstract tickMode(now: number): void;
   /** Called once when the stream is gone. */
@@ -189,4 +190,12 @@ export abstract class PeerConnection {
   protected lifetime(): number {
     return Date.now() - this.session.openedAt;
   }
+}
+
+/** §7.3.5 Where and when to reconnect, sent in GOAWAY by a node that shuts down. */
+export interface ReconnectHint {
+  /** Wait this long before connecting again (0: at once, to another node). */
+  readonly reconnectMs: number;
+  /** Other live nodes of the cluster as host:port (protocol port), from its membership; at most 8. */
+  readonly alternates?: readonly string[];
 }

@@ -3,6 +3,8 @@ import type { KV } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MEMBERSHIP, type Member } from '../../src/cluster/member.js';
 import { openMembersBucket, readMembers } from '../../src/cluster/membership.js';
+import { FrameType } from '../../src/protocol/constants.js';
+import { unpackValue } from '../../src/protocol/payload.js';
 import { builtinServices } from '../../src/services/index.js';
 import { type Nats, openNats } from '../../src/storage/nats/connection.js';
 import {
@@ -164,4 +166,24 @@ describe.skipIf(missing)('cluster membership', () => {
     expect((await members()).some((m) => m.id === 'm3')).toBe(false);
     await expect(agentSays(agent)).rejects.toThrow();
   }, 30_000);
+
+  it('a node that shuts down sends GOAWAY with a reconnect hint naming the other live nodes (§7.3.5)', async () => {
+    const shared = { storage: 'postgres' as const, postgres: pgUrlFor(schema), nats: NATS_URL, cluster };
+    const a = await startNode({ ...shared, nodeId: 'g1' });
+    const b = await startNode({ ...shared, nodeId: 'g2' });
+    try {
+      const peer = await RawPeer.open(a.port);
+      await a.close({ timeoutMs: 2000 });
+      const frames = await peer.closedByServer(5000);
+      const goAway = frames.find((f) => f.type === FrameType.GOAWAY);
+      expect(goAway).toBeDefined();
+      const payload = unpackValue(goAway!.payload!) as Record<string, unknown>;
+      expect(payload).toMatchObject({ code: 'SHUTTING_DOWN', reconnectMs: 0 });
+      expect(payload.alternates).toContain(`127.0.0.1:${b.port}`);
+      expect(payload.alternates).not.toContain(`127.0.0.1:${a.port}`);
+    } finally {
+      await a.close();
+      await b.close({ timeoutMs: 500 });
+    }
+  }, 60_000);
 });
