@@ -20,6 +20,8 @@ export interface NodeStats {
   framesOut: number;
   /** Error replies by code; the codes are src/errors.ts's (others `OTHER`), so the keys are bounded. */
   errorsByCode: Record<string, number>;
+  /** Connections and requests refused or cut by a limit, by reason (server/host.ts LimitReason: bounded keys). */
+  limits: Record<string, number>;
 }
 
 /** CPU-bound tasks run off the event loop (server/worker.ts runs them). */

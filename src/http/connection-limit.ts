@@ -16,6 +16,8 @@ export class ConnectionLimit {
     /** 0 = no limit. */
     readonly perAddress: number,
     private readonly nodeId: () => string,
+    /** Called for each refusal (the node counts it). */
+    private readonly onRefused: () => void = () => {},
   ) {}
 
   /** Open connections on the HTTP port, all addresses together. */
@@ -46,6 +48,7 @@ export class ConnectionLimit {
     const count = (this.#open.get(address) ?? 0) + 1;
     if (this.perAddress > 0 && count > this.perAddress) {
       this.#refused++;
+      this.onRefused();
       refuse(socket, this.perAddress, this.nodeId());
       return false;
     }

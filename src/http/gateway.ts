@@ -5,12 +5,14 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { CallContext } from '../contract/service.js';
 import { NexoError } from '../errors.js';
+import { countLimit } from '../server/host.js';
 import { type TlsContextMaterial, tlsServerOptions } from '../transport/tls.js';
 import { clip } from '../util/clip.js';
 import { registerBodyTimeouts } from './body-timeout.js';
 import { ConnectionLimit } from './connection-limit.js';
 import { clientError, fromFrameworkError, rawErrorResponse, sendError } from './errors.js';
 import { headerLimitError, MAX_HEADER_BYTES } from './header-limit.js';
+import { PipelineGuard } from './pipelining.js';
 import { registerApi } from './routes/api.js';
 import { registerHealth } from './routes/health.js';
 import { BUILTIN_REST_MODULES } from './routes/index.js';
@@ -51,16 +53,26 @@ export async function startHttpGateway(
   modules: readonly RestModule[] = BUILTIN_REST_MODULES,
 ): Promise<HttpGateway> {
   const o = node.options.http;
-  const limit = new ConnectionLimit(o.maxConnectionsPerIp, () => node.nodeId);
+  const limit = new ConnectionLimit(
+    o.maxConnectionsPerIp,
+    () => node.nodeId,
+    () => countLimit(node.stats, 'http_connections_per_address'),
+  );
+  const pipelines = new PipelineGuard({
+    maxOutbound: node.options.maxOutbound,
+    slowPeerTimeoutMs: node.options.slowPeerTimeoutMs,
+    onCut: (why) => countLimit(node.stats, why === 'pipelined' ? 'http_pipelined' : 'slow_consumer'),
+  });
   const material = node.options.tls.https ? node.tlsMaterial() : undefined;
   const app = Fastify({
     serverFactory: (handler) => {
+      const guarded = pipelines.wrap(handler);
       const create = (options: http.ServerOptions) =>
         material === undefined
-          ? http.createServer(options, handler)
+          ? http.createServer(options, guarded)
           : https.createServer(
               { ...options, ...tlsServerOptions(material, node.options.tls.clientAuth) },
-              handler,
+              guarded,
             );
       const server = create({
         // Slow requests (slowloris): Node times the headers; bodies are timed by registerBodyTimeouts, since
@@ -74,6 +86,7 @@ export async function startHttpGateway(
       });
       server.maxHeadersCount = 0; // every header reaches rawHeaders, so headerLimitError sees them all
       limit.attach(server);
+      pipelines.attach(server);
       return server;
     },
     bodyLimit: o.bodyLimit,
@@ -176,7 +189,10 @@ export async function startHttpGateway(
         tlsServerOptions(next, node.options.tls.clientAuth),
       );
     },
-    close: (timeoutMs) => closeGateway(app, timeoutMs),
+    close: (timeoutMs) => {
+      pipelines.close();
+      return closeGateway(app, timeoutMs);
+    },
   };
 }
 

@@ -1,7 +1,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { CallContext } from '../contract/service.js';
+import type { CallContext, NodeStats } from '../contract/service.js';
 import type { DirectCall } from '../server/direct-call.js';
 import type { Dispatcher } from '../server/dispatcher.js';
 import type { ServerOptions } from '../server/options.js';
@@ -12,6 +12,8 @@ import type { Conduit, PeerCertificate, PeerInfo } from '../transport/types.js';
 /** What the HTTP gateway needs from the node it fronts. */
 export interface GatewayNode {
   readonly nodeId: string;
+  /** The node's counters (limits count refusals and cuts here). */
+  readonly stats: NodeStats;
   readonly options: ServerOptions;
   readonly log: Logger;
   readonly dispatcher: Dispatcher;

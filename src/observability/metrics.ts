@@ -17,6 +17,8 @@ export interface MetricsSource {
     readonly framesIn: number;
     readonly framesOut: number;
     readonly errorsByCode: Readonly<Record<string, number>>;
+    /** Refusals and cuts by a limit, by reason (a fixed set). */
+    readonly limits: Readonly<Record<string, number>>;
   };
   /**
    * Open connections by transport (tcp, tls, ws, udp), mode (binary, text, http) and state (sniffing: the
@@ -119,6 +121,14 @@ export class NodeMetrics {
     );
     counter('nexo_frames_sent_total', 'Protocol frames sent to binary clients.', [], (set) =>
       set({}, s.framesOut),
+    );
+    counter(
+      'nexo_limited_total',
+      'Connections and requests refused or cut by a limit, by reason (docs/configuration.md "Limits").',
+      ['reason'],
+      (set) => {
+        for (const [reason, n] of Object.entries(s.limits)) set({ reason }, n);
+      },
     );
     counter('nexo_received_bytes_total', 'Bytes received on connections.', [], (set) => set({}, s.bytesIn));
     counter('nexo_sent_bytes_total', 'Bytes sent on connections.', [], (set) => set({}, s.bytesOut));

@@ -16,7 +16,33 @@ export function newNodeStats(): NodeStats {
     framesIn: 0,
     framesOut: 0,
     errorsByCode: Object.create(null) as Record<string, number>,
+    limits: Object.create(null) as Record<string, number>,
   };
+}
+
+/**
+ * Why a limit refused or cut a client (the `reason` of nexo_limited_total; docs/configuration.md "Limits").
+ * The code the client sees is in docs/protocol.md §7.6.
+ */
+export type LimitReason =
+  /** Over maxConnectionsPerAddress on the protocol (TCP) or TLS port; HTTP's own cap (http.maxConnectionsPerIp). */
+  | 'connections_per_address'
+  | 'http_connections_per_address'
+  /** Over the per-token request rate (RATE_LIMITED). */
+  | 'request_rate'
+  /** Replies left unread (outbound limit or slow-peer timeout), on any port. */
+  | 'slow_consumer'
+  /** An HTTP connection pipelined more requests than it may have waiting. */
+  | 'http_pipelined'
+  /** A text session that sent nothing but errors, or error replies withheld by the rate limit. */
+  | 'text_errors_closed'
+  | 'text_errors_withheld'
+  /** A secure UDP handshake refused: the node holds udp.maxSessions sessions. */
+  | 'udp_sessions';
+
+/** Counts one refusal or cut by a limit. */
+export function countLimit(stats: NodeStats, reason: LimitReason): void {
+  stats.limits[reason] = (stats.limits[reason] ?? 0) + 1;
 }
 
 /** Counts one error reply under its code (the total and the per-code counter). */
