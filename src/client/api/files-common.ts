@@ -23,6 +23,9 @@ export const RETRYABLE = new Set<string>([
   'SERVER_BUSY',
   'HEARTBEAT_TIMEOUT',
   'IDLE_TIMEOUT',
+  // A shared engine was away (a PostgreSQL restart): nothing of the failed chunk was acknowledged, and the
+  // node reconnects by itself; the transfer continues from the stored offset (test/faults/upload-restart).
+  'STORAGE_UNAVAILABLE',
 ]);
 
 /** A string is tried as an entry id (if it looks like one), then as a name. */
