@@ -1,11 +1,12 @@
 /**
  * `npm run bench`: every capability next to its ceiling, measured in the same run. Select with
- * `npm run bench -- protocol` (names: protocol, telemetry, telemetry-pg, chat-cross, files, files-shared, web, udp). BENCH_SECONDS sets the measuring time per case.
+ * `npm run bench -- protocol` (names: protocol, telemetry, telemetry-pg, chat-cross, files, files-shared, web, udp, metrics). BENCH_SECONDS sets the measuring time per case.
  */
 import os from 'node:os';
 import { benchChatCross } from './chat-cross.js';
 import { benchFiles } from './files.js';
 import { benchFilesShared } from './files-shared.js';
+import { benchMetrics } from './metrics.js';
 import { benchProtocol } from './protocol.js';
 import { benchTelemetry } from './telemetry.js';
 import { benchTelemetryPostgres } from './telemetry-postgres.js';
@@ -21,6 +22,7 @@ const suites: Record<string, () => Promise<{ text: string }>> = {
   'files-shared': benchFilesShared,
   web: benchWeb,
   udp: benchUdp,
+  metrics: benchMetrics,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

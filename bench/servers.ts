@@ -108,6 +108,23 @@ async function nexoSharedServer(postgres: string, nats: string, cluster: string)
   return port;
 }
 
+/**
+ * A node for the metrics bench: `servers.js nexo-metrics on|off`. On: /metrics on its HTTP port and every
+ * request timed (the default); off: `--no-metrics`. Telemetry unlimited per sensor (the bench reports fast).
+ */
+async function nexoMetricsServer(mode: string): Promise<string> {
+  const node = new NexoNode({
+    host: '127.0.0.1',
+    port: 0,
+    log: { level: 'warn' },
+    http: { port: 0, metrics: mode === 'on' },
+    dataDir: mkdtempSync(path.join(os.tmpdir(), 'nexo-bench-')),
+    telemetry: { rate: 0 },
+  });
+  const { port } = await node.start();
+  return `${port} http ${node.httpAddress()!.port}`;
+}
+
 async function nexoServer(): Promise<number> {
   const node = new NexoNode({
     host: '127.0.0.1',
@@ -126,6 +143,7 @@ const starters: Record<string, () => Promise<number | string>> = {
   nexo: nexoServer,
   'raw-fanout': rawFanoutServer,
   'nexo-web': nexoWebServer,
+  'nexo-metrics': () => nexoMetricsServer(process.argv[3] ?? 'on'),
   'nexo-shared': () => nexoSharedServer(process.argv[3]!, process.argv[4]!, process.argv[5]!),
 };
 const start = kind === undefined ? undefined : starters[kind];

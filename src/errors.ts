@@ -353,3 +353,15 @@ export function toNexoError(err: unknown): NexoError {
   const message = err instanceof Error ? err.message : String(err);
   return new NexoError('INTERNAL_ERROR', `internal error: ${message}`, undefined, { cause: err });
 }
+
+/**
+ * §6.1.4 A request id the client chose: 1 to 64 printable ASCII characters without spaces, so it can be
+ * logged and searched for as is.
+ */
+export const REQUEST_ID = /^[\x21-\x7e]{1,64}$/;
+
+/** §6.1.4 The error with the client's request id in its details (`requestId`); the same error without one. */
+export function withRequestId(error: NexoError, requestId: string | undefined): NexoError {
+  if (requestId === undefined) return error;
+  return new NexoError(error.code, error.message, { ...error.details, requestId }, { cause: error.cause });
+}

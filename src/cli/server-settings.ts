@@ -304,6 +304,13 @@ export const SERVER_SETTINGS: readonly Setting[] = [
     kind: 'string',
   },
   {
+    path: 'http.metrics',
+    flag: '--no-metrics',
+    env: 'NEXO_METRICS',
+    help: 'serve no /metrics and time no requests (the latency histograms cost a little per request)',
+    kind: 'bool',
+  },
+  {
     path: 'http.metricsPort',
     flag: '--metrics-port <port>',
     env: 'NEXO_METRICS_PORT',

@@ -42,6 +42,11 @@ export interface RequestOptions {
   /** ms; overrides the client default; 0 = none. */
   timeout?: number;
   signal?: AbortSignal;
+  /**
+   * Protocol §6.1.4: an id of the caller's own (1-64 printable ASCII characters), sent with the request; an
+   * error reply carries it in `details.requestId`, and the node logs it with an INTERNAL_ERROR.
+   */
+  requestId?: string;
 }
 
 export interface CallOptions extends RequestOptions, CallHandlers {}
@@ -85,6 +90,7 @@ type Waiting =
       method: string;
       args: unknown;
       deadline: number;
+      requestId?: string | undefined;
       resolve(value: unknown): void;
       reject(error: NexoError): void;
       /** Set when a signal may cancel it after it was sent. */
@@ -173,9 +179,17 @@ export class NexoClient extends Emitter<ClientEvents> {
       this.#waiting.length === 0 &&
       conn.inFlight < conn.welcome.limits.maxInFlight
     ) {
-      return conn.request(service, method, args, deadline).result as Promise<R>;
+      return conn.request(service, method, args, deadline, undefined, options?.requestId)
+        .result as Promise<R>;
     }
-    return this.#queueRequest(service, method, args, deadline, options?.signal) as Promise<R>;
+    return this.#queueRequest(
+      service,
+      method,
+      args,
+      deadline,
+      options?.signal,
+      options?.requestId,
+    ) as Promise<R>;
   }
 
   /** Opens a call with streams (uploads, downloads, subscriptions). Waits for a connection first. */
@@ -193,6 +207,7 @@ export class NexoClient extends Emitter<ClientEvents> {
       args,
       timeout > 0 ? Date.now() + timeout : 0,
       options,
+      options.requestId,
     );
     const onAbort = () => conn.cancel(id, new NexoError('CANCELLED', 'cancelled'));
     options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -398,6 +413,7 @@ export class NexoClient extends Emitter<ClientEvents> {
     args: unknown,
     deadline: number,
     signal?: AbortSignal,
+    requestId?: string,
   ): Promise<unknown> {
     if (this.#state === 'closed')
       return Promise.reject(new NexoError('CONNECTION_LOST', 'the client is closed'));
@@ -408,7 +424,16 @@ export class NexoClient extends Emitter<ClientEvents> {
     }
     if (signal?.aborted) return Promise.reject(new NexoError('CANCELLED', 'cancelled'));
     return new Promise((resolve, reject) => {
-      const waiting: Waiting = { kind: 'request', service, method, args, deadline, resolve, reject };
+      const waiting: Waiting = {
+        kind: 'request',
+        service,
+        method,
+        args,
+        deadline,
+        requestId,
+        resolve,
+        reject,
+      };
       if (signal !== undefined) {
         // Cancelling works while waiting here and once sent (CANCEL frame, §6.6).
         let sent: { conn: ClientConnection; id: number } | undefined;
@@ -460,7 +485,7 @@ export class NexoClient extends Emitter<ClientEvents> {
       } else if (w.kind === 'resend') {
         conn.resend(w.pending);
       } else {
-        const { id, result } = conn.request(w.service, w.method, w.args, w.deadline);
+        const { id, result } = conn.request(w.service, w.method, w.args, w.deadline, undefined, w.requestId);
         w.sent?.(conn, id);
         result.then(w.resolve, w.reject);
       }

@@ -146,8 +146,13 @@ export class ClientConnection {
     args: unknown,
     deadline: number,
     handlers?: CallHandlers,
+    requestId?: string,
   ): { id: number; result: Promise<unknown> } {
-    const frame = packValue([service, method, args ?? null]);
+    // §6.1.4 The caller's request id travels as a fourth element; without one the array stays as it was.
+    const frame =
+      requestId === undefined
+        ? packValue([service, method, args ?? null])
+        : packValue([service, method, args ?? null, { rid: requestId }]);
     const limit = this.#welcome?.limits.maxFrame;
     if (limit !== undefined && frame.length > limit) {
       // §4.4.2 Refused here, before wasting the bandwidth (the server would end the connection).

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { CallContext } from '../contract/service.js';
-import { NexoError } from '../errors.js';
+import { NexoError, REQUEST_ID } from '../errors.js';
 import { countLimit } from '../server/host.js';
 import { type TlsContextMaterial, tlsServerOptions } from '../transport/tls.js';
 import { clip } from '../util/clip.js';
@@ -166,7 +166,7 @@ export async function startHttpGateway(
   };
   registerHealth(app, node);
   // With --metrics-port, /metrics lives on its own listener (metrics-server.ts), not here.
-  if (node.options.http.metricsPort === undefined) registerMetrics(app, node);
+  if (node.options.http.metrics && node.options.http.metricsPort === undefined) registerMetrics(app, node);
   registerWebSocket(app, node);
   const running = new Set(node.dispatcher.services.map((s) => s.name));
   for (const module of modules) if (running.has(module.service)) module.register(context);
@@ -215,6 +215,7 @@ async function callFor(
       service,
       method,
       args,
+      requestId: requestIdHeader(request.headers['x-request-id']),
       token: bearerToken(request.headers.authorization),
       peer: peerOf(request),
       signal: controller.signal,
@@ -223,6 +224,18 @@ async function callFor(
   } finally {
     socket.off('close', onClose);
   }
+}
+
+/** §6.1.4 `x-request-id`: the client's id for the call, in an error's details; a malformed one is refused. */
+function requestIdHeader(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (typeof header !== 'string' || !REQUEST_ID.test(header)) {
+    throw new NexoError(
+      'BAD_REQUEST',
+      'x-request-id must be one header of 1 to 64 printable ASCII characters without spaces',
+    );
+  }
+  return header;
 }
 
 /** `Authorization: Bearer <token>`; no header means anonymous, anything else is refused. */

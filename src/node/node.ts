@@ -85,7 +85,7 @@ export class NexoNode {
 
   constructor(input: ServerOptionsInput = {}, extras: NodeExtras = {}) {
     this.options = resolveOptions(input);
-    this.dispatcher = new Dispatcher(this.options.files);
+    this.dispatcher = new Dispatcher(this.options.files, this.options.http.metrics);
     this.log = extras.logger ?? createLogger(this.options.log);
     this.#nodeId = this.options.nodeId ?? `${os.hostname()}:${this.options.port}`;
     this.dispatcher.denials.attach(this.log);
@@ -245,7 +245,8 @@ export class NexoNode {
         this.security.onReload((material) => http.setTlsMaterial(material));
       }
       const metricsPort = this.options.http.metricsPort;
-      if (metricsPort !== undefined) this.#metricsServer = await startMetricsServer(this, metricsPort);
+      if (metricsPort !== undefined && this.options.http.metrics)
+        this.#metricsServer = await startMetricsServer(this, metricsPort);
       // Last: HAProxy's agent-check and the cluster membership announce a node that serves on every port.
       this.#presence = this.#newPresence();
       await this.#presence.start(this.#engines);

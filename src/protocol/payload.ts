@@ -1,5 +1,5 @@
 import { Packr, RESET_BUFFER_MODE, REUSE_BUFFER_MODE } from 'msgpackr/pack'; // the pure-JS build: for small frames it beats the native string extractor
-import { type ErrorPayload, NexoError } from '../errors.js';
+import { type ErrorPayload, NexoError, REQUEST_ID } from '../errors.js';
 import type { Frame } from './frame.js';
 import { NameTable } from './names.js';
 import { MISS, readSmall } from './small-values.js';
@@ -244,7 +244,9 @@ const names = new NameTable();
  * names, other array encodings, malformed bytes) takes the general path, which gives the same results and
  * the same errors.
  */
-export function parseRequest(frame: Frame): [service: string, method: string, args: unknown] {
+export function parseRequest(
+  frame: Frame,
+): [service: string, method: string, args: unknown, requestId?: string] {
   const src = frame.source;
   const end = frame.offset + frame.length;
   let p = frame.offset;
@@ -265,10 +267,12 @@ export function parseRequest(frame: Frame): [service: string, method: string, ar
   return parseRequestSlow(frame);
 }
 
-function parseRequestSlow(frame: Frame): [service: string, method: string, args: unknown] {
+function parseRequestSlow(
+  frame: Frame,
+): [service: string, method: string, args: unknown, requestId?: string] {
   const value = unpackFrame(frame, 'BAD_REQUEST');
-  if (!Array.isArray(value) || value.length < 2 || value.length > 3) {
-    throw new NexoError('BAD_REQUEST', 'REQUEST payload must be an array [service, method, args]');
+  if (!Array.isArray(value) || value.length < 2 || value.length > 4) {
+    throw new NexoError('BAD_REQUEST', 'REQUEST payload must be an array [service, method, args, meta?]');
   }
   if (typeof value[0] !== 'string' || typeof value[1] !== 'string') {
     throw new NexoError('BAD_REQUEST', 'REQUEST service and method must be strings');
@@ -276,7 +280,28 @@ function parseRequestSlow(frame: Frame): [service: string, method: string, args:
   // The decoded array is ours: normalise it in place instead of building another object per request.
   if (value.length === 2) value.push(null);
   else value[2] ??= null;
-  return value as [string, string, unknown];
+  if (value.length === 4) value[3] = requestIdOf(value[3]);
+  return value as [string, string, unknown, string?];
+}
+
+/** §6.1.4 The fourth element, `{rid}`: the client's request id. Other keys are ignored (later versions). */
+function requestIdOf(meta: unknown): string | undefined {
+  if (meta === null) return undefined;
+  if (typeof meta !== 'object' || Array.isArray(meta)) {
+    throw new NexoError(
+      'BAD_REQUEST',
+      'REQUEST meta (the fourth element) must be a map such as {rid: "..."}',
+    );
+  }
+  const rid = (meta as { rid?: unknown }).rid;
+  if (rid === undefined || rid === null) return undefined;
+  if (typeof rid !== 'string' || !REQUEST_ID.test(rid)) {
+    throw new NexoError(
+      'BAD_REQUEST',
+      'REQUEST meta rid must be 1 to 64 printable ASCII characters without spaces',
+    );
+  }
+  return rid;
 }
 
 export function parseErrorPayload(frame: Frame): NexoError {

@@ -1,4 +1,4 @@
-import { NexoError, toNexoError } from '../errors.js';
+import { NexoError, toNexoError, withRequestId } from '../errors.js';
 import {
   Flags,
   FrameType,
@@ -407,8 +407,10 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     }
     let call: Call;
     let args: unknown;
+    let requestId: string | undefined;
     try {
       const request = parseRequest(frame);
+      requestId = request[3]; // §6.1.4 put in any ERROR for this id
       const method = this.host.dispatcher.resolve(request[0], request[1], this.session);
       args = request[2];
       this.host.dispatcher.validate(method, args, this.session);
@@ -418,8 +420,9 @@ export class BinaryConnection extends PeerConnection implements CallSink {
           : undefined;
       call = new Call(id, method, this.session, this, input);
       call.startedAt = this.#pumpStart;
+      call.requestId = requestId;
     } catch (err) {
-      this.#batch.error(id, toNexoError(err));
+      this.#batch.error(id, withRequestId(toNexoError(err), requestId));
       return;
     }
     if (call.busy) this.#busy++;
@@ -459,9 +462,13 @@ export class BinaryConnection extends PeerConnection implements CallSink {
       if (ok) this.#batch.response(call.id, value, 0);
       else {
         const error = toNexoError(value);
-        if (error.code === 'INTERNAL_ERROR')
-          this.log.error({ err: value, method: call.method.name }, 'handler failed');
-        this.#batch.error(call.id, error);
+        if (error.code === 'INTERNAL_ERROR') {
+          this.log.error(
+            { err: value, service: call.method.service, method: call.method.name, requestId: call.requestId },
+            'handler failed',
+          );
+        }
+        this.#batch.error(call.id, withRequestId(error, call.requestId));
       }
     }
     if (this.#pumping) return; // the pump loop flushes and resumes reading itself
@@ -526,7 +533,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     const wasFull = call.input?.full === true;
     call.abort(error);
     this.#calls.delete(call.id);
-    this.#batch.error(call.id, error);
+    this.#batch.error(call.id, withRequestId(error, call.requestId));
     if (wasFull) this.#inputDrained();
   }
 

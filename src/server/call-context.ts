@@ -27,6 +27,8 @@ export class Call implements CallContext {
   readonly busy: boolean;
   /** When its frame was read (`performance.now()`), for the method's latency histogram. */
   startedAt = 0;
+  /** §6.1.4 The client's own id for this request, put in its ERROR's details. */
+  requestId: string | undefined = undefined;
 
   constructor(
     readonly id: number,

@@ -1,6 +1,6 @@
 import type { CallContext } from '../contract/service.js';
 import { Session } from '../contract/session.js';
-import { NexoError, toNexoError } from '../errors.js';
+import { NexoError, toNexoError, withRequestId } from '../errors.js';
 import type { PeerInfo } from '../transport/types.js';
 import { Call, type CallSink } from './call-context.js';
 import type { ChunkQueue } from './chunk-queue.js';
@@ -21,6 +21,8 @@ export interface DirectCall {
   readonly peer: PeerInfo;
   /** Aborts the call (the HTTP client went away). */
   readonly signal?: AbortSignal | undefined;
+  /** §6.1.4 The client's own id for the call (HTTP `x-request-id`), put in an error's details. */
+  readonly requestId?: string | undefined;
   /**
    * Set by routes that map a stream onto HTTP (an upload body); without it, methods with an input stream are
    * refused with METHOD_NOT_ALLOWED.
@@ -86,9 +88,12 @@ export class DirectCaller {
       const error = toNexoError(err);
       countError(stats, error.code);
       if (error.code === 'INTERNAL_ERROR') {
-        this.host.log.error({ err, service: request.service, method: request.method }, 'HTTP call failed');
+        this.host.log.error(
+          { err, service: request.service, method: request.method, requestId: request.requestId },
+          'HTTP call failed',
+        );
       }
-      throw error;
+      throw withRequestId(error, request.requestId);
     } finally {
       session.close();
     }

@@ -49,12 +49,16 @@ export class Dispatcher {
   /** Refusals by role (§5.4.3), logged with the peer and counted; the node attaches its logger. */
   readonly denials = new Denials();
 
-  /** `files`: the settings the files rows of the role table name (docs/configuration.md). */
+  /**
+   * `files`: the settings the files rows of the role table name (docs/configuration.md). `timed`: give each
+   * method a latency histogram (off with `--no-metrics`).
+   */
   constructor(
     private readonly files: Pick<
       FilesOptions,
       'readRoles' | 'writeRoles' | 'deleteRoles'
     > = DEFAULT_FILES_ROLES,
+    private readonly timed = true,
   ) {}
 
   register(service: ServiceDefinition): void {
@@ -80,7 +84,7 @@ export class Dispatcher {
         anyArgs: TypeGuard.IsUnknown(definition.args) || TypeGuard.IsAny(definition.args),
         access,
         ownSensor: rule === 'own-sensor',
-        latency: definition.longLived === true ? undefined : new Histogram(),
+        latency: !this.timed || definition.longLived === true ? undefined : new Histogram(),
       });
     }
     for (const command of service.text ?? []) {

@@ -112,6 +112,7 @@ export const ServerOptionsSchema = Type.Object(
           wsMaxMessage: Type.Optional(Size),
           metricsToken: Type.Optional(Type.String()),
           metricsPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+          metrics: Type.Optional(Type.Boolean()),
         },
         { additionalProperties: false },
       ),
@@ -280,6 +281,8 @@ export interface ServerOptions {
      * HTTP gateway's port; 0 picks a free one. Works with the gateway off too.
      */
     metricsPort: number | undefined;
+    /** Serve /metrics and time every request (latency histograms); false: neither (`--no-metrics`). */
+    metrics: boolean;
   };
   /** nexo over UDP (protocol §13): text datagrams and secure sensor sessions, on the same port number. */
   udp: UdpOptions;
@@ -535,6 +538,7 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
       wsMaxMessage: unit('http.wsMaxMessage', parseSize, o.http?.wsMaxMessage ?? DEFAULTS.http.wsMaxMessage),
       metricsToken: o.http?.metricsToken,
       metricsPort: o.http?.metricsPort,
+      metrics: o.http?.metrics ?? true,
     },
     udp: {
       enabled: o.udp?.enabled ?? DEFAULTS.udp.enabled,
@@ -640,6 +644,9 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
     problems.push(
       `http.port: ${h.port} is also the nexo TCP port; give HTTP its own (e.g. --http-port 8080)`,
     );
+  }
+  if (!h.metrics && (h.metricsPort !== undefined || h.metricsToken !== undefined)) {
+    problems.push('http.metrics: false (--no-metrics) leaves nothing for --metrics-port or --metrics-token');
   }
   if (h.metricsPort !== undefined && h.metricsPort !== 0) {
     if (h.metricsPort === resolved.port && h.host === resolved.host) {

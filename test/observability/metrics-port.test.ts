@@ -59,3 +59,21 @@ describe('--metrics-port', () => {
     );
   });
 });
+
+describe('--no-metrics', () => {
+  it('serves no /metrics and times no request', async () => {
+    const node = await startNode({ http: { port: 0, metrics: false } });
+    nodes.push(node);
+    expect((await fetch(`http://127.0.0.1:${httpPort(node)}/metrics`)).status).toBe(404);
+    expect([...node.dispatcher.latencies()]).toEqual([]);
+    expect(() => resolveOptions({ http: { metrics: false, metricsPort: 9464 } })).toThrow(
+      /--no-metrics\) leaves nothing for --metrics-port/,
+    );
+  });
+
+  it('times every method otherwise', async () => {
+    const node = await startNode();
+    nodes.push(node);
+    expect([...node.dispatcher.latencies()].map((l) => `${l.service}.${l.method}`)).toContain('echo.echo');
+  });
+});

@@ -198,9 +198,17 @@ function referenceRequest(bytes: Uint8Array): unknown {
   } catch {
     return 'BAD_REQUEST';
   }
-  if (!Array.isArray(value) || value.length < 2 || value.length > 3) return 'BAD_REQUEST';
+  if (!Array.isArray(value) || value.length < 2 || value.length > 4) return 'BAD_REQUEST';
   if (typeof value[0] !== 'string' || typeof value[1] !== 'string') return 'BAD_REQUEST';
-  return [value[0], value[1], value[2] ?? null];
+  if (value.length < 4) return [value[0], value[1], value[2] ?? null];
+  // §6.1.4 meta: nil, or a map whose rid (if any) is 1-64 printable ASCII characters without spaces.
+  const meta = value[3] as unknown;
+  if (meta === null) return [value[0], value[1], value[2] ?? null, undefined];
+  if (typeof meta !== 'object' || Array.isArray(meta)) return 'BAD_REQUEST';
+  const rid = (meta as { rid?: unknown }).rid;
+  if (rid === undefined || rid === null) return [value[0], value[1], value[2] ?? null, undefined];
+  if (typeof rid !== 'string' || !/^[!-~]{1,64}$/.test(rid)) return 'BAD_REQUEST';
+  return [value[0], value[1], value[2] ?? null, rid];
 }
 
 function parsed(bytes: Uint8Array): unknown {
@@ -224,6 +232,17 @@ describe('parseRequest', () => {
       ),
       fc.tuple(fc.string({ maxLength: 12 }), fc.string({ maxLength: 12 })),
       fc.array(values, { maxLength: 4 }),
+      fc.tuple(
+        fc.constant('echo'),
+        fc.constant('echo'),
+        values,
+        fc.oneof(
+          fc.record({ rid: fc.string({ maxLength: 70 }) }),
+          fc.constant(null),
+          fc.constant({ other: 1 }),
+          values,
+        ),
+      ),
       values,
     );
     fc.assert(
