@@ -45,6 +45,75 @@ export function registerCluster(program: Command): void {
     if (flags.json) printJson(members);
     else process.stdout.write(formatMembers(members, flags.cluster ?? 'nexo'));
   });
+  registerUp(cluster);
+}
+
+interface UpFlags {
+  nodes: string;
+  postgres?: string;
+  nats?: string;
+  basePort: string;
+  lbPort: string;
+  lbHttpPort: string;
+  statsPort: string;
+  haproxy: boolean;
+}
+
+function registerUp(cluster: Command): void {
+  cluster
+    .command('up')
+    .description(
+      'start a local cluster: N nodes and HAProxy (when installed) on the local PostgreSQL and NATS; Ctrl-C stops all',
+    )
+    .addOption(new Option('--nodes <n>', 'how many nodes (1-9)').default('3'))
+    .addOption(
+      new Option(
+        '--postgres <url>',
+        'PostgreSQL to use (a schema of its own is made, and dropped at the end)',
+      )
+        .env('NEXO_POSTGRES')
+        .default('postgres://postgres@127.0.0.1:5432/postgres'),
+    )
+    .addOption(
+      new Option('--nats <urls>', 'NATS with JetStream').env('NEXO_NATS').default('nats://127.0.0.1:4222'),
+    )
+    .addOption(
+      new Option(
+        '--base-port <port>',
+        'node i listens on base+10i (protocol), +1 (HTTP), +2 (agent)',
+      ).default('15000'),
+    )
+    .addOption(new Option('--lb-port <port>', "HAProxy's protocol port").default('5000'))
+    .addOption(
+      new Option('--lb-http-port <port>', "HAProxy's HTTP port (REST, /ws, dashboard)").default('8080'),
+    )
+    .addOption(new Option('--stats-port <port>', "HAProxy's stats page").default('8404'))
+    .option('--no-haproxy', 'do not start HAProxy')
+    .addHelpText(
+      'after',
+      '\nExample:\n  nexo cluster up --nodes 3\n  nexo calc "1+1" -s 127.0.0.1:5000      # through HAProxy',
+    )
+    .action(async (flags: UpFlags) => {
+      const int = (name: string, v: string, min: number, max: number) => {
+        const n = Number(v);
+        if (!/^\d+$/.test(v) || n < min || n > max)
+          throw new TypeError(`--${name}: expected ${min}-${max} (got ${JSON.stringify(v)})`);
+        return n;
+      };
+      const nodes = int('nodes', flags.nodes, 1, 9);
+      const basePort = int('base-port', flags.basePort, 1024, 65_000);
+      const { clusterUp } = await import('../cluster-up.js');
+      process.exitCode = await clusterUp({
+        nodes,
+        postgres: flags.postgres ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+        nats: flags.nats ?? 'nats://127.0.0.1:4222',
+        basePort,
+        lbPort: int('lb-port', flags.lbPort, 1, 65535),
+        lbHttpPort: int('lb-http-port', flags.lbHttpPort, 1, 65535),
+        statsPort: int('stats-port', flags.statsPort, 1, 65535),
+        haproxy: flags.haproxy,
+      });
+    });
 }
 
 /** A table of members, one per line, for people. */
