@@ -38,6 +38,13 @@ export const SERVER_SETTINGS: readonly Setting[] = [
     kind: 'string',
   },
   {
+    path: 'trace',
+    flag: '--trace',
+    env: 'NEXO_TRACE',
+    help: 'log every frame: type, id, service and method, payload length (never a payload or a token)',
+    kind: 'bool',
+  },
+  {
     path: 'nodeId',
     flag: '--node-id <id>',
     env: 'NEXO_NODE_ID',

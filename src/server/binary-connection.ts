@@ -62,6 +62,8 @@ export class BinaryConnection extends PeerConnection implements CallSink {
   #readStopped = false;
   /** The batch's frame count already added to the node's framesOut. */
   #framesCounted = 0;
+  /** `--trace`: every frame is logged (never its payload). */
+  readonly #tracing: boolean;
   /** When the current pump began (`performance.now()`): the start of every request it reads. */
   #pumpStart = 0;
   /**
@@ -74,6 +76,11 @@ export class BinaryConnection extends PeerConnection implements CallSink {
   constructor(conduit: Conduit, firstBytes: Uint8Array, host: ConnectionHost, id: number) {
     super(conduit, 'binary', host, id);
     this.#batch = new Replies(host.options.maxFrame, (code) => countError(host.stats, code));
+    this.#tracing = host.options.trace;
+    if (this.#tracing) {
+      this.#batch.trace = (type, flags, id, bytes) =>
+        this.log.info({ dir: 'out', frame: frameTypeName(type), id, flags, bytes }, 'frame');
+    }
     this.#decoder = new FrameDecoder({ maxPayload: HANDSHAKE_MAX_PAYLOAD, preface: true });
     this.#decoder.push(firstBytes);
     this.stream.on('data', (chunk: Buffer) => {
@@ -242,6 +249,9 @@ export class BinaryConnection extends PeerConnection implements CallSink {
 
   #onFrame(frame: DecodedFrame): void {
     this.host.stats.framesIn++;
+    // A REQUEST is traced once its service and method are read (#onRequest); HELLO's token, a CHUNK's bytes
+    // and every other payload are never logged, only their length.
+    if (this.#tracing && frame.type !== FrameType.REQUEST) this.#traceIn(frame);
     if (isOversize(frame)) {
       this.#onOversize(frame);
       return;
@@ -409,6 +419,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     let args: unknown;
     let requestId: string | undefined;
     try {
+      if (this.#tracing) this.#traceRequest(frame);
       const request = parseRequest(frame);
       requestId = request[3]; // §6.1.4 put in any ERROR for this id
       const method = this.host.dispatcher.resolve(request[0], request[1], this.session);
@@ -619,6 +630,30 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     this.host.stats.framesOut += batch.frames - this.#framesCounted;
     this.#framesCounted = batch.frames;
     this.writeParts(batch.take());
+  }
+
+  #traceIn(frame: DecodedFrame, extra?: Record<string, unknown>): void {
+    const bytes = isOversize(frame) ? frame.length : frame.payload.length;
+    this.log.info(
+      { dir: 'in', frame: frameTypeName(frame.type), id: frame.id, flags: frame.flags, bytes, ...extra },
+      'frame',
+    );
+  }
+
+  /** Service, method and request id of a REQUEST (parsed apart, so a malformed one is traced too). */
+  #traceRequest(frame: Frame): void {
+    let extra: Record<string, unknown>;
+    try {
+      const [service, method, , requestId] = parseRequest(frame);
+      extra = {
+        service: clip(service),
+        method: clip(method),
+        ...(requestId === undefined ? {} : { requestId }),
+      };
+    } catch {
+      extra = { malformed: true };
+    }
+    this.#traceIn(frame, extra);
   }
 
   #observeTimed(): void {

@@ -26,6 +26,7 @@ export const ServerOptionsSchema = Type.Object(
     host: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
     port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
     nodeId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$' })),
+    trace: Type.Optional(Type.Boolean()),
     dataDir: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
     maxClients: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
     maxQueue: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
@@ -217,6 +218,11 @@ export interface ServerOptions {
   port: number;
   /** Names this node in WELCOME, logs and HTTP headers. Default: `<hostname>:<port>`. */
   nodeId: string | undefined;
+  /**
+   * Log every frame of binary connections (direction, type, id, flags, payload length; a REQUEST's service
+   * and method), never a payload: no chunk's bytes, no token (`--trace`).
+   */
+  trace: boolean;
   /** Where services keep their embedded stores (SQLite files, uploaded files). Resolved to an absolute path. */
   dataDir: string;
   /** Connections served at once; 0 = no limit. 1 gives the seeds' sequential server. */
@@ -478,6 +484,7 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
     host: o.host ?? DEFAULTS.host,
     port: o.port ?? DEFAULTS.port,
     nodeId: o.nodeId,
+    trace: o.trace ?? false,
     dataDir: path.resolve(o.dataDir ?? DEFAULTS.dataDir),
     maxClients: o.maxClients ?? DEFAULTS.maxClients,
     maxQueue: o.maxQueue ?? DEFAULTS.maxQueue,

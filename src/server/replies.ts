@@ -10,6 +10,8 @@ import { writeSmall } from '../protocol/small-values.js';
  */
 export class Replies extends FrameBatch {
   #prefaceSent = false;
+  /** `--trace`: told of every frame added (its payload's length only; undefined when written in place). */
+  trace: ((type: number, flags: number, id: number, bytes: number | undefined) => void) | undefined;
 
   constructor(
     /** The node's maxFrame: the server sends no payload larger either (§4.4.2). */
@@ -30,7 +32,10 @@ export class Replies extends FrameBatch {
   /** §6.2.1, §6.3.1 A RESPONSE with `value` (MORE in `flags` for progress), or an ERROR if it cannot be encoded within maxFrame. */
   response(id: number, value: unknown, flags: number): void {
     // Most results are small (a string, a number, a flat record): written straight into the batch.
-    if (this.addWritten(FrameType.RESPONSE, flags, id, value, writeSmall, this.maxFrame)) return;
+    if (this.addWritten(FrameType.RESPONSE, flags, id, value, writeSmall, this.maxFrame)) {
+      this.trace?.(FrameType.RESPONSE, flags, id, undefined);
+      return;
+    }
     let packed: ScratchBytes;
     try {
       packed = packScratch(value);
@@ -48,6 +53,12 @@ export class Replies extends FrameBatch {
     }
     // Copied into the batch before anything else is packed (packScratch reuses its buffer).
     this.addCopy(FrameType.RESPONSE, flags, id, packed.buffer, packed.start, packed.end);
+    this.trace?.(FrameType.RESPONSE, flags, id, length);
+  }
+
+  override add(type: number, flags: number, id: number, payload?: Uint8Array): void {
+    super.add(type, flags, id, payload);
+    this.trace?.(type, flags, id, payload?.length ?? 0);
   }
 
   /** §6.2.1 An ERROR answering request `id` (`{code, message, details?}`, §11). */
