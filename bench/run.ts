@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: every capability next to its ceiling, measured in the same run. Select with
- * `npm run bench -- protocol` (names: protocol, telemetry, telemetry-pg, chat-cross, files, files-shared, web, udp, metrics). BENCH_SECONDS sets the measuring time per case.
+ * `npm run bench -- protocol` (names: protocol, telemetry, telemetry-pg, chat-cross, files, files-shared, web, udp, metrics, failover). BENCH_SECONDS sets the measuring time per case.
  */
 import os from 'node:os';
 import { benchChatCross } from './chat-cross.js';
+import { benchFailover } from './failover.js';
 import { benchFiles } from './files.js';
 import { benchFilesShared } from './files-shared.js';
 import { benchMetrics } from './metrics.js';
@@ -23,6 +24,7 @@ const suites: Record<string, () => Promise<{ text: string }>> = {
   web: benchWeb,
   udp: benchUdp,
   metrics: benchMetrics,
+  failover: benchFailover,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

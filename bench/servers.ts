@@ -102,6 +102,8 @@ async function nexoSharedServer(postgres: string, nats: string, cluster: string)
     postgres,
     nats,
     cluster,
+    // Several nodes on one machine: HAProxy's agent-check port (5555 by default in cluster mode) is not needed.
+    agent: { enabled: false },
     chat: { rate: 100_000, queue: 100_000 },
   });
   const { port } = await node.start();
