@@ -12,9 +12,9 @@
  */
 import { connect as natsConnect } from '@nats-io/transport-node';
 import pg from 'pg';
-import type { ChatEvent } from '../src/client/api/chat.js';
 import { connect } from '../src/client/index.js';
 import { APPEND } from '../src/services/chat/postgres/history.js';
+import type { ChatEvent } from '../src/wire/chat.js';
 import { fmt, histogram, spawnBenchServer, table } from './harness.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);

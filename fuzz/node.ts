@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NexoNode } from '../src/node/node.js';
-import type { ServerOptionsInput } from '../src/server/options.js';
+import type { ServerOptionsInput } from '../src/options/options.js';
 
 /** A real node on loopback ports the OS picks, with its own data directory, removed at stop. */
 export async function fuzzNode(

@@ -31,15 +31,15 @@ export {
 } from './errors.js';
 // Server
 export { type CloseOptions, NexoNode, type NodeExtras } from './node/node.js';
-// Protocol (for other implementations and tools)
-export * as protocol from './protocol/index.js';
 export {
   DEFAULTS,
   OptionsError,
   resolveOptions,
   type ServerOptions,
   type ServerOptionsInput,
-} from './server/options.js';
+} from './options/options.js';
+// Protocol (for other implementations and tools)
+export * as protocol from './protocol/index.js';
 // Services
 export type { FileCatalog } from './services/files/catalog.js';
 export type { BlobReader, FileStore, PartialFile } from './services/files/store.js';

@@ -1,7 +1,7 @@
 import type { KV } from '@nats-io/kv';
 import type { Member } from '../cluster/member.js';
 import { openMembersBucket, readMembers } from '../cluster/membership.js';
-import { OptionsError } from '../server/options.js';
+import { OptionsError } from '../options/options.js';
 import { openNats } from '../storage/nats/connection.js';
 import { paint } from './output.js';
 

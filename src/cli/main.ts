@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { NexoError } from '../errors.js';
-import { OptionsError } from '../server/options.js';
+import { OptionsError } from '../options/options.js';
 import { registerAlerts } from './commands/alerts.js';
 import { registerCalc } from './commands/calc.js';
 import { registerCerts } from './commands/certs.js';

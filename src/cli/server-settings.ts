@@ -5,7 +5,7 @@ import {
   resolveOptions,
   type ServerOptions,
   type ServerOptionsInput,
-} from '../server/options.js';
+} from '../options/options.js';
 
 /**
  * `nexo server` settings: each one is a flag, an environment variable and a config-file key. Precedence:

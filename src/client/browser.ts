@@ -33,15 +33,9 @@ export function browserClient(options: BrowserConnectOptions = {}): NexoClient {
 }
 
 export { NexoError } from '../errors.js';
-export type { ChatEvent, ChatMembership, ChatMessage } from './api/chat.js';
-export type {
-  FileEntry,
-  FilesUsage,
-  TransferProgress,
-  UploadResult,
-  UploadStart,
-} from './api/files.js';
-export type { NodeInfo, NodeStats } from './api/node.js';
+export type { ChatEvent, ChatMessage } from '../wire/chat.js';
+export type { FileEntry, FilesUsage } from '../wire/files.js';
+export type { NodeInfo } from '../wire/node.js';
 export type {
   AlertEvent,
   AlertRuleWithState,
@@ -49,8 +43,11 @@ export type {
   LatestReading,
   LiveReading,
   SensorSummary,
-  Watch,
-} from './api/telemetry.js';
+} from '../wire/telemetry.js';
+export type { ChatMembership } from './api/chat.js';
+export type { TransferProgress, UploadResult, UploadStart } from './api/files-options.js';
+export type { NodeStats } from './api/node.js';
+export type { Watch } from './api/telemetry.js';
 export type { ClientState } from './client.js';
 export { NexoClient } from './client.js';
 export { webSocketFactory } from './websocket.js';

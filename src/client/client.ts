@@ -6,10 +6,10 @@ import { echoApi } from './api/echo.js';
 import { filesApi } from './api/files.js';
 import { greetApi } from './api/greet.js';
 import { nodeApi } from './api/node.js';
-import type { Requester } from './api/requester.js';
+import type { CallHandle, CallOptions, RequestOptions } from './api/requester.js';
 import { telemetryApi } from './api/telemetry.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
-import { type CallHandlers, ClientConnection, type Pending } from './connection.js';
+import { ClientConnection, type Pending } from './connection.js';
 import { Emitter } from './emitter.js';
 import {
   type ClientSocket,
@@ -36,38 +36,6 @@ export interface ClientOptions {
   reconnect?: boolean | Partial<BackoffOptions>;
   /** Requests that may wait for a connection or a free slot. Default 100000. */
   maxQueued?: number;
-}
-
-export interface RequestOptions {
-  /** ms; overrides the client default; 0 = none. */
-  timeout?: number;
-  signal?: AbortSignal;
-  /**
-   * Protocol §6.1.4: an id of the caller's own (1-64 printable ASCII characters), sent with the request; an
-   * error reply carries it in `details.requestId`, and the node logs it with an INTERNAL_ERROR.
-   */
-  requestId?: string;
-}
-
-export interface CallOptions extends RequestOptions, CallHandlers {}
-
-/** An open call with streams: chunks out, events/chunks in, one final result. */
-export interface CallHandle<R = unknown> {
-  readonly id: number;
-  readonly result: Promise<R>;
-  /** Sends requests on the connection that carries this call (chat.say needs its join's connection). */
-  readonly via: Requester;
-  /** Streams a CHUNK to the server; resolves when the socket can take more. */
-  write(bytes: Uint8Array): Promise<void>;
-  /** Sends the last CHUNK (flag END). */
-  end(bytes?: Uint8Array): Promise<void>;
-  cancel(): void;
-  /**
-   * Stops reading the connection (every call on it waits) until `resume()`: a download whose disk is slower
-   * than the network uses it, so bytes wait in the server instead of filling this process's memory.
-   */
-  pause(): void;
-  resume(): void;
 }
 
 export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';

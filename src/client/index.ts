@@ -57,25 +57,9 @@ export async function connect(options: ConnectOptions = {}): Promise<NexoClient>
   return client;
 }
 
-export type { CalcBatchItem, CalcValue } from './api/calc.js';
-export type { ChatEvent, ChatJoinOptions, ChatMembership, ChatMessage } from './api/chat.js';
-export type {
-  DownloadOptions,
-  DownloadResult,
-  DownloadStart,
-  FileEntry,
-  FileRef,
-  FileSpecifier,
-  FilesUsage,
-  TransferProgress,
-  UploadOptions,
-  UploadResult,
-  UploadStart,
-  UploadStatus,
-} from './api/files.js';
-export type { GreetLanguage } from './api/greet.js';
-export type { NodeInfo, NodeStats } from './api/node.js';
-export type { Requester } from './api/requester.js';
+export type { ChatEvent, ChatMessage } from '../wire/chat.js';
+export type { FileEntry, FileRef, FilesUsage, UploadStatus } from '../wire/files.js';
+export type { NodeInfo } from '../wire/node.js';
 export type {
   Ack,
   AlertEvent,
@@ -90,23 +74,30 @@ export type {
   ReadingInput,
   ReadingsPage,
   ReadingsQuery,
-  SensorMetaInput,
+  SensorMeta,
+  SensorMeta as SensorMetaInput,
   SensorSummary,
   StoredReading,
-  TelemetryApi,
-  Watch,
   WatchFilter,
-  WatchHandlers,
-} from './api/telemetry.js';
-export type { BackoffOptions } from './backoff.js';
+} from '../wire/telemetry.js';
+export type { CalcBatchItem, CalcValue } from './api/calc.js';
+export type { ChatJoinOptions, ChatMembership } from './api/chat.js';
 export type {
-  CallHandle,
-  CallOptions,
-  ClientEvents,
-  ClientOptions,
-  ClientState,
-  RequestOptions,
-} from './client.js';
+  DownloadOptions,
+  DownloadResult,
+  DownloadStart,
+  FileSpecifier,
+  TransferProgress,
+  UploadOptions,
+  UploadResult,
+  UploadStart,
+} from './api/files-options.js';
+export type { GreetLanguage } from './api/greet.js';
+export type { NodeStats } from './api/node.js';
+export type { CallHandle, CallOptions, Requester, RequestOptions } from './api/requester.js';
+export type { TelemetryApi, Watch, WatchHandlers } from './api/telemetry.js';
+export type { BackoffOptions } from './backoff.js';
+export type { ClientEvents, ClientOptions, ClientState } from './client.js';
 export { NexoClient } from './client.js';
 export type { CallHandlers } from './connection.js';
 export { IDEMPOTENCY, type Idempotency, idempotencyOf, mayRepeat } from './idempotency.js';

@@ -5,15 +5,10 @@ import { echoApi } from './api/echo.js';
 import { filesApi } from './api/files.js';
 import { greetApi } from './api/greet.js';
 import { nodeApi } from './api/node.js';
+import type { CallHandle, CallOptions, RequestOptions } from './api/requester.js';
 import { telemetryApi } from './api/telemetry.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
-import {
-  type CallHandle,
-  type CallOptions,
-  type ClientOptions,
-  NexoClient,
-  type RequestOptions,
-} from './client.js';
+import { type ClientOptions, NexoClient } from './client.js';
 import { Emitter } from './emitter.js';
 import { mayRepeat } from './idempotency.js';
 import { type Endpoint, formatEndpoint, parseEndpoint } from './socket.js';

@@ -1,10 +1,9 @@
 import { NexoError } from '../errors.js';
-import { METRIC_NAME } from '../services/telemetry/model.js';
-import type { ReadingInput, SensorMetaInput } from './api/telemetry.js';
+import { METRIC_NAME, type ReadingInput, type SensorMeta } from '../wire/telemetry.js';
 import type { NexoClient } from './client.js';
 import { Emitter } from './emitter.js';
 
-export interface SensorClientOptions extends SensorMetaInput {
+export interface SensorClientOptions extends SensorMeta {
   /** The sensor id (1..64 of A-Z a-z 0-9 . _ : -). */
   sensor: string;
   /** Readings per request, 1..1000 (default 100). */
@@ -70,7 +69,7 @@ interface Batch {
 export class SensorClient extends Emitter<SensorClientEvents> {
   readonly sensor: string;
   readonly #client: NexoClient;
-  readonly #meta: SensorMetaInput;
+  readonly #meta: SensorMeta;
   readonly #batchSize: number;
   readonly #lingerMs: number;
   readonly #maxInFlight: number;

@@ -1,7 +1,7 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/types.js';
-import type { ServerOptions, StorageMode } from '../server/options.js';
+import type { ServerOptions, StorageMode } from '../options/options.js';
 import type { EngineHealth } from '../storage/health.js';
 import type { Nats } from '../storage/nats/connection.js';
 import type { Postgres } from '../storage/postgres/postgres.js';

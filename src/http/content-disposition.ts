@@ -1,4 +1,4 @@
-import { safeLocalName } from '../client/api/local-names.js';
+import { safeLocalName } from '../util/local-names.js';
 
 /**
  * `Content-Disposition` for a stored name (any Unicode text, `../../etc/passwd` included). The browser or

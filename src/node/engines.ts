@@ -3,7 +3,7 @@ import { LocalBus } from '../bus/local.js';
 import { NatsBus } from '../bus/nats.js';
 import { timedBus } from '../bus/timed.js';
 import type { Bus } from '../bus/types.js';
-import type { ServerOptions, StorageMode } from '../server/options.js';
+import type { ServerOptions, StorageMode } from '../options/options.js';
 import type { EngineHealth } from '../storage/health.js';
 import { type Nats, openNats } from '../storage/nats/connection.js';
 import { openPostgres, type Postgres } from '../storage/postgres/postgres.js';

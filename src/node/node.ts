@@ -12,6 +12,7 @@ import { NexoError } from '../errors.js';
 import { type HttpGateway, startHttpGateway } from '../http/gateway.js';
 import { type MetricsServer, startMetricsServer } from '../http/metrics-server.js';
 import { NodeMetrics } from '../observability/metrics.js';
+import { resolveOptions, type ServerOptions, type ServerOptionsInput } from '../options/options.js';
 import { PREFACE_FIRST_BYTE } from '../protocol/constants.js';
 import type { TlsMaterial } from '../security/tls-material.js';
 import { Admission } from '../server/admission.js';
@@ -22,7 +23,6 @@ import { Dispatcher } from '../server/dispatcher.js';
 import { type ConnectionHost, newNodeStats } from '../server/host.js';
 import { createLogger } from '../server/logger.js';
 import { NodeSecurity } from '../server/node-security.js';
-import { resolveOptions, type ServerOptions, type ServerOptionsInput } from '../server/options.js';
 import type { PeerConnection } from '../server/peer-connection.js';
 import { TextSession } from '../server/text-session.js';
 import { startUdp, type UdpEndpoint } from '../server/udp.js';
@@ -113,7 +113,10 @@ export class NexoNode {
       () => this.#nextId++,
       () => this.draining,
     );
-    this.pool = new WorkerPool(this.options.workers);
+    this.pool = new WorkerPool(
+      this.options.workers,
+      new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url),
+    );
     this.metrics = new NodeMetrics({
       stats: this.stats,
       connections: () => [

@@ -5,7 +5,7 @@ import { type AgentCheck, type AgentReply, startAgentCheck } from '../cluster/ag
 import { type Load, LoadSampler, weightFor } from '../cluster/load.js';
 import type { Member, MemberPorts, MemberState } from '../cluster/member.js';
 import { Announcer, openMembersBucket, readMembers } from '../cluster/membership.js';
-import type { ServerOptions } from '../server/options.js';
+import type { ServerOptions } from '../options/options.js';
 import { SERVER_NAME } from '../services/node/index.js';
 import type { Engines } from './engines.js';
 

@@ -1,3 +1,4 @@
+import { SharedEvent } from '../contract/shared-event.js';
 import { NexoError, toNexoError, withRequestId } from '../errors.js';
 import {
   Flags,
@@ -10,7 +11,6 @@ import {
 import { FrameDecoder } from '../protocol/decoder.js';
 import { type DecodedFrame, type Frame, isOversize, type OversizeFrame } from '../protocol/frame.js';
 import { packValue, parseHello, parseRequest, unpackValue, type Welcome } from '../protocol/payload.js';
-import { SharedEvent } from '../services/shared-event.js';
 import type { Conduit } from '../transport/types.js';
 import { clip } from '../util/clip.js';
 import type { Histogram } from '../util/histogram.js';

@@ -3,11 +3,11 @@ import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 import type { MethodDefinition, ServiceDefinition, TextCommand } from '../contract/service.js';
 import type { Session } from '../contract/session.js';
 import { NexoError } from '../errors.js';
+import type { FilesOptions } from '../options/options.js';
 import { Denials } from '../security/denials.js';
 import { accessOf, ROLE_TABLE, type Rule, SENSOR_ROLE, sensorsNamed } from '../security/roles.js';
 import { clip } from '../util/clip.js';
 import { Histogram } from '../util/histogram.js';
-import type { FilesOptions } from './options.js';
 
 export interface ResolvedMethod {
   readonly service: string;

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { NodeStats } from '../contract/service.js';
 import { ERRORS } from '../errors.js';
+import type { ServerOptions } from '../options/options.js';
 import type { Authenticator } from './auth.js';
 import type { Dispatcher } from './dispatcher.js';
-import type { ServerOptions } from './options.js';
 
 /** A fresh set of counters. */
 export function newNodeStats(): NodeStats {

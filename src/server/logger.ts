@@ -1,6 +1,6 @@
 import { type Logger, pino } from 'pino';
 import pretty from 'pino-pretty';
-import type { LogLevel } from './options.js';
+import type { LogLevel } from '../options/options.js';
 
 /** Structured JSON logs on stdout; human-readable lines when asked (the CLI asks on a terminal). */
 export function createLogger(options: { level: LogLevel; pretty: boolean }): Logger {

@@ -1,13 +1,13 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { NexoError } from '../errors.js';
+import type { ServerOptions } from '../options/options.js';
 import type { Denials } from '../security/denials.js';
 import { loadTlsMaterial, type TlsMaterial } from '../security/tls-material.js';
 import { FileTokenStore } from '../security/token-store.js';
 import { listenTls, type TlsListener } from '../transport/tls.js';
 import type { ConduitHandler } from '../transport/types.js';
 import type { Authenticator } from './auth.js';
-import type { ServerOptions } from './options.js';
 import type { PeerConnection } from './peer-connection.js';
 
 /** How often the tokens file is checked; a revoked token stops working within this plus one sweep (§5.1.5). */

@@ -1,9 +1,9 @@
 import type { TextCommand } from '../contract/service.js';
+import { SharedEvent } from '../contract/shared-event.js';
 import { NexoError, toNexoError } from '../errors.js';
 import { LineSplitter, type SplitLine } from '../protocol/line-splitter.js';
 import { QUIT_WORDS, replyLine } from '../protocol/text-mode.js';
 import { certificateIdentity } from '../security/certificate-role.js';
-import { SharedEvent } from '../services/shared-event.js';
 import type { Conduit } from '../transport/types.js';
 import { formatDuration } from '../util/units.js';
 import { Call, type CallSink } from './call-context.js';

@@ -2,8 +2,6 @@ import { Piscina } from 'piscina';
 import type { TaskName, TaskPool } from '../contract/service.js';
 import { NexoError } from '../errors.js';
 
-/** Tasks the worker understands; each lives in its service folder (see worker.ts). */
-
 export interface WorkerPoolOptions {
   threads: number;
   maxMemoryMb: number;
@@ -17,10 +15,14 @@ export interface WorkerPoolOptions {
 export class WorkerPool implements TaskPool {
   readonly #piscina: Piscina;
 
-  constructor(options: WorkerPoolOptions) {
-    const source = import.meta.url.endsWith('.ts');
+  /**
+   * `entry` is the module the threads run: it maps each task name to a pure function of a service. The node's
+   * composition names it (`src/node/worker.ts`), so the server knows no service.
+   */
+  constructor(options: WorkerPoolOptions, entry: URL) {
+    const source = entry.pathname.endsWith('.ts');
     this.#piscina = new Piscina({
-      filename: new URL(source ? './worker.ts' : './worker.js', import.meta.url).href,
+      filename: entry.href,
       // One warm thread: the first heavy calculation should not also pay for starting a thread.
       minThreads: 1,
       maxThreads: options.threads,

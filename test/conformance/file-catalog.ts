@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FileCatalog } from '../../src/services/files/catalog.js';
 import { newEntryId } from '../../src/services/files/ids.js';
-import type { FileEntry, UploadRecord } from '../../src/services/files/model.js';
+import type { UploadRecord } from '../../src/services/files/model.js';
+import type { FileEntry } from '../../src/wire/files.js';
 
 /**
  * The one definition of a correct file catalog (src/services/files/catalog.ts), run against SQLite and

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchBuilder, type Definitions } from '../../src/services/telemetry/batch.js';
-import type { AlertEvent, AlertRule } from '../../src/services/telemetry/model.js';
 import type { DefinedSensor, StoreSnapshot, TelemetryStore } from '../../src/services/telemetry/store.js';
+import type { AlertEvent, AlertRule } from '../../src/wire/telemetry.js';
 
 /**
  * The one definition of a correct TelemetryStore, run against every backend (telemetry-store.sqlite.test.ts,

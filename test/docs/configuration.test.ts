@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { TSchema } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
 import { SERVER_SETTINGS } from '../../src/cli/server-settings.js';
-import { ServerOptionsSchema } from '../../src/server/options.js';
+import { ServerOptionsSchema } from '../../src/options/options.js';
 import { ROOT } from '../helpers/node.js';
 
 const doc = readFileSync(path.join(ROOT, 'docs/configuration.md'), 'utf8');

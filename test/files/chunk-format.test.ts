@@ -8,7 +8,7 @@ import {
   encodeTrailer,
   hexToBytes,
   writeChunkHeader,
-} from '../../src/services/files/chunk-format.js';
+} from '../../src/wire/chunk-format.js';
 
 function chunk(offset: number, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(CHUNK_HEADER_SIZE + data.length);

@@ -3,7 +3,7 @@ import { crc32 } from 'node:zlib';
 import { Flags, FrameType } from '../../src/protocol/constants.js';
 import { encodeFrame } from '../../src/protocol/encoder.js';
 import { packValue } from '../../src/protocol/payload.js';
-import { CHUNK_HEADER_SIZE, encodeTrailer, writeChunkHeader } from '../../src/services/files/chunk-format.js';
+import { CHUNK_HEADER_SIZE, encodeTrailer, writeChunkHeader } from '../../src/wire/chunk-format.js';
 import type { ExampleStep } from '../protocol/examples.js';
 
 /**

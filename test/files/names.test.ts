@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { safeLocalName } from '../../src/client/api/local-names.js';
 import { MAX_NAME_BYTES, normalizeName, normalizeType } from '../../src/services/files/names.js';
+import { safeLocalName } from '../../src/util/local-names.js';
 
 const invalid = (name: string) =>
   expect(() => normalizeName(name)).toThrowError(expect.objectContaining({ code: 'FILES_NAME_INVALID' }));

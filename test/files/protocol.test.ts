@@ -9,17 +9,17 @@ import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NexoNode } from '../../src/node/node.js';
+import type { ServerOptionsInput } from '../../src/options/options.js';
 import { Flags, FrameType } from '../../src/protocol/constants.js';
 import type { Frame } from '../../src/protocol/frame.js';
 import { unpackValue } from '../../src/protocol/payload.js';
-import type { ServerOptionsInput } from '../../src/server/options.js';
 import {
   CHUNK_HEADER_SIZE,
   decodeChunk,
   encodeTrailer,
   hexToBytes,
   writeChunkHeader,
-} from '../../src/services/files/chunk-format.js';
+} from '../../src/wire/chunk-format.js';
 import { partialSizes, sha256, storedBlobs } from '../helpers/files.js';
 import { startNode, textSession } from '../helpers/node.js';
 import { RawPeer } from '../helpers/raw-peer.js';

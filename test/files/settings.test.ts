@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { serverOptionsFrom } from '../../src/cli/server-settings.js';
-import { type OptionsError, resolveOptions } from '../../src/server/options.js';
+import { type OptionsError, resolveOptions } from '../../src/options/options.js';
 
 describe('files settings', () => {
   it('have defaults: 64GiB files, no quota, 16 uploads, 24h expiry, 2m stall, anyone reads and writes, admin deletes', () => {

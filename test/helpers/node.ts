@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NexoNode, type NodeExtras } from '../../src/node/node.js';
-import type { ServerOptionsInput } from '../../src/server/options.js';
+import type { ServerOptionsInput } from '../../src/options/options.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(ROOT, 'dist/cli/main.js');

@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import type { NexoNode } from '../../src/node/node.js';
-import { resolveOptions } from '../../src/server/options.js';
+import { resolveOptions } from '../../src/options/options.js';
 import { startNode } from '../helpers/node.js';
 import { httpPort } from '../helpers/transports.js';
 

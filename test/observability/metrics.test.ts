@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NexoClient } from '../../src/client/client.js';
 import type { NexoNode } from '../../src/node/node.js';
-import { resolveOptions } from '../../src/server/options.js';
+import { resolveOptions } from '../../src/options/options.js';
 import { startNode } from '../helpers/node.js';
 import { clientOver, httpPort, tcp } from '../helpers/transports.js';
 

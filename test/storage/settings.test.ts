@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { serverOptionsFrom } from '../../src/cli/server-settings.js';
-import { OptionsError, resolveOptions } from '../../src/server/options.js';
+import { OptionsError, resolveOptions } from '../../src/options/options.js';
 import { redactUrl } from '../../src/util/redact-url.js';
 
 function problems(fn: () => unknown): string[] {

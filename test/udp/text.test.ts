@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineMethod, type ServiceDefinition } from '../../src/contract/service.js';
 import type { NexoNode } from '../../src/node/node.js';
-import { OptionsError, resolveOptions } from '../../src/server/options.js';
+import { OptionsError, resolveOptions } from '../../src/options/options.js';
 import { builtinServices } from '../../src/services/index.js';
 import { startNode } from '../helpers/node.js';
 import { UdpPeer } from '../helpers/udp.js';

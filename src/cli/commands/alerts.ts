@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import type { AlertEvent } from '../../services/telemetry/model.js';
+import type { AlertEvent } from '../../wire/telemetry.js';
 import { addClientOptions, type ClientFlags, connectFromFlags } from '../client-options.js';
 import { paint, printJson, reportError } from '../output.js';
 import {

@@ -1,10 +1,10 @@
 import os from 'node:os';
 import { createInterface } from 'node:readline';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { ChatEvent, ChatMembership } from '../../client/api/chat.js';
+import type { ChatMembership } from '../../client/api/chat.js';
 import { NexoError } from '../../errors.js';
 import { QUIT_WORDS } from '../../protocol/text-mode.js';
-import { formatChatEvent } from '../../services/chat/text.js';
+import { type ChatEvent, formatChatEvent } from '../../wire/chat.js';
 import { addClientOptions, type ClientFlags, connectFromFlags } from '../client-options.js';
 import { EXIT } from '../exit-codes.js';
 import { printJson, reportError } from '../output.js';

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { type Command, Option } from 'commander';
-import type { DownloadResult } from '../../client/api/files.js';
+import type { DownloadResult } from '../../client/api/files-options.js';
 import type { NexoError } from '../../errors.js';
 import { formatBytes } from '../../util/format-bytes.js';
 import { addClientOptions, type ClientFlags } from '../client-options.js';

@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { FileEntry } from '../../client/api/files.js';
 import { formatBytes } from '../../util/format-bytes.js';
+import type { FileEntry } from '../../wire/files.js';
 import { addClientOptions, type ClientFlags, connectFromFlags } from '../client-options.js';
 import { paint, printJson, reportError } from '../output.js';
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { SensorSummary } from '../../services/telemetry/model.js';
+import type { SensorSummary } from '../../wire/telemetry.js';
 import { addClientOptions, type ClientFlags, connectFromFlags } from '../client-options.js';
 import { printJson, reportError } from '../output.js';
 import { ago, renderTable, withUnit } from '../telemetry-format.js';

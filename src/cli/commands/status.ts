@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { formatStatus, type NodeSnapshot } from '../../services/node/index.js';
+import { formatStatus, type NodeSnapshot } from '../../wire/node.js';
 import { addClientOptions, type ClientFlags, connectFromFlags } from '../client-options.js';
 import { printJson, reportError } from '../output.js';
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { type Command, Option } from 'commander';
-import type { UploadResult } from '../../client/api/files.js';
+import type { UploadResult } from '../../client/api/files-options.js';
 import { NexoError } from '../../errors.js';
 import { formatBytes } from '../../util/format-bytes.js';
 import { parseSize } from '../../util/units.js';

@@ -1,6 +1,5 @@
 import type { ErrorPayload } from '../../errors.js';
-import type { RequestOptions } from '../client.js';
-import type { Requester } from './requester.js';
+import type { Requester, RequestOptions } from './requester.js';
 
 export interface CalcValue {
   value: string;

@@ -1,33 +1,7 @@
 import { NexoError } from '../../errors.js';
-import type { RequestOptions } from '../client.js';
-import type { Caller } from './requester.js';
+import type { ChatEvent, ChatMessage } from '../../wire/chat.js';
+import type { Caller, RequestOptions } from './requester.js';
 import { RESUMABLE, reopen } from './resume.js';
-
-/** A message of a room (history and live). */
-export interface ChatMessage {
-  room: string;
-  seq: number;
-  at: number;
-  nick: string;
-  text: string;
-}
-
-/** The events of a joined room, in the order the room produced them (docs/protocol.md §9, chat). */
-export type ChatEvent =
-  | {
-      type: 'joined';
-      room: string;
-      nick: string;
-      members: string[];
-      history: number;
-      /** A resumed join (§14.4): the `after` it asked for, and messages after it no longer kept. */
-      after?: number;
-      missed?: number;
-    }
-  | ({ type: 'message'; history?: true } & ChatMessage)
-  | { type: 'join'; room: string; nick: string; at: number }
-  | { type: 'leave'; room: string; nick: string; at: number; reason: 'left' | 'disconnected' | 'too-slow' }
-  | { type: 'dm'; room: string; from: string; to: string; text: string; at: number };
 
 type JoinedEvent = Extract<ChatEvent, { type: 'joined' }>;
 

@@ -1,5 +1,4 @@
-import type { RequestOptions } from '../client.js';
-import type { Requester } from './requester.js';
+import type { Requester, RequestOptions } from './requester.js';
 
 /** Typed calls of the echo service. */
 export function echoApi(r: Requester) {

@@ -7,7 +7,7 @@
  */
 import { crc32 } from '../hash/crc32.js';
 import { Sha256 } from '../hash/sha256.js';
-import type { FilesRequester, UploadOptions, UploadResult } from './files.js';
+import type { FilesRequester, UploadOptions, UploadResult } from './files-options.js';
 import { type UploadPlatform, type UploadSource, uploadFrom } from './files-upload.js';
 
 const BROWSER: UploadPlatform = {

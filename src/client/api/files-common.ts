@@ -3,9 +3,9 @@
  * and waiting between attempts. Shared by the Node transfers and the browser uploads.
  */
 import { NexoError } from '../../errors.js';
-import type { FileEntry, FileRef } from '../../services/files/model.js';
-import type { RequestOptions } from '../client.js';
-import type { FileSpecifier, FilesRequester } from './files.js';
+import type { FileEntry, FileRef } from '../../wire/files.js';
+import type { FileSpecifier, FilesRequester } from './files-options.js';
+import type { RequestOptions } from './requester.js';
 
 const ENTRY_ID = /^[a-z2-7]{16}$/;
 

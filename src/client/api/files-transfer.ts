@@ -11,10 +11,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { NexoError, toNexoError } from '../../errors.js';
-import { bytesToHex, decodeChunk, SHA256_SIZE } from '../../services/files/chunk-format.js';
-import type { FileEntry } from '../../services/files/model.js';
 import { crc32 } from '../../util/crc32.js';
+import { safeLocalName } from '../../util/local-names.js';
+import { bytesToHex, decodeChunk, SHA256_SIZE } from '../../wire/chunk-format.js';
+import type { FileEntry } from '../../wire/files.js';
 import { FileSink, SINK_HIGH, type Sink, StreamSink } from './download-sinks.js';
+import { pause, RETRYABLE, resolveEntry, throwIfAborted } from './files-common.js';
 import type {
   DownloadOptions,
   DownloadResult,
@@ -22,10 +24,8 @@ import type {
   FilesRequester,
   UploadOptions,
   UploadResult,
-} from './files.js';
-import { pause, RETRYABLE, resolveEntry, throwIfAborted } from './files-common.js';
+} from './files-options.js';
 import { type UploadPlatform, type UploadSource, uploadFrom } from './files-upload.js';
-import { safeLocalName } from './local-names.js';
 
 const HASH_READ = 1 << 20;
 

@@ -4,17 +4,17 @@
  * TypeScript hashes) run the same exchange, resume and retry logic with their own sources and digests.
  */
 import { NexoError, toNexoError } from '../../errors.js';
+import { advanceBuffers } from '../../util/byte-lists.js';
+import { guessMediaType } from '../../util/media-types.js';
 import {
   CHUNK_HEADER_SIZE,
   DEFAULT_CHUNK_DATA,
   encodeTrailer,
   hexToBytes,
   writeChunkHeader,
-} from '../../services/files/chunk-format.js';
-import { advanceBuffers } from '../../util/byte-lists.js';
-import type { FilesRequester, UploadOptions, UploadResult } from './files.js';
+} from '../../wire/chunk-format.js';
 import { pause, RETRYABLE, throwIfAborted } from './files-common.js';
-import { guessMediaType } from './media-types.js';
+import type { FilesRequester, UploadOptions, UploadResult } from './files-options.js';
 
 const HASH_READ = 1 << 20;
 

@@ -1,18 +1,8 @@
-import type { NodeSnapshot } from '../../services/node/snapshot.js';
-import type { RequestOptions } from '../client.js';
-import type { Caller } from './requester.js';
+import type { NodeInfo, NodeSnapshot } from '../../wire/node.js';
+import type { Caller, RequestOptions } from './requester.js';
 
 /** A snapshot of a node's counters (docs/protocol.md §9, node). */
 export type NodeStats = NodeSnapshot;
-
-export interface NodeInfo {
-  node: string;
-  server: string;
-  startedAt: number;
-  uptimeMs: number;
-  http: { port: number } | null;
-  services: string[];
-}
 
 /** Typed calls of the node service: which node, how it is doing. */
 export function nodeApi(c: Caller) {

@@ -3,96 +3,22 @@ import type {
   Ack,
   AlertEvent,
   AlertRule,
-  Bucket,
+  AlertRuleWithState,
+  BucketsQuery,
+  BucketsResult,
   LatestReading,
   LiveReading,
+  ReadingInput,
+  ReadingsPage,
+  ReadingsQuery,
+  SensorMeta,
   SensorSummary,
   StoredReading,
-} from '../../services/telemetry/model.js';
-import type { RequestOptions } from '../client.js';
-import type { Caller } from './requester.js';
+  WatchFilter,
+} from '../../wire/telemetry.js';
+import type { Caller, RequestOptions } from './requester.js';
 import { RESUMABLE, reopen } from './resume.js';
 import { readGap, WatchMarks } from './watch-gap.js';
-
-export type {
-  Ack,
-  AlertEvent,
-  AlertRule,
-  Bucket,
-  LatestReading,
-  LiveReading,
-  MetricSummary,
-  SensorSummary,
-  StoredReading,
-} from '../../services/telemetry/model.js';
-
-/** A reading as a sensor sends it (docs/protocol.md §9 telemetry). */
-export interface ReadingInput {
-  metric: string;
-  value: number;
-  /** The sensor's sequence number: a reading resent with the same (sensor, seq) is stored once. */
-  seq?: number;
-  /** Milliseconds since 1970; the node's receive time when absent. */
-  ts?: number;
-  unit?: string;
-  tags?: Record<string, string>;
-}
-
-/** Sent with a report: registers the sensor, or updates what is known of it. */
-export interface SensorMetaInput {
-  kind?: string;
-  location?: string;
-}
-
-export interface ReadingsQuery {
-  sensor: string;
-  metric: string;
-  /** ms since 1970, inclusive; default: the beginning. */
-  from?: number;
-  /** ms, exclusive; default: now. */
-  to?: number;
-  /** Readings per page (1..10000, default 1000). */
-  limit?: number;
-  order?: 'asc' | 'desc';
-  /** Continue after this reading: the `next` of the previous page. */
-  after?: { ts: number; seq: number };
-}
-
-export interface ReadingsPage {
-  sensor: string;
-  metric: string;
-  unit?: string;
-  readings: StoredReading[];
-  next?: { ts: number; seq: number };
-}
-
-export interface BucketsQuery {
-  sensor: string;
-  metric: string;
-  from: number;
-  to?: number;
-  /** Bucket width in ms (60000 for one minute). */
-  every: number;
-}
-
-export interface BucketsResult {
-  sensor: string;
-  metric: string;
-  unit?: string;
-  every: number;
-  from: number;
-  to: number;
-  /** `rollup` when whole minutes came from the per-minute rollup. */
-  source: 'rollup' | 'raw';
-  buckets: Bucket[];
-}
-
-export interface WatchFilter {
-  sensors?: string[];
-  metrics?: string[];
-  /** Alert events too (default true). */
-  alerts?: boolean;
-}
 
 export interface WatchHandlers {
   onReading?(reading: LiveReading): void;
@@ -114,8 +40,6 @@ export interface Watch {
   done: Promise<void>;
 }
 
-export type AlertRuleWithState = AlertRule & { firing: { sensor: string; since: number }[] };
-
 /** What the telemetry facade needs from a client: requests, and calls with events for `watch`. */
 export type TelemetryRequester = Caller;
 
@@ -130,16 +54,12 @@ function defined<T extends object>(value: T): T {
 export function telemetryApi(r: TelemetryRequester, defaults: { resume?: boolean } = {}) {
   return {
     /** Stores one reading; resolves once it is on disk. */
-    report: (sensor: string, reading: ReadingInput, meta?: SensorMetaInput, options?: RequestOptions) =>
+    report: (sensor: string, reading: ReadingInput, meta?: SensorMeta, options?: RequestOptions) =>
       r.request<Ack>('telemetry', 'report', defined({ sensor, ...meta, ...reading }), options),
 
     /** Stores up to 1000 readings of one sensor in one durable commit. */
-    reportBatch: (
-      sensor: string,
-      readings: ReadingInput[],
-      meta?: SensorMetaInput,
-      options?: RequestOptions,
-    ) => r.request<Ack>('telemetry', 'reportBatch', { sensor, ...meta, readings }, options),
+    reportBatch: (sensor: string, readings: ReadingInput[], meta?: SensorMeta, options?: RequestOptions) =>
+      r.request<Ack>('telemetry', 'reportBatch', { sensor, ...meta, readings }, options),
 
     sensors: (query: { after?: string; limit?: number } = {}, options?: RequestOptions) =>
       r.request<{ sensors: SensorSummary[]; next?: string }>('telemetry', 'sensors', defined(query), options),

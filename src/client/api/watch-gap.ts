@@ -1,4 +1,4 @@
-import type { LatestReading, LiveReading, StoredReading } from '../../services/telemetry/model.js';
+import type { LatestReading, LiveReading, StoredReading } from '../../wire/telemetry.js';
 import type { Requester } from './requester.js';
 
 /** §14.5.3 Readings read back per series to fill a gap, at most; beyond it the gap is cut short. */

@@ -1,18 +1,18 @@
 import { Readable } from 'node:stream';
 import fastifyMultipart, { type MultipartFile } from '@fastify/multipart';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { guessMediaType } from '../../client/api/media-types.js';
 import { NexoError, toNexoError } from '../../errors.js';
 import { type FilesLocalApi, filesLocalApi } from '../../services/files/index.js';
+import type { BlobReader } from '../../services/files/store.js';
+import { clip } from '../../util/clip.js';
+import { guessMediaType } from '../../util/media-types.js';
 import {
   ENTRY_ID_PATTERN,
   type FileEntry,
   type FileRef,
   SHA256_PATTERN,
-} from '../../services/files/model.js';
-import type { BlobReader } from '../../services/files/store.js';
-import type { UploadResult } from '../../services/files/uploads.js';
-import { clip } from '../../util/clip.js';
+  type UploadCommitted,
+} from '../../wire/files.js';
 import { contentDisposition } from '../content-disposition.js';
 import { integer, type QueryValue, single } from '../query.js';
 import { parseRange } from '../range.js';
@@ -266,7 +266,7 @@ async function receiveUpload(
     type: single('type', query.type),
     sha256: checkSha256(single('sha256', query.sha256)),
   };
-  const stored: UploadResult[] = [];
+  const stored: UploadCommitted[] = [];
   let next: Declared = {};
   let current: MultipartFile | undefined;
   try {
@@ -305,7 +305,7 @@ async function receiveUpload(
       const type = declared.type ?? partType ?? guessMediaType(name);
       const entry = (await context.run(request, 'files', 'upload', (ctx) =>
         local.receiveStream({ name, type, sha256: declared.sha256, maxSize: length }, complete(part), ctx),
-      )) as UploadResult;
+      )) as UploadCommitted;
       current = undefined;
       stored.push(entry);
     }
@@ -328,7 +328,7 @@ async function receiveUpload(
   return created(reply, stored);
 }
 
-function created(reply: FastifyReply, stored: UploadResult[]): FastifyReply {
+function created(reply: FastifyReply, stored: UploadCommitted[]): FastifyReply {
   reply.code(201);
   if (stored.length === 1) reply.header('location', `/api/files/${stored[0]!.id}`);
   return sendJson(reply, { files: stored });
@@ -392,7 +392,7 @@ function fromMultipartError(err: unknown): NexoError {
   }
 }
 
-function withStored(error: NexoError, stored: UploadResult[]): NexoError {
+function withStored(error: NexoError, stored: UploadCommitted[]): NexoError {
   if (stored.length === 0) return error;
   return new NexoError(
     error.code,

@@ -1,13 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { NexoError } from '../../errors.js';
-import type {
-  Ack,
-  AlertEvent,
-  Bucket,
-  SensorSummary,
-  StoredReading,
-} from '../../services/telemetry/model.js';
 import { type CsvValue, csvRow } from '../../util/csv.js';
+import type { Ack, AlertEvent, BucketsResult, SensorSummary, StoredReading } from '../../wire/telemetry.js';
 import { sendCsv, wantsCsv } from '../csv-reply.js';
 import { duration, integer, list, type QueryValue, single, time } from '../query.js';
 import type { RestContext, RestModule } from '../types.js';
@@ -266,17 +260,6 @@ async function* readingsCsv(
       yield text;
     } while (after !== undefined);
   }
-}
-
-interface BucketsResult {
-  sensor: string;
-  metric: string;
-  unit?: string;
-  every: number;
-  from: number;
-  to: number;
-  source: string;
-  buckets: Bucket[];
 }
 
 async function bucketsOf(

@@ -1,5 +1,5 @@
-import type { Meter } from './cost.js';
-import type { CalcContext, Decimal } from './decimal.js';
+import type { Decimal } from 'decimal.js';
+import type { CostTable, Meter } from './cost.js';
 
 /**
  * Results of the costly pure functions at one precision. Real traffic (dashboards, benchmarks, batch
@@ -34,7 +34,7 @@ export class Memo {
  * its full estimate. Only results that passed every check are stored.
  */
 export function remembered(
-  ctx: CalcContext,
+  ctx: { readonly memo: Memo; readonly cost: CostTable },
   meter: Meter,
   key: string,
   cost: number,

@@ -1,5 +1,5 @@
 import { Packr } from 'msgpackr';
-import type { ChatMessage, LeaveReason } from './events.js';
+import type { ChatMessage, LeaveReason } from '../../wire/chat.js';
 
 /**
  * A room's traffic between nodes (shared mode): every node with the room loaded subscribes to the room's

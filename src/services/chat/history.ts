@@ -1,4 +1,4 @@
-import type { ChatMessage } from './events.js';
+import type { ChatMessage } from '../../wire/chat.js';
 
 /**
  * Where chat rooms' messages are kept and numbered. The store, not the room in memory, allocates each

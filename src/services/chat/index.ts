@@ -9,8 +9,8 @@ import {
 } from '../../contract/service.js';
 import type { Session } from '../../contract/session.js';
 import { NexoError } from '../../errors.js';
+import type { ChatMessage, LeaveReason } from '../../wire/chat.js';
 import { openChatHistory } from './backend.js';
-import type { ChatMessage, LeaveReason } from './events.js';
 import { decodeTraffic, encodeTraffic, type RoomTraffic, roomSubject } from './fanout.js';
 import type { ChatHistory } from './history.js';
 import { Member } from './member.js';

@@ -1,7 +1,7 @@
 import type { CallContext } from '../../contract/service.js';
 import type { Session } from '../../contract/session.js';
-import type { SharedEvent } from '../shared-event.js';
-import type { ChatEvent } from './events.js';
+import type { SharedEvent } from '../../contract/shared-event.js';
+import type { ChatEvent } from '../../wire/chat.js';
 import { TokenBucket } from './rate-limit.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { Session } from '../../contract/session.js';
-import { SharedEvent } from '../shared-event.js';
-import type { ChatEvent, ChatMessage, LeaveReason } from './events.js';
+import { SharedEvent } from '../../contract/shared-event.js';
+import type { ChatEvent, ChatMessage, LeaveReason } from '../../wire/chat.js';
 import type { RoomState } from './history.js';
 import type { Member } from './member.js';
 

@@ -1,6 +1,6 @@
 import type { LiveLineAction, TextCommand } from '../../contract/service.js';
 import { NexoError } from '../../errors.js';
-import type { ChatEvent, ChatMessage } from './events.js';
+import { type ChatEvent, type ChatMessage, formatChatEvent, formatMessage } from '../../wire/chat.js';
 
 const CHAT_HELP = [
   'in a room, a line is a message to everyone; commands start with /:',
@@ -117,32 +117,6 @@ type WhoResult = { room: string; members: { nick: string }[] };
 function formatWho(result: WhoResult): string {
   const nicks = result.members.map((m) => m.nick);
   return nicks.length === 0 ? `* nobody is in #${result.room}` : `* in #${result.room}: ${nicks.join(', ')}`;
-}
-
-export function formatChatEvent(event: ChatEvent): string {
-  switch (event.type) {
-    case 'joined':
-      return `* you joined #${event.room} as ${event.nick}; here: ${event.members.join(', ')}. Type to talk, /help for commands`;
-    case 'message':
-      return formatMessage(event, event.history === true);
-    case 'join':
-      return `* ${event.nick} joined #${event.room}`;
-    case 'leave':
-      return event.reason === 'too-slow'
-        ? `* ${event.nick} was removed from #${event.room} (not reading fast enough)`
-        : event.reason === 'disconnected'
-          ? `* ${event.nick} disconnected from #${event.room}`
-          : `* ${event.nick} left #${event.room}`;
-    case 'dm':
-      return `* private from ${event.from}: ${event.text}`;
-    default:
-      return JSON.stringify(event);
-  }
-}
-
-function formatMessage(m: ChatMessage, withTime: boolean): string {
-  const time = withTime ? ` ${new Date(m.at).toISOString().slice(11, 16)}` : '';
-  return `[${m.room}]${time} <${m.nick}> ${m.text}`;
 }
 
 function oneRoom(rest: string, usage: string): string {

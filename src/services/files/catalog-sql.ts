@@ -4,8 +4,9 @@
  * maps messages onto them.
  */
 import Database from 'better-sqlite3';
+import type { FileEntry } from '../../wire/files.js';
 import type { ListQuery, Usage } from './catalog.js';
-import type { FileEntry, UploadRecord } from './model.js';
+import type { UploadRecord } from './model.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS files (

@@ -3,7 +3,9 @@
  * apart from the bytes (store.ts) so a cluster can put metadata in a shared database and bytes in a shared
  * store independently. Every method is asynchronous: implementations do their I/O off the event loop.
  */
-import type { FileEntry, UploadRecord } from './model.js';
+
+import type { FileEntry } from '../../wire/files.js';
+import type { UploadRecord } from './model.js';
 
 export interface ListQuery {
   limit: number;

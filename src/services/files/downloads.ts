@@ -7,8 +7,9 @@ import {
   encodeTrailer,
   hexToBytes,
   writeChunkHeader,
-} from './chunk-format.js';
-import type { FileEntry, TransferStats } from './model.js';
+} from '../../wire/chunk-format.js';
+import type { FileEntry } from '../../wire/files.js';
+import type { TransferStats } from './model.js';
 import type { BlobReader, FileStore } from './store.js';
 
 /**

@@ -8,22 +8,14 @@ import {
 import { NexoError } from '../../errors.js';
 import { clip } from '../../util/clip.js';
 import { formatBytes } from '../../util/format-bytes.js';
+import type { FileEntry, FileRef, UploadCommitted } from '../../wire/files.js';
 import { fileBackends } from './backends.js';
 import type { FileCatalog } from './catalog.js';
 import { sendFile } from './downloads.js';
-import {
-  DownloadArgs,
-  type FileEntry,
-  type FileRef,
-  ListArgs,
-  newTransferStats,
-  RefArgs,
-  StatusArgs,
-  UploadArgs,
-} from './model.js';
+import { DownloadArgs, ListArgs, newTransferStats, RefArgs, StatusArgs, UploadArgs } from './model.js';
 import { normalizeName } from './names.js';
 import type { BlobReader, FileStore } from './store.js';
-import { type StreamUpload, type UploadResult, Uploads } from './uploads.js';
+import { type StreamUpload, Uploads } from './uploads.js';
 
 export interface FilesServiceParts {
   store?: FileStore;
@@ -257,7 +249,7 @@ export interface FilesLocalApi {
     request: StreamUpload,
     source: AsyncIterable<Uint8Array>,
     ctx: CallContext,
-  ): Promise<UploadResult>;
+  ): Promise<UploadCommitted>;
   /** The stored content of `entry` for positional reads (HTTP downloads, Range); the caller closes it. */
   openContent(entry: FileEntry): Promise<BlobReader>;
 }

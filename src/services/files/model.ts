@@ -1,21 +1,6 @@
-/** What the files service stores and the shapes of its method arguments (docs/protocol.md §9, files). */
+/** What the files service keeps about uploads, its counters and its method arguments' schemas (docs/protocol.md §9, files). */
 import { Type } from '@sinclair/typebox';
-
-/** One stored file: a name (metadata) pointing at content stored once under its SHA-256. */
-export interface FileEntry {
-  /** Unique per entry; two entries may share content (same sha256). */
-  readonly id: string;
-  readonly name: string;
-  readonly size: number;
-  /** Hex SHA-256 of the content: the content's address in the store. */
-  readonly sha256: string;
-  /** Media type, e.g. `video/mp4`. */
-  readonly type: string;
-  /** `role@address` of the session that uploaded it. */
-  readonly uploader: string;
-  /** ISO 8601 time the upload was committed. */
-  readonly uploadedAt: string;
-}
+import { ENTRY_ID_PATTERN, SHA256_PATTERN, UPLOAD_ID_PATTERN } from '../../wire/files.js';
 
 /** An upload that started and has not been committed yet; survives restarts so it can be resumed. */
 export interface UploadRecord {
@@ -46,10 +31,6 @@ export interface TransferStats {
 export function newTransferStats(): TransferStats {
   return { uploads: 0, receivedBytes: 0, downloads: 0, sentBytes: 0 };
 }
-
-export const ENTRY_ID_PATTERN = '^[a-z2-7]{16}$';
-export const UPLOAD_ID_PATTERN = '^[A-Za-z0-9_-]{22}$';
-export const SHA256_PATTERN = '^[0-9a-fA-F]{64}$';
 
 const Sha256 = Type.String({ pattern: SHA256_PATTERN });
 const EntryId = Type.String({ pattern: ENTRY_ID_PATTERN });
@@ -95,9 +76,3 @@ export const ListArgs = Type.Union([
 ]);
 
 export const StatusArgs = Type.Object({ uploadId: UploadId }, { additionalProperties: false });
-
-export interface FileRef {
-  id?: string | undefined;
-  name?: string | undefined;
-  sha256?: string | undefined;
-}

@@ -1,10 +1,11 @@
 import { Piscina } from 'piscina';
 import { NexoError } from '../../errors.js';
+import type { FileEntry } from '../../wire/files.js';
 import type { FileCatalog, ListQuery, Usage } from './catalog.js';
 import type { CatalogOp } from './catalog-sql.js';
 import type { CatalogTask } from './catalog-worker.js';
 import { KeyedLock } from './keyed-lock.js';
-import type { FileEntry, UploadRecord } from './model.js';
+import type { UploadRecord } from './model.js';
 
 /**
  * FileCatalog on an embedded SQLite file (`<dataDir>/files/catalog.sqlite`), queried from its own thread

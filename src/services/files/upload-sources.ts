@@ -1,7 +1,7 @@
 import type { CallContext } from '../../contract/service.js';
 import { NexoError } from '../../errors.js';
 import { crc32 } from '../../util/crc32.js';
-import { bytesToHex, decodeChunk, SHA256_SIZE } from './chunk-format.js';
+import { bytesToHex, decodeChunk, SHA256_SIZE } from '../../wire/chunk-format.js';
 import type { UploadRecord } from './model.js';
 import type { Run } from './upload-run.js';
 

@@ -3,20 +3,15 @@ import type { Static } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { CallContext } from '../../contract/service.js';
 import { NexoError } from '../../errors.js';
-import type { FilesOptions } from '../../server/options.js';
+import type { FilesOptions } from '../../options/options.js';
 import { clip } from '../../util/clip.js';
 import { formatBytes } from '../../util/format-bytes.js';
+import { CHUNK_HEADER_SIZE, DEFAULT_CHUNK_DATA } from '../../wire/chunk-format.js';
+import type { FileEntry, UploadCommitted } from '../../wire/files.js';
 import { AppendQueue } from './append-queue.js';
 import type { FileCatalog } from './catalog.js';
-import { CHUNK_HEADER_SIZE, DEFAULT_CHUNK_DATA } from './chunk-format.js';
 import { newEntryId } from './ids.js';
-import {
-  type FileEntry,
-  newTransferStats,
-  type TransferStats,
-  type UploadArgs,
-  type UploadRecord,
-} from './model.js';
+import { newTransferStats, type TransferStats, type UploadArgs, type UploadRecord } from './model.js';
 import { normalizeName, normalizeType } from './names.js';
 import type { FileStore } from './store.js';
 import type { Run } from './upload-run.js';
@@ -30,8 +25,6 @@ const DISK_MARGIN = 64 * 1024 * 1024;
 const MAX_PENDING_WRITES = 2 * 1024 * 1024;
 /** Completed uploads remembered so a client that lost the final reply can ask again (by upload id). */
 const REMEMBER_COMPLETED = 1000;
-
-export type UploadResult = FileEntry & { deduplicated: boolean };
 
 interface Session {
   record: UploadRecord;
@@ -55,7 +48,7 @@ interface Session {
  */
 export class Uploads {
   readonly #sessions = new Map<string, Session>();
-  readonly #completed = new Map<string, UploadResult>();
+  readonly #completed = new Map<string, UploadCommitted>();
   #receiving = 0;
 
   constructor(
@@ -73,7 +66,7 @@ export class Uploads {
   }
 
   /** files.upload: see docs/protocol.md §9 for the exchange. */
-  async receive(args: Static<typeof UploadArgs>, ctx: CallContext): Promise<UploadResult> {
+  async receive(args: Static<typeof UploadArgs>, ctx: CallContext): Promise<UploadCommitted> {
     const name = normalizeName(args.name);
     const type = normalizeType(args.type);
     const declared = args.sha256?.toLowerCase();
@@ -129,7 +122,7 @@ export class Uploads {
     request: StreamUpload,
     source: AsyncIterable<Uint8Array>,
     ctx: CallContext,
-  ): Promise<UploadResult> {
+  ): Promise<UploadCommitted> {
     const name = normalizeName(request.name);
     const type = normalizeType(request.type);
     const declared = request.sha256?.toLowerCase();
@@ -381,7 +374,7 @@ export class Uploads {
 
   // ---- receiving ----------------------------------------------------------------------------------
 
-  async #run(session: Session, run: Run, ctx: CallContext, source: DataSource): Promise<UploadResult> {
+  async #run(session: Session, run: Run, ctx: CallContext, source: DataSource): Promise<UploadCommitted> {
     const stallMs = this.options.stallTimeoutMs;
     // A long upload keeps its record fresh, so no node sharing the catalog expires it while it is receiving.
     const touchEvery = this.options.partialExpiryMs / 4;
@@ -422,7 +415,7 @@ export class Uploads {
     }
   }
 
-  async #receive(session: Session, run: Run, ctx: CallContext, source: DataSource): Promise<UploadResult> {
+  async #receive(session: Session, run: Run, ctx: CallContext, source: DataSource): Promise<UploadCommitted> {
     const record = session.record;
     const uploadId = record.uploadId;
     let partial = await this.store.openPartial(uploadId);
@@ -527,7 +520,7 @@ export class Uploads {
       });
       this.#sessions.delete(uploadId);
       this.stats.uploads++;
-      const result: UploadResult = { ...entry, deduplicated: !firstCopy };
+      const result: UploadCommitted = { ...entry, deduplicated: !firstCopy };
       this.#remember(uploadId, result);
       return result;
     } finally {
@@ -550,7 +543,7 @@ export class Uploads {
   }
 
   /** The result of an upload committed earlier: remembered here, or (another node, a restart) in the catalog. */
-  async #committed(uploadId: string): Promise<UploadResult | undefined> {
+  async #committed(uploadId: string): Promise<UploadCommitted | undefined> {
     const done = this.#completed.get(uploadId);
     if (done !== undefined) return done;
     if (this.#sessions.has(uploadId)) return undefined;
@@ -558,7 +551,7 @@ export class Uploads {
     return entry === undefined ? undefined : { ...entry, deduplicated: false };
   }
 
-  #remember(uploadId: string, result: UploadResult): void {
+  #remember(uploadId: string, result: UploadCommitted): void {
     this.#completed.set(uploadId, result);
     if (this.#completed.size > REMEMBER_COMPLETED) {
       this.#completed.delete(this.#completed.keys().next().value as string);

@@ -1,9 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { defineMethod, type ServiceDefinition, type ServiceHost } from '../../contract/service.js';
+import { formatStatus, type NodeInfo, type NodeSnapshot } from '../../wire/node.js';
 import { RateSampler } from './rates.js';
-import type { NodeSnapshot } from './snapshot.js';
-
-export type { NodeSnapshot };
 
 export const SERVER_NAME = 'nexo/0.1.0';
 
@@ -75,7 +73,7 @@ export function nodeService(host: ServiceHost): ServiceDefinition {
       info: defineMethod({
         description: 'Name, server version, start time, HTTP address and the services this node runs.',
         args: NoArgs,
-        handler: () => {
+        handler: (): NodeInfo => {
           const http = view.httpAddress();
           return {
             node: host.nodeId(),
@@ -129,41 +127,6 @@ export function nodeService(host: ServiceHost): ServiceDefinition {
       },
     ],
   };
-}
-
-export function formatStatus(s: NodeSnapshot): string[] {
-  const connections = Object.entries(s.connections)
-    .filter(([k]) => k !== 'total')
-    .map(([k, v]) => `${k} ${v}`)
-    .join(', ');
-  return [
-    `node ${s.node}, up ${formatUptime(s.uptimeMs)}${s.draining ? ' (draining)' : ''}`,
-    `connections: ${connections}`,
-    `requests: ${s.requests.total} total, ${s.requests.perSecond}/s; errors: ${s.errors}`,
-    formatStorage(s.storage),
-  ];
-}
-
-/** `storage: postgres (postgres up, nats DOWN: reconnecting)`; older nodes send no storage. */
-function formatStorage(storage: NodeSnapshot['storage'] | undefined): string {
-  if (storage === undefined) return 'storage: unknown';
-  if (storage.engines.length === 0) return `storage: ${storage.mode}`;
-  const engines = storage.engines.map((e) =>
-    e.up ? `${e.engine} up` : `${e.engine} DOWN${e.error === undefined ? '' : `: ${e.error}`}`,
-  );
-  return `storage: ${storage.mode} (${engines.join(', ')})`;
-}
-
-export function formatUptime(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  const d = Math.floor(s / 86_400);
-  const h = Math.floor((s % 86_400) / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  if (d > 0) return `${d}d ${h}h`;
-  if (h > 0) return `${h}h ${m}m`;
-  if (m > 0) return `${m}m ${sec}s`;
-  return `${sec}s`;
 }
 
 function round(n: number): number {

@@ -1,7 +1,7 @@
 import { NexoError } from '../../errors.js';
 import { parseDuration } from '../../util/units.js';
+import { type AlertEvent, type AlertOperator, type AlertRule, METRIC_NAME } from '../../wire/telemetry.js';
 import type { Committed } from './ingest.js';
-import { type AlertEvent, type AlertOperator, type AlertRule, METRIC_NAME } from './model.js';
 
 /** At most this many rules per node: each reading is checked against the rules of its metric. */
 export const MAX_RULES = 1000;

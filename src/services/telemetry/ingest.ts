@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import { NexoError, toNexoError } from '../../errors.js';
 import { Histogram } from '../../util/histogram.js';
+import type { Ack, SensorMeta } from '../../wire/telemetry.js';
 import { BatchBuilder, type CommitBatch } from './batch.js';
-import type { Ack, SensorMeta, ValidReading } from './model.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { Registry, SeriesEntry } from './registry.js';
 import type { TelemetryStore } from './store.js';
+import type { ValidReading } from './validate.js';
 
 /** Turns a report may wait for other reports' defines of the same sensor before failing. */
 const MAX_DEFINE_TURNS = 256;

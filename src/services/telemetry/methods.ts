@@ -7,15 +7,15 @@ import {
   type AlertEvent,
   type AlertRule,
   type Bucket,
+  type BucketsResult,
   type LatestReading,
   LIMITS,
+  type ReadingsPage,
   type SensorSummary,
-  type StoredReading,
-  type ValidReading,
-} from './model.js';
+} from '../../wire/telemetry.js';
 import type { SeriesEntry } from './registry.js';
 import type { Telemetry } from './runtime.js';
-import { checkMeta, checkMetric, checkReading, checkSensorId } from './validate.js';
+import { checkMeta, checkMetric, checkReading, checkSensorId, type ValidReading } from './validate.js';
 
 /** Buckets one query may return (a day of minutes is 1,440; a week of minutes 10,080). */
 export const MAX_BUCKETS = 10_080;
@@ -197,13 +197,7 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
         order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
         after: Type.Optional(Type.Object({ ts: Time, seq: Type.Integer() })),
       }),
-      async handler(args): Promise<{
-        sensor: string;
-        metric: string;
-        unit?: string;
-        readings: StoredReading[];
-        next?: { ts: number; seq: number };
-      }> {
+      async handler(args): Promise<ReadingsPage> {
         const series = await seriesOf(args.sensor, args.metric);
         const limit = args.limit ?? DEFAULT_PAGE;
         const page = await t.store.readings({
@@ -214,13 +208,7 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
           limit,
           order: args.order ?? 'asc',
         });
-        const out: {
-          sensor: string;
-          metric: string;
-          unit?: string;
-          readings: StoredReading[];
-          next?: { ts: number; seq: number };
-        } = {
+        const out: ReadingsPage = {
           sensor: args.sensor,
           metric: args.metric,
           readings: page.readings,
@@ -240,7 +228,7 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
         to: Type.Optional(Time),
         every: Type.Integer({ minimum: 1, maximum: 366 * 86_400_000 }),
       }),
-      async handler(args) {
+      async handler(args): Promise<BucketsResult> {
         const series = await seriesOf(args.sensor, args.metric);
         const to = args.to ?? Date.now() + 1;
         if (to <= args.from) {
@@ -270,16 +258,7 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
             count: n,
           });
         }
-        const out: {
-          sensor: string;
-          metric: string;
-          unit?: string;
-          every: number;
-          from: number;
-          to: number;
-          source: 'rollup' | 'raw';
-          buckets: Bucket[];
-        } = {
+        const out: BucketsResult = {
           sensor: args.sensor,
           metric: args.metric,
           every: args.every,

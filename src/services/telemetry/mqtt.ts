@@ -1,9 +1,16 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { NexoError, toNexoError } from '../../errors.js';
-import type { Ack, SensorMeta, ValidReading } from './model.js';
+import type { Ack, SensorMeta } from '../../wire/telemetry.js';
 import { type PubackPacket, PubackQueue } from './mqtt-acks.js';
-import { checkMeta, checkReading, checkSensorId, parseNumberText, show } from './validate.js';
+import {
+  checkMeta,
+  checkReading,
+  checkSensorId,
+  parseNumberText,
+  show,
+  type ValidReading,
+} from './validate.js';
 
 /** Largest MQTT payload taken as a reading; anything bigger is refused unread. */
 export const MAX_MQTT_PAYLOAD = 16 * 1024;

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { pack, unpack } from 'msgpackr';
 import type { Logger } from 'pino';
 import type { Bus, BusSubscription } from '../../bus/types.js';
+import type { AlertEvent, AlertRule } from '../../wire/telemetry.js';
 import { BatchBuilder } from './batch.js';
 import type { Committed } from './ingest.js';
-import type { AlertEvent, AlertRule } from './model.js';
 import { type Registry, SensorEntry, SeriesEntry } from './registry.js';
 
 /**

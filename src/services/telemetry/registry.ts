@@ -1,12 +1,12 @@
 import { NexoError } from '../../errors.js';
-import type { Definitions } from './batch.js';
 import {
   type LatestReading,
   LIMITS,
   type MetricSummary,
   type SensorMeta,
   type SensorSummary,
-} from './model.js';
+} from '../../wire/telemetry.js';
+import type { Definitions } from './batch.js';
 import type { DefinedSensor, SensorRow, SeriesRow, StoreSnapshot } from './store.js';
 
 export class SeriesEntry {

@@ -1,4 +1,4 @@
-import type { AlertOperator, AlertRule, StoredReading } from './model.js';
+import type { AlertOperator, AlertRule, StoredReading } from '../../wire/telemetry.js';
 import type { ReadingsPage } from './store.js';
 
 /** Rows as every backend's tables hold them, and how they become the model's shapes. */

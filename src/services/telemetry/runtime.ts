@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type { Bus } from '../../bus/types.js';
 import { NexoError } from '../../errors.js';
-import type { TelemetryOptions } from '../../server/options.js';
+import type { TelemetryOptions } from '../../options/options.js';
 import { Histogram } from '../../util/histogram.js';
+import type { Ack, AlertEvent, AlertRule, SensorMeta } from '../../wire/telemetry.js';
 import { AlertEngine, MAX_RULES, parseRule } from './alerts.js';
 import { followCommit, Ingest } from './ingest.js';
-import type { Ack, AlertEvent, AlertRule, SensorMeta, ValidReading } from './model.js';
 import { MqttIngest, type MqttStats } from './mqtt.js';
 import { TelemetryPeers } from './peers.js';
 import { RateLimiter } from './rate-limit.js';
@@ -13,6 +13,7 @@ import { Registry } from './registry.js';
 import { Retention } from './retention.js';
 import type { TelemetryStore } from './store.js';
 import { Subscriptions } from './subscriptions.js';
+import type { ValidReading } from './validate.js';
 
 /** The parts that exist once the store is open. */
 export interface Open {

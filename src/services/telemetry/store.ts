@@ -1,5 +1,5 @@
+import type { AlertEvent, AlertRule, StoredReading } from '../../wire/telemetry.js';
 import type { CommitBatch, CommitResult } from './batch.js';
-import type { AlertEvent, AlertRule, StoredReading } from './model.js';
 
 /**
  * Where telemetry lives. The service only talks to this interface, so the embedded SQLite store (the default,

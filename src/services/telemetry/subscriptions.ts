@@ -1,6 +1,6 @@
 import type { CallContext } from '../../contract/service.js';
+import type { AlertEvent, LiveReading } from '../../wire/telemetry.js';
 import type { Committed } from './ingest.js';
-import type { AlertEvent, LiveReading } from './model.js';
 
 export interface WatchFilter {
   /** Only these sensors (all when empty). */

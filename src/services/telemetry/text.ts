@@ -1,6 +1,6 @@
 import type { TextCommand } from '../../contract/service.js';
 import { NexoError } from '../../errors.js';
-import type { AlertEvent, LatestReading, LiveReading, SensorSummary } from './model.js';
+import type { AlertEvent, LatestReading, LiveReading, SensorSummary } from '../../wire/telemetry.js';
 import { parseNumberText } from './validate.js';
 
 /**

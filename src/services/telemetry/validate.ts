@@ -7,8 +7,20 @@ import {
   type SensorMeta,
   TAG_KEY,
   UNIT,
-  type ValidReading,
-} from './model.js';
+} from '../../wire/telemetry.js';
+
+/** A reading after validation: every field checked, tags already encoded as JSON. */
+export interface ValidReading {
+  metric: string;
+  value: number;
+  /** The sensor's sequence number, or NaN when it sent none (the node numbers it; no idempotency then). */
+  seq: number;
+  /** The sensor's timestamp (ms since 1970); the receive time when it sent none. */
+  ts: number;
+  unit: string | undefined;
+  /** JSON of the tags, or undefined. */
+  tags: string | undefined;
+}
 
 /**
  * Checks of everything a sensor sends, with messages that say what was wrong and what is allowed. The same

@@ -1,6 +1,7 @@
-import type { ChatEvent, ChatMembership } from '../../../src/client/api/chat.js';
+import type { ChatMembership } from '../../../src/client/api/chat.js';
 import type { NexoClient } from '../../../src/client/client.js';
 import type { NexoNode } from '../../../src/node/node.js';
+import type { ChatEvent } from '../../../src/wire/chat.js';
 import { clientOver, type Transport, tcp } from '../../helpers/transports.js';
 
 type TestNode = NexoNode & { port: number };

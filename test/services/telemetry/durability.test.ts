@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { NexoClient } from '../../../src/client/client.js';
 import { SensorClient } from '../../../src/client/sensor-client.js';
 import { tcpSocketFactory } from '../../../src/client/tcp.js';
-import type { StoredReading } from '../../../src/services/telemetry/model.js';
+import type { StoredReading } from '../../../src/wire/telemetry.js';
 import { freePort, type ServerProcess, spawnServer, startNode, tempDataDir } from '../../helpers/node.js';
 import { client, eventually } from '../../helpers/telemetry.js';
 

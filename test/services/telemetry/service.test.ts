@@ -4,7 +4,7 @@ import type { NexoNode } from '../../../src/node/node.js';
 import { FrameType } from '../../../src/protocol/constants.js';
 import { encodeFrame } from '../../../src/protocol/encoder.js';
 import { packValue, unpackValue } from '../../../src/protocol/payload.js';
-import type { LiveReading } from '../../../src/services/telemetry/model.js';
+import type { LiveReading } from '../../../src/wire/telemetry.js';
 import { startNode, tempDataDir, textSession } from '../../helpers/node.js';
 import { RawPeer } from '../../helpers/raw-peer.js';
 import { client, eventually, failure } from '../../helpers/telemetry.js';

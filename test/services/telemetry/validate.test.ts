@@ -2,7 +2,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { NexoError } from '../../../src/errors.js';
 import { AlertEngine, parseRule } from '../../../src/services/telemetry/alerts.js';
-import { LIMITS } from '../../../src/services/telemetry/model.js';
 import { MAX_MQTT_PAYLOAD, parseMqttMessage } from '../../../src/services/telemetry/mqtt.js';
 import { RateLimiter } from '../../../src/services/telemetry/rate-limit.js';
 import { telemetryCommands } from '../../../src/services/telemetry/text.js';
@@ -12,6 +11,7 @@ import {
   checkTags,
   parseNumberText,
 } from '../../../src/services/telemetry/validate.js';
+import { LIMITS } from '../../../src/wire/telemetry.js';
 
 const NOW = Date.UTC(2026, 4, 1, 12);
 

@@ -1,6 +1,6 @@
 import { migrate } from '../../../storage/postgres/migrations.js';
 import type { Postgres } from '../../../storage/postgres/postgres.js';
-import type { ChatMessage } from '../events.js';
+import type { ChatMessage } from '../../../wire/chat.js';
 import type { ChatEntry, ChatHistory, RoomState } from '../history.js';
 import { CHAT_MIGRATIONS } from './migrations.js';
 

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { ChatMessage } from '../events.js';
+import type { ChatMessage } from '../../../wire/chat.js';
 import type { ChatEntry, ChatHistory, RoomState } from '../history.js';
 
 /** Messages written per transaction at most; the rest go in the next one. */

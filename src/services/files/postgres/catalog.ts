@@ -1,8 +1,9 @@
 import { migrate } from '../../../storage/postgres/migrations.js';
 import type { Postgres, Queryable } from '../../../storage/postgres/postgres.js';
+import type { FileEntry } from '../../../wire/files.js';
 import type { FileCatalog, ListQuery, Usage } from '../catalog.js';
 import { KeyedLock } from '../keyed-lock.js';
-import type { FileEntry, UploadRecord } from '../model.js';
+import type { UploadRecord } from '../model.js';
 import { FILES_MIGRATIONS } from './migrations.js';
 
 interface EntryRow {

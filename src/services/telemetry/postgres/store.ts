@@ -1,9 +1,9 @@
 import { NexoError } from '../../../errors.js';
 import { migrate } from '../../../storage/postgres/migrations.js';
 import type { Postgres, Queryable } from '../../../storage/postgres/postgres.js';
+import type { AlertEvent, AlertRule } from '../../../wire/telemetry.js';
 import type { CommitBatch, CommitResult, Definitions } from '../batch.js';
 import { type BucketRow, bucketColumns, planBuckets } from '../buckets.js';
-import type { AlertEvent, AlertRule } from '../model.js';
 import { MINUTE, summarize } from '../rollup.js';
 import { type ReadingRow, type RuleRow, toReadingsPage, toRule } from '../rows.js';
 import type {

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
+import type { AlertEvent } from '../../../wire/telemetry.js';
 import { type BucketRow, bucketColumns, planBuckets } from '../buckets.js';
-import type { AlertEvent } from '../model.js';
 import { MINUTE } from '../rollup.js';
 import { type ReadingRow, toReadingsPage } from '../rows.js';
 import type { AlertEventQuery, BucketColumns, BucketQuery, RawQuery, ReadingsPage } from '../store.js';

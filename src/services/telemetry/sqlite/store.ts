@@ -3,8 +3,8 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { NexoError } from '../../../errors.js';
+import type { AlertEvent, AlertRule } from '../../../wire/telemetry.js';
 import type { CommitBatch, CommitResult } from '../batch.js';
-import type { AlertEvent, AlertRule } from '../model.js';
 import type {
   AlertEventQuery,
   BucketColumns,

@@ -1,5 +1,5 @@
+import type { AlertEvent, AlertRule } from '../../../wire/telemetry.js';
 import type { CommitBatch } from '../batch.js';
-import type { AlertEvent, AlertRule } from '../model.js';
 import type { MetricDefinition, SensorDefinition } from '../store.js';
 
 /** Messages from the event loop to the writer thread; each is answered by one WriterReply with its id. */

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
+import type { AlertEvent, AlertRule } from '../../../wire/telemetry.js';
 import type { CommitBatch, CommitResult } from '../batch.js';
-import type { AlertEvent, AlertRule } from '../model.js';
 import { summarize } from '../rollup.js';
 import { type RuleRow, toRule } from '../rows.js';
 import type {

@@ -14,7 +14,7 @@
  * is the file's size (the sender says "that was everything") and its data is empty or the 32-byte SHA-256 of
  * the whole file.
  */
-import { NexoError } from '../../errors.js';
+import { NexoError } from '../errors.js';
 
 export const CHUNK_HEADER_SIZE = 12;
 export const SHA256_SIZE = 32;

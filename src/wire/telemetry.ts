@@ -1,7 +1,8 @@
 /**
- * The telemetry model: what a reading is, the names and limits that bound it (docs/protocol.md §9 telemetry
- * lists the same numbers), and the shapes the service answers with. Shared by the service, the store and the
- * text/MQTT front ends; it imports nothing from the server so the limits are one table.
+ * The telemetry service's wire contract (docs/protocol.md §9 telemetry): the names and limits that bound a
+ * reading (the spec lists the same numbers), what a sensor sends and the shapes the service answers with.
+ * Declared once for the service, its HTTP routes, the client and the CLI; no runtime code but constants and
+ * regular expressions, so it is safe for browsers.
  */
 
 /** Limits on every reading, whatever path it arrives by (binary, text mode, MQTT). */
@@ -39,19 +40,6 @@ export const UNIT = /^[^\p{Cc}\p{Cf}\p{Z}]{1,16}$/u;
 /** Free text (kind, location, tag values): no control or format characters, no line breaks. */
 export const PRINTABLE = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]*$/u;
 export const TAG_KEY = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
-
-/** A reading after validation: every field checked, tags already encoded as JSON. */
-export interface ValidReading {
-  metric: string;
-  value: number;
-  /** The sensor's sequence number, or NaN when it sent none (the node numbers it; no idempotency then). */
-  seq: number;
-  /** The sensor's timestamp (ms since 1970); the receive time when it sent none. */
-  ts: number;
-  unit: string | undefined;
-  /** JSON of the tags, or undefined. */
-  tags: string | undefined;
-}
 
 /** Metadata a sensor may send with a report; it registers the sensor or updates what is known of it. */
 export interface SensorMeta {
@@ -157,3 +145,68 @@ export interface AlertEvent {
   /** When the node recorded it. */
   at: number;
 }
+
+/** A reading as a sensor sends it (docs/protocol.md §9 telemetry). */
+export interface ReadingInput {
+  metric: string;
+  value: number;
+  /** The sensor's sequence number: a reading resent with the same (sensor, seq) is stored once. */
+  seq?: number;
+  /** Milliseconds since 1970; the node's receive time when absent. */
+  ts?: number;
+  unit?: string;
+  tags?: Record<string, string>;
+}
+
+export interface ReadingsQuery {
+  sensor: string;
+  metric: string;
+  /** ms since 1970, inclusive; default: the beginning. */
+  from?: number;
+  /** ms, exclusive; default: now. */
+  to?: number;
+  /** Readings per page (1..10000, default 1000). */
+  limit?: number;
+  order?: 'asc' | 'desc';
+  /** Continue after this reading: the `next` of the previous page. */
+  after?: { ts: number; seq: number };
+}
+
+export interface ReadingsPage {
+  sensor: string;
+  metric: string;
+  unit?: string;
+  readings: StoredReading[];
+  next?: { ts: number; seq: number };
+}
+
+export interface BucketsQuery {
+  sensor: string;
+  metric: string;
+  from: number;
+  to?: number;
+  /** Bucket width in ms (60000 for one minute). */
+  every: number;
+}
+
+export interface BucketsResult {
+  sensor: string;
+  metric: string;
+  unit?: string;
+  every: number;
+  from: number;
+  to: number;
+  /** `rollup` when whole minutes came from the per-minute rollup. */
+  source: 'rollup' | 'raw';
+  buckets: Bucket[];
+}
+
+export interface WatchFilter {
+  sensors?: string[];
+  metrics?: string[];
+  /** Alert events too (default true). */
+  alerts?: boolean;
+}
+
+/** A rule as `telemetry.alerts` lists it: with the sensors for which it is firing now. */
+export type AlertRuleWithState = AlertRule & { firing: { sensor: string; since: number }[] };
