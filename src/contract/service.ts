@@ -24,7 +24,7 @@ export interface NodeStats {
   limits: Record<string, number>;
 }
 
-/** CPU-bound tasks run off the event loop (server/worker.ts runs them). */
+/** CPU-bound tasks run off the event loop (node/worker.ts maps each to its function; server/worker-pool.ts runs them). */
 export type TaskName = 'calc';
 
 /** The node's worker threads, as a service sees them (server/worker-pool.ts implements it). */
