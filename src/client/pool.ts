@@ -79,6 +79,8 @@ interface Job {
   attemptsLeft: number;
   attempt: number;
   signal: AbortSignal | undefined;
+  /** §6.1.4 The caller's id, sent with every attempt. */
+  requestId: string | undefined;
   resolve(value: unknown): void;
   reject(error: NexoError): void;
 }
@@ -192,6 +194,7 @@ export class NexoPool extends Emitter<PoolEvents> {
         attemptsLeft: options?.attempts ?? this.#attempts,
         attempt: 0,
         signal: options?.signal,
+        requestId: options?.requestId,
         resolve: resolve as (value: unknown) => void,
         reject,
       };
@@ -329,6 +332,7 @@ export class NexoPool extends Emitter<PoolEvents> {
     const timeout = job.deadline === 0 ? 0 : Math.max(1, job.deadline - Date.now());
     const options: RequestOptions = { timeout };
     if (job.signal !== undefined) options.signal = job.signal;
+    if (job.requestId !== undefined) options.requestId = job.requestId;
     member.client.request(job.service, job.method, job.args, options).then(
       (value) => {
         member.pending--;

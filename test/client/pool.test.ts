@@ -125,5 +125,10 @@ describe.skipIf(missing)('NexoPool over three nodes', { timeout: 90_000 }, () =>
     await cluster.add('node-4', cluster.nodes[0]!.port);
     await expect.poll(() => pool.healthy, { timeout: 15_000 }).toEqual([cluster.endpoints[0]]);
     expect((await pool.calc.eval('2+2')).value).toBe('4');
+    // The caller's request id travels with the pool's sends (§6.1.4).
+    await expect(pool.calc.eval('1/0', { requestId: 'pool-rid-1' })).rejects.toMatchObject({
+      code: 'CALC_DIVISION_BY_ZERO',
+      details: { requestId: 'pool-rid-1' },
+    });
   });
 });
