@@ -68,7 +68,15 @@ function diskServer(dir: string): Promise<number> {
   );
 }
 
-async function nexoServer(dataDir: string, shared?: { postgres: string; nats: string }): Promise<string> {
+/**
+ * A node; with `shared` on PostgreSQL and NATS, with `certs` (certificate and key files) also on its TLS
+ * listener (then printed as `tls <port>`).
+ */
+async function nexoServer(
+  dataDir: string,
+  shared?: { postgres: string; nats: string },
+  certs?: { cert: string; key: string },
+): Promise<string> {
   const node = new NexoNode({
     host: '127.0.0.1',
     port: 0,
@@ -83,9 +91,11 @@ async function nexoServer(dataDir: string, shared?: { postgres: string; nats: st
           nats: shared.nats,
           cluster: `benchfiles${process.pid}`,
         }),
+    ...(certs === undefined ? {} : { tls: { port: 0, cert: certs.cert, key: certs.key } }),
   });
   const { port } = await node.start();
-  return `${port} http ${node.httpAddress()!.port}`;
+  const tls = node.tlsAddress();
+  return `${port} http ${node.httpAddress()!.port}${tls === undefined ? '' : ` tls ${tls.port}`}`;
 }
 
 const kind = process.argv[2];
@@ -97,13 +107,17 @@ const port =
       : kind === 'disksink' && process.argv[3] !== undefined
         ? String(await diskServer(process.argv[3]))
         : kind === 'nexo' && process.argv[3] !== undefined
-          ? await nexoServer(process.argv[3])
+          ? await nexoServer(
+              process.argv[3],
+              undefined,
+              process.argv[5] === undefined ? undefined : { cert: process.argv[4]!, key: process.argv[5] },
+            )
           : kind === 'nexo-pg' && process.argv[5] !== undefined
             ? await nexoServer(process.argv[3]!, { postgres: process.argv[4]!, nats: process.argv[5] })
             : undefined;
 if (port === undefined) {
   console.error(
-    'usage: file-servers.js sink|hashsink|disksink <dir>|nexo <dataDir>|nexo-pg <dataDir> <postgres> <nats>',
+    'usage: file-servers.js sink|hashsink|disksink <dir>|nexo <dataDir> [<cert> <key>]|nexo-pg <dataDir> <postgres> <nats>',
   );
   process.exit(2);
 }

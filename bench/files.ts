@@ -27,7 +27,7 @@ const MIB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_FILE_MIB ?? 1024) * MIB;
 const ROUNDS = Number(process.env.BENCH_FILE_ROUNDS ?? 3);
 
-async function makeFile(file: string, size: number): Promise<void> {
+export async function makeFile(file: string, size: number): Promise<void> {
   const cipher = createCipheriv('aes-256-ctr', Buffer.alloc(32, 7), Buffer.alloc(16));
   const zeros = Buffer.alloc(4 * MIB);
   const handle = await fs.open(file, 'w');
@@ -121,7 +121,7 @@ function httpDownload(port: number, id: string, dest: string): Promise<number> {
 }
 
 /** Each case's times over the rounds; the fastest counts. */
-class Rounds {
+export class Rounds {
   readonly #times = new Map<string, number[]>();
 
   async time(name: string, run: () => Promise<number>): Promise<void> {

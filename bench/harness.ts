@@ -9,6 +9,8 @@ export interface Spawned {
   port: number;
   /** The HTTP gateway's port, for servers that print `port <tcp> http <http>`. */
   httpPort: number | undefined;
+  /** The TLS listener's port, for servers that print `... tls <port>`. */
+  tlsPort: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -17,18 +19,22 @@ export async function spawnBenchServer(script: string, args: string[]): Promise<
   const child: ChildProcess = spawn(process.execPath, [path.join(here, script), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const [port, httpPort] = await new Promise<[number, number | undefined]>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const match = /port (\d+)(?: http (\d+))?\n/.exec(out);
-      if (match) resolve([Number(match[1]), match[2] === undefined ? undefined : Number(match[2])]);
-    });
-    child.once('exit', (code) => reject(new Error(`${script} ${args.join(' ')} exited with ${code}`)));
-  });
+  const optional = (s: string | undefined) => (s === undefined ? undefined : Number(s));
+  const [port, httpPort, tlsPort] = await new Promise<[number, number | undefined, number | undefined]>(
+    (resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (d) => {
+        out += d;
+        const match = /port (\d+)(?: http (\d+))?(?: tls (\d+))?\n/.exec(out);
+        if (match) resolve([Number(match[1]), optional(match[2]), optional(match[3])]);
+      });
+      child.once('exit', (code) => reject(new Error(`${script} ${args.join(' ')} exited with ${code}`)));
+    },
+  );
   return {
     port,
     httpPort,
+    tlsPort,
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve();

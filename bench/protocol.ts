@@ -131,6 +131,9 @@ export async function nexoLeanLoad(
   shape: Shape,
   request: unknown[],
   expected: unknown,
+  /** How to open a connection (bench/tls.ts: a TLS socket); plain TCP to 127.0.0.1:port by default. */
+  dial: (ready: () => void) => net.Socket = (ready) =>
+    net.connect({ port, host: '127.0.0.1', noDelay: true }, ready),
 ): Promise<LoadResult> {
   const h = histogram();
   const payload = packValue(request);
@@ -149,7 +152,7 @@ export async function nexoLeanLoad(
       { length: shape.connections },
       () =>
         new Promise<net.Socket>((resolve) => {
-          const s = net.connect({ port, host: '127.0.0.1', noDelay: true }, () => resolve(s));
+          const s = dial(() => resolve(s));
         }),
     ),
   );

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every capability next to its ceiling, measured in the same run. Select with
- * `npm run bench -- protocol` (names: protocol, telemetry, telemetry-pg, chat-cross, files, files-shared, web, udp, metrics, failover). BENCH_SECONDS sets the measuring time per case.
+ * `npm run bench -- protocol` (names: protocol, telemetry, telemetry-pg, chat-cross, files, files-shared, web, udp, metrics, failover, tls). BENCH_SECONDS sets the measuring time per case.
  */
 import os from 'node:os';
 import { benchChatCross } from './chat-cross.js';
@@ -11,6 +11,7 @@ import { benchMetrics } from './metrics.js';
 import { benchProtocol } from './protocol.js';
 import { benchTelemetry } from './telemetry.js';
 import { benchTelemetryPostgres } from './telemetry-postgres.js';
+import { benchTls } from './tls.js';
 import { benchUdp } from './udp.js';
 import { benchWeb } from './web.js';
 
@@ -25,6 +26,7 @@ const suites: Record<string, () => Promise<{ text: string }>> = {
   udp: benchUdp,
   metrics: benchMetrics,
   failover: benchFailover,
+  tls: benchTls,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -126,6 +126,7 @@ async function slice<T>(
   const count = (n: void | number): void => {
     tried = typeof n === 'number' ? n : 1;
     runs += tried;
+    progress.runs += tried;
   };
   // The event loop turns every few milliseconds, as in a node: what a check leaves to process.nextTick or
   // setImmediate (a destroyed stream's close) must run, or it piles up and looks like a leak.
@@ -167,7 +168,8 @@ async function slice<T>(
 /** Runs one target for `timeMs` (a tenth of it as warm-up before the heap baseline). */
 export async function runTarget<T>(target: FuzzTarget<T>, options: FuzzOptions): Promise<FuzzReport> {
   const seed = options.seed ?? (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0;
-  const hangMs = target.hangMs ?? options.hangMs ?? 250;
+  // Generous: on a machine shared by many (load 25 on two cores was seen) a plain check can take 100s of ms.
+  const hangMs = target.hangMs ?? options.hangMs ?? 1000;
   const started = performance.now();
   const timing = { slowestMs: 0 };
   await target.setup?.();
@@ -238,7 +240,10 @@ export function splitAt(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[
 }
 
 /** The per-input limit of the target running now, for the inputs `variants` makes. */
-const variantLimit = { ms: 250 };
+const variantLimit = { ms: 1000 };
+
+/** Inputs run so far in this process, across slices: `npm run fuzz` prints it while a target runs. */
+export const progress = { runs: 0 };
 
 /** mulberry32: a small fast PRNG for the mutations a check makes of its input. */
 export function prng(seed: number): () => number {

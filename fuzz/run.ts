@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type FuzzReport, runTarget } from './engine.js';
+import { type FuzzReport, progress, runTarget } from './engine.js';
 import { TARGETS } from './targets/index.js';
 
 const { values } = parseArgs({
@@ -25,6 +25,8 @@ const seed = values.seed === undefined ? undefined : Number(values.seed);
 if (values.child !== undefined) {
   const target = TARGETS.find((t) => t.name === values.child);
   if (target === undefined) throw new Error(`no fuzz target ${values.child}`);
+  // So the parent still knows how far a child got if the watchdog has to kill it.
+  setInterval(() => process.stdout.write(`PROGRESS ${progress.runs}\n`), 2000).unref();
   const report = await runTarget(target, { timeMs, ...(seed === undefined ? {} : { seed }) });
   process.stdout.write(`REPORT ${JSON.stringify(report)}\n`);
   process.exit(0);
@@ -62,16 +64,21 @@ function child(name: string): Promise<FuzzReport> {
     });
     let out = '';
     proc.stdout.on('data', (d: Buffer) => (out += d));
-    // Setup, warm-up and a shrink get a minute beyond the budget; past that the child is stuck in an input.
-    const watchdog = setTimeout(() => proc.kill('SIGKILL'), timeMs + 60_000);
+    // Start-up, setup and a shrink get three minutes beyond the budget (a loaded machine is slow to load a
+    // node); past that the child is stuck in one input.
+    const watchdog = setTimeout(() => proc.kill('SIGKILL'), timeMs + 180_000);
     proc.on('close', (code, signal) => {
       clearTimeout(watchdog);
       const line = out.split('\n').find((l) => l.startsWith('REPORT '));
+      const progressed = out
+        .split('\n')
+        .filter((l) => l.startsWith('PROGRESS '))
+        .map((l) => Number(l.slice(9)));
       if (line !== undefined) resolve(JSON.parse(line.slice(7)) as FuzzReport);
       else
         resolve({
           name,
-          runs: 0,
+          runs: progressed.at(-1) ?? 0,
           seed: seed ?? 0,
           elapsedMs: timeMs,
           slowestMs: 0,

@@ -55,9 +55,13 @@ export const ERRORS = {
     status: 408,
     fatal: true,
     retryable: true,
-    summary: 'The peer stopped answering PING.',
+    summary: 'The peer stopped answering PING (the node sends it before closing, §7.2.2).',
   },
-  FRAME_TOO_LARGE: { status: 413, summary: 'A frame is longer than the limit announced in WELCOME.' },
+  FRAME_TOO_LARGE: {
+    status: 413,
+    summary:
+      'A frame is longer than the limit announced in WELCOME (fatal on id 0 and before WELCOME, §4.4.5).',
+  },
   LINE_TOO_LONG: { status: 413, summary: 'A text-mode line is longer than the limit.' },
   SLOW_CONSUMER: {
     status: 503,

@@ -165,8 +165,14 @@ export class BinaryConnection extends PeerConnection implements CallSink {
         this.#batch.add(FrameType.PING, 0, 0);
         this.#flush();
       } else if (now - this.#pingSentAt > o.heartbeatMs) {
+        // §7.2.2 A client that is alive but stalled can still read why: ERROR id 0, then close.
         this.log.info('no PONG: closing');
-        this.destroy();
+        this.#fatal(
+          new NexoError(
+            'HEARTBEAT_TIMEOUT',
+            `nothing received for ${formatDuration(2 * o.heartbeatMs)} after a PING`,
+          ),
+        );
         return;
       }
     }

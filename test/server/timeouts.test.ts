@@ -52,10 +52,16 @@ describe('idle timeout and heartbeat (spec §7.2, §7.3.3)', () => {
     await busy.close({ timeoutMs: 500 });
   });
 
-  it('PINGs a quiet client and drops it when it never answers', async () => {
-    const peer = await RawPeer.open(node.port);
+  it('PINGs a quiet client and drops it when it never answers, with ERROR id 0 HEARTBEAT_TIMEOUT (§7.2.2)', async () => {
+    // No idle timeout here: its GOAWAY would race the heartbeat's ERROR.
+    const beating = await startNode({ idleTimeout: 0, heartbeat: 150 });
+    const peer = await RawPeer.open(beating.port);
     const frames = await peer.closedByServer(3000);
+    await beating.close({ timeoutMs: 500 });
     expect(frames.some((f) => f.type === FrameType.PING)).toBe(true);
+    const last = frames.at(-1)!;
+    expect([last.type, last.id]).toEqual([FrameType.ERROR, 0]);
+    expect(unpackValue(last.payload!)).toMatchObject({ code: 'HEARTBEAT_TIMEOUT' });
   });
 
   it('closes a text session whose first line never ends at the handshake timeout, not the idle timeout (§8.6)', async () => {
