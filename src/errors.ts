@@ -151,6 +151,7 @@ export const ERRORS = {
   },
   TOO_MANY_CONNECTIONS: {
     status: 429,
+    fatal: true,
     retryable: true,
     summary: 'The client address holds too many connections to the node.',
   },

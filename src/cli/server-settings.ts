@@ -66,6 +66,13 @@ export const SERVER_SETTINGS: readonly Setting[] = [
     kind: 'int',
   },
   {
+    path: 'maxConnectionsPerAddress',
+    flag: '--max-connections-per-address <n>',
+    env: 'NEXO_MAX_CONNECTIONS_PER_ADDRESS',
+    help: 'open connections per client address on the protocol and TLS ports (default 256, 0 = no limit)',
+    kind: 'int',
+  },
+  {
     path: 'queueTimeout',
     flag: '--queue-timeout <duration>',
     env: 'NEXO_QUEUE_TIMEOUT',

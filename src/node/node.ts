@@ -20,7 +20,7 @@ import { Authenticator } from '../server/auth.js';
 import { BinaryConnection } from '../server/binary-connection.js';
 import { type DirectCall, DirectCaller } from '../server/direct-call.js';
 import { Dispatcher } from '../server/dispatcher.js';
-import { type ConnectionHost, newNodeStats } from '../server/host.js';
+import { type ConnectionHost, countLimit, newNodeStats } from '../server/host.js';
 import { createLogger } from '../server/logger.js';
 import { NodeSecurity } from '../server/node-security.js';
 import type { PeerConnection } from '../server/peer-connection.js';
@@ -64,6 +64,10 @@ export class NexoNode {
   readonly #admission: Admission<PeerConnection>;
   readonly #connections = new Map<number, PeerConnection>();
   readonly #sniffing = new Set<Conduit>();
+  /** Open protocol and TLS connections by client address (§7.6.1). */
+  readonly #perAddress = new Map<string, number>();
+  /** Connections refused before admission that never held a slot: their close frees none. */
+  readonly #unslotted = new Set<number>();
   readonly #listeners: TransportListener[] = [];
   readonly #services: ServiceDefinition[] = [];
   readonly #caller: DirectCaller;
@@ -364,6 +368,7 @@ export class NexoNode {
       return;
     }
     this.stats.connectionsTotal++;
+    const overLimit = this.#countAddress(conduit);
     this.#sniffing.add(conduit);
     // §3.2 The first byte decides the mode. Nothing is written before it arrives.
     const timer = setTimeout(() => finish(undefined), this.options.handshakeTimeoutMs);
@@ -384,14 +389,36 @@ export class NexoNode {
         return;
       }
       stream.pause();
-      this.#start(conduit, chunk);
+      this.#start(conduit, chunk, overLimit);
     };
     stream.on('data', onData);
     stream.once('end', onGone);
     stream.once('close', onGone);
   }
 
-  #start(conduit: Conduit, first: Buffer): void {
+  /**
+   * §7.6.1 Counts a protocol or TLS connection under its client address until it closes; true when it is one
+   * more than the address may hold (it is refused after its first byte, in its mode).
+   */
+  #countAddress(conduit: Conduit): boolean {
+    const { transport, address } = conduit.peer;
+    const limit = this.options.maxConnectionsPerAddress;
+    if (limit === 0 || (transport !== 'tcp' && transport !== 'tls')) return false;
+    const count = (this.#perAddress.get(address) ?? 0) + 1;
+    if (count > limit) {
+      countLimit(this.stats, 'connections_per_address');
+      return true;
+    }
+    this.#perAddress.set(address, count);
+    conduit.stream.once('close', () => {
+      const left = (this.#perAddress.get(address) ?? 1) - 1;
+      if (left <= 0) this.#perAddress.delete(address);
+      else this.#perAddress.set(address, left);
+    });
+    return false;
+  }
+
+  #start(conduit: Conduit, first: Buffer, overLimit = false): void {
     const id = this.#nextId++;
     const host = this.#connectionHost;
     const connection =
@@ -400,6 +427,18 @@ export class NexoNode {
         : new TextSession(conduit, first, host, id);
     this.stats.bytesIn += first.length;
     this.#connections.set(id, connection);
+    if (overLimit) {
+      // §7.6.1 Refused in its own mode; it never takes (or waits for) a client slot.
+      this.#unslotted.add(id);
+      connection.refuse(
+        new NexoError(
+          'TOO_MANY_CONNECTIONS',
+          `this address already has ${this.options.maxConnectionsPerAddress} connections open to the node; close some and retry`,
+          { limit: this.options.maxConnectionsPerAddress },
+        ),
+      );
+      return;
+    }
     if (this.#admission.tryEnter()) {
       connection.admit();
       return;
@@ -422,6 +461,7 @@ export class NexoNode {
     const connection = this.#connections.get(id);
     if (connection === undefined) return;
     this.#connections.delete(id);
+    if (this.#unslotted.delete(id)) return;
     if (this.#admission.remove(connection)) return; // it never had a slot
     const next = this.#admission.leave();
     if (next === undefined) return;

@@ -30,6 +30,7 @@ export const ServerOptionsSchema = Type.Object(
     dataDir: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
     maxClients: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
     maxQueue: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+    maxConnectionsPerAddress: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
     queueTimeout: Type.Optional(Duration),
     maxFrame: Type.Optional(Size),
     maxInFlight: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536 })),
@@ -229,6 +230,8 @@ export interface ServerOptions {
   maxClients: number;
   /** Connections allowed to wait for a slot; beyond it they get SERVER_BUSY. */
   maxQueue: number;
+  /** Open connections one client address may hold on the protocol and TLS ports (§7.6.1); 0 = no limit. */
+  maxConnectionsPerAddress: number;
   /** How long a connection may wait in the queue; 0 = no limit. */
   queueTimeoutMs: number;
   maxFrame: number;
@@ -390,6 +393,7 @@ export const DEFAULTS = {
   dataDir: './nexo-data',
   maxClients: 0,
   maxQueue: 1024,
+  maxConnectionsPerAddress: 256,
   queueTimeout: 0,
   maxFrame: '1MiB',
   maxInFlight: 256,
@@ -488,6 +492,7 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
     dataDir: path.resolve(o.dataDir ?? DEFAULTS.dataDir),
     maxClients: o.maxClients ?? DEFAULTS.maxClients,
     maxQueue: o.maxQueue ?? DEFAULTS.maxQueue,
+    maxConnectionsPerAddress: o.maxConnectionsPerAddress ?? DEFAULTS.maxConnectionsPerAddress,
     queueTimeoutMs: unit('queueTimeout', parseDuration, o.queueTimeout ?? DEFAULTS.queueTimeout),
     maxFrame: unit('maxFrame', parseSize, o.maxFrame ?? DEFAULTS.maxFrame),
     maxInFlight: o.maxInFlight ?? DEFAULTS.maxInFlight,
