@@ -30,6 +30,22 @@ export function toRule(r: RuleRow): AlertRule {
   };
 }
 
+/** A rule's values in the column order of both stores' INSERT: name, metric, op, threshold, for_ms, sensors, text, created. */
+export function ruleParams(
+  rule: Omit<AlertRule, 'id'>,
+): [string, string, string, number, number, string, string, number] {
+  return [
+    rule.name,
+    rule.metric,
+    rule.op,
+    rule.threshold,
+    rule.forMs,
+    JSON.stringify(rule.sensors),
+    rule.text,
+    rule.created,
+  ];
+}
+
 export interface ReadingRow {
   ts: number;
   value: number;

@@ -5,7 +5,7 @@ import type { AlertEvent, AlertRule } from '../../../wire/telemetry.js';
 import type { CommitBatch, CommitResult, Definitions } from '../batch.js';
 import { type BucketRow, bucketColumns, planBuckets } from '../buckets.js';
 import { MINUTE, summarize } from '../rollup.js';
-import { type ReadingRow, type RuleRow, toReadingsPage, toRule } from '../rows.js';
+import { type ReadingRow, type RuleRow, ruleParams, toReadingsPage, toRule } from '../rows.js';
 import type {
   AlertEventQuery,
   BucketColumns,
@@ -172,16 +172,7 @@ export class PostgresTelemetryStore implements TelemetryStore {
       const { rows } = await this.#pg.query<{ id: number }>(
         `INSERT INTO telemetry_alert_rules (name, metric, op, threshold, for_ms, sensors, text, created)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-        [
-          rule.name,
-          rule.metric,
-          rule.op,
-          rule.threshold,
-          rule.forMs,
-          JSON.stringify(rule.sensors),
-          rule.text,
-          rule.created,
-        ],
+        ruleParams(rule),
         { retry: false },
       );
       return rows[0]!.id;

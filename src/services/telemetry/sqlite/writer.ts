@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type { AlertEvent, AlertRule } from '../../../wire/telemetry.js';
 import type { CommitBatch, CommitResult } from '../batch.js';
 import { summarize } from '../rollup.js';
-import { type RuleRow, toRule } from '../rows.js';
+import { type RuleRow, ruleParams, toRule } from '../rows.js';
 import type {
   DefinedSensor,
   MetricDefinition,
@@ -258,16 +258,7 @@ export class SqliteWriter {
       .prepare(
         'INSERT INTO alert_rules (name, metric, op, threshold, for_ms, sensors, text, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       )
-      .run(
-        rule.name,
-        rule.metric,
-        rule.op,
-        rule.threshold,
-        rule.forMs,
-        JSON.stringify(rule.sensors),
-        rule.text,
-        rule.created,
-      );
+      .run(...ruleParams(rule));
     return Number(info.lastInsertRowid);
   }
 
