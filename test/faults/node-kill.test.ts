@@ -14,6 +14,7 @@ import {
   uniqueName,
 } from '../helpers/engines.js';
 import { CLI, type ServerProcess, spawnServer } from '../helpers/node.js';
+import { sharedNodeArgs } from '../helpers/shared-nodes.js';
 import { eventually } from '../helpers/telemetry.js';
 
 /**
@@ -68,20 +69,7 @@ describe.skipIf(missing)('kill -9 of a node mid-ingest (two nodes sharing Postgr
 
   beforeAll(async () => {
     await createSchema(schema);
-    const shared = (id: string) => [
-      '--node-id',
-      id,
-      '--storage',
-      'postgres',
-      '--postgres',
-      pgUrlFor(schema),
-      '--nats',
-      NATS_URL,
-      '--cluster',
-      cluster,
-      '--sensor-rate',
-      '0',
-    ];
+    const shared = (id: string) => [...sharedNodeArgs(schema, cluster, id), '--sensor-rate', '0'];
     // One after the other: both apply migrations under the advisory lock anyway.
     a = await spawnServer(shared('kill-a'));
     b = await spawnServer(shared('kill-b'));

@@ -28,6 +28,7 @@ import {
 } from '../helpers/engines.js';
 import { rssOf, runCli, type Spawned, sha256File, waitFor, writeRandomFile } from '../helpers/files.js';
 import { freePort, type ServerProcess, spawnServer } from '../helpers/node.js';
+import { sharedNodeArgs } from '../helpers/shared-nodes.js';
 
 const missing = await enginesMissing();
 const hasCurl = curlAvailable();
@@ -48,18 +49,7 @@ describe.skipIf(missing !== undefined || !hasCurl)('files shared by two nodes (P
   const clients: NexoClient[] = [];
   const running: Spawned[] = [];
 
-  const shared = (id: string) => [
-    '--node-id',
-    id,
-    '--storage',
-    'postgres',
-    '--postgres',
-    pgUrlFor(schema),
-    '--nats',
-    NATS_URL,
-    '--cluster',
-    cluster,
-  ];
+  const shared = (id: string) => sharedNodeArgs(schema, cluster, id);
 
   beforeAll(async () => {
     work = mkdtempSync(path.join(os.tmpdir(), 'nexo-shared-files-'));

@@ -12,10 +12,25 @@ export interface SharedNodes {
   readonly nodes: ServerProcess[];
   /** `127.0.0.1:port` of each node, in order. */
   readonly endpoints: string[];
-  /** Starts one more node of the same cluster. */
   /** Starts one more node of the same cluster (on `port` if given, e.g. a killed node's). */
   add(id?: string, port?: number): Promise<ServerProcess>;
   close(): Promise<void>;
+}
+
+/** The arguments that make a `nexo server` a node `id` of the cluster `cluster` stored in `schema`. */
+export function sharedNodeArgs(schema: string, cluster: string, id: string): string[] {
+  return [
+    '--node-id',
+    id,
+    '--storage',
+    'postgres',
+    '--postgres',
+    pgUrlFor(schema),
+    '--nats',
+    NATS_URL,
+    '--cluster',
+    cluster,
+  ];
 }
 
 export async function spawnSharedNodes(count: number, prefix = 'nxfo'): Promise<SharedNodes> {
@@ -27,16 +42,7 @@ export async function spawnSharedNodes(count: number, prefix = 'nxfo'): Promise<
   const add = async (id = `node-${nodes.length + 1}`, port?: number) => {
     const node = await spawnServer([
       ...(port === undefined ? [] : ['--port', String(port)]),
-      '--node-id',
-      id,
-      '--storage',
-      'postgres',
-      '--postgres',
-      pgUrlFor(schema),
-      '--nats',
-      NATS_URL,
-      '--cluster',
-      cluster,
+      ...sharedNodeArgs(schema, cluster, id),
     ]);
     // spawnServer's own --port comes first; the last one given wins.
     if (port !== undefined) node.port = port;
