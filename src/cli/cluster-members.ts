@@ -32,7 +32,8 @@ export async function withMembers<T>(
   }
   try {
     const kv = await openMembersBucket(nats.kv, cluster);
-    return await use(() => readMembers(kv), kv);
+    const jsm = await nats.jsm();
+    return await use(() => readMembers(kv, jsm, cluster), kv);
   } finally {
     await nats.close();
   }

@@ -1,3 +1,4 @@
+import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV, Kvm } from '@nats-io/kv';
 import {
   MEMBERSHIP,
@@ -23,13 +24,25 @@ export function openMembersBucket(kvm: Kvm, cluster: string): Promise<KV> {
  * The live members of a cluster, sorted by id: entries the bucket still holds and written within the TTL
  * (the stream expires old entries on its own schedule; a reader does not wait for it). Anything in the
  * bucket that is not a member entry is skipped.
+ *
+ * The keys come from the stream's own subject counts (one request), not from `kv.keys()`: that one opens a
+ * consumer and waits for the messages it was told are pending, and when the TTL expires them in between
+ * (a node just killed) it waits for a heartbeat that never comes: nats-server#3481, seen here as a
+ * 120 s hang in CI.
  */
-export async function readMembers(kv: KV, now = Date.now()): Promise<Member[]> {
-  const keys: string[] = [];
-  for await (const key of await kv.keys()) {
-    keys.push(key);
-    if (keys.length >= 10_000) break;
-  }
+export async function readMembers(
+  kv: KV,
+  jsm: JetStreamManager,
+  cluster: string,
+  now = Date.now(),
+): Promise<Member[]> {
+  const bucket = membersBucket(cluster);
+  const prefix = `$KV.${bucket}.`;
+  const info = await jsm.streams.info(`KV_${bucket}`, { subjects_filter: `${prefix}>` });
+  const keys = Object.keys(info.state.subjects ?? {})
+    .filter((s) => s.startsWith(prefix))
+    .slice(0, 10_000)
+    .map((s) => s.slice(prefix.length));
   const entries = await Promise.all(keys.map((k) => kv.get(k)));
   const members: Member[] = [];
   for (const entry of entries) {

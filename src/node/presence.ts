@@ -1,5 +1,4 @@
 import os from 'node:os';
-import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import { type AgentCheck, type AgentReply, startAgentCheck } from '../cluster/agent-check.js';
 import { type Load, LoadSampler, weightFor } from '../cluster/load.js';
@@ -32,7 +31,7 @@ export class Presence {
   #agent: AgentCheck | undefined;
   #announcer: Announcer | undefined;
   #engines: Engines | undefined;
-  #kv: KV | undefined;
+  #readMembers: (() => Promise<Member[]>) | undefined;
 
   constructor(source: PresenceSource) {
     this.#source = source;
@@ -66,8 +65,10 @@ export class Presence {
     if (agent.enabled) this.#agent = await startAgentCheck(agent.host, agent.port, () => this.agentReply());
     if (engines.nats === undefined) return;
     try {
-      const kv = await openMembersBucket(engines.nats.kv, engines.nats.cluster);
-      this.#kv = kv;
+      const { nats } = engines;
+      const kv = await openMembersBucket(nats.kv, nats.cluster);
+      const jsm = await nats.jsm();
+      this.#readMembers = () => readMembers(kv, jsm, nats.cluster);
       this.#announcer = new Announcer(
         kv,
         this.#source.nodeId(),
@@ -87,15 +88,15 @@ export class Presence {
    * empty outside cluster mode or when the membership does not answer within `timeoutMs`.
    */
   async alternates(timeoutMs: number): Promise<string[]> {
-    if (this.#kv === undefined) return [];
-    const kv = this.#kv;
+    const read = this.#readMembers;
+    if (read === undefined) return [];
     const self = this.#source.nodeId();
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<Member[]>((resolve) => {
       timer = setTimeout(() => resolve([]), timeoutMs);
     });
     try {
-      const members = await Promise.race([readMembers(kv).catch(() => []), late]);
+      const members = await Promise.race([read().catch(() => []), late]);
       return members
         .filter((m) => m.id !== self && m.state === 'ready')
         .slice(0, 8)

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MEMBERSHIP, type Member } from '../../src/cluster/member.js';
@@ -47,7 +48,8 @@ describe.skipIf(missing)('cluster membership', () => {
   const nodes: ServerProcess[] = [];
   let nats: Nats;
   let kv: KV;
-  const members = () => readMembers(kv);
+  let jsm: JetStreamManager;
+  const members = () => readMembers(kv, jsm, cluster);
 
   const shared = [
     '--storage',
@@ -71,6 +73,7 @@ describe.skipIf(missing)('cluster membership', () => {
     await createSchema(schema);
     nats = await openNats([NATS_URL], { cluster });
     kv = await openMembersBucket(nats.kv, cluster);
+    jsm = await nats.jsm();
   });
   afterAll(async () => {
     for (const n of nodes) if (n.child.exitCode === null) n.child.kill('SIGKILL');
