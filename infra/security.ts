@@ -2,7 +2,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
 import type { InfraConfig } from './config.js';
 import { CLIENT_SUBNET } from './network.js';
-import { HTTP_PORT, POSTGRES_PORT, PROTOCOL_PORT, SSH_PORT, TLS_PORT } from './ports.js';
+import { AGENT_PORT, HTTP_PORT, POSTGRES_PORT, PROTOCOL_PORT, SSH_PORT, TLS_PORT } from './ports.js';
 
 /**
  * Every security group and what it lets in, in one file so the whole firewall reads at once. Clients
@@ -42,6 +42,8 @@ export class Security extends Construct {
     }
     for (const [port, what] of clientPorts)
       this.nodes.addIngressRule(this.balancer, port, `${what} via HAProxy`);
+    // HAProxy asks each node for its weight (`up 80%`) or `drain` (install.sh's agent-check lines)
+    this.nodes.addIngressRule(this.balancer, ec2.Port.tcp(AGENT_PORT), 'agent-check from HAProxy');
     this.database.addIngressRule(this.nodes, ec2.Port.tcp(POSTGRES_PORT), 'PostgreSQL from the nodes');
 
     if (config.sshCidr) {

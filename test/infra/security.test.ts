@@ -59,7 +59,7 @@ describe('infra: security groups', () => {
     expect(group(fromCidrs, 'Database')).toEqual([]);
   });
 
-  it('PostgreSQL only from the nodes; NATS only among the nodes; HAProxy reaches the nodes', () => {
+  it('PostgreSQL only from the nodes; NATS only among the nodes; HAProxy reaches the nodes and their agent-check', () => {
     const rs = rules(synth());
     const db = group(rs, 'Database');
     expect(db).toHaveLength(1);
@@ -69,9 +69,9 @@ describe('infra: security groups', () => {
     const self = nodes.filter((r) => r.source === r.group);
     expect(ports(self)).toEqual(['tcp/4222', 'tcp/6222']);
     const viaBalancer = nodes.filter((r) => r.source.startsWith('SecurityBalancer'));
-    expect(ports(viaBalancer)).toEqual(['tcp/5000', 'tcp/5443', 'tcp/8080']);
-    // nothing else reaches 4222/6222/5432
-    expect(rs.filter((r) => [4222, 6222, 5432].includes(r.from))).toHaveLength(3);
+    expect(ports(viaBalancer)).toEqual(['tcp/5000', 'tcp/5443', 'tcp/5555', 'tcp/8080']);
+    // nothing else reaches 4222/6222/5432, nor the agent-check port
+    expect(rs.filter((r) => [4222, 6222, 5432, 5555].includes(r.from))).toHaveLength(4);
   });
 
   it('--context clientCidr adds that CIDR to the client ports; sshCidr opens 22 from it alone', () => {
