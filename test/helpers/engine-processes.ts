@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -34,6 +34,24 @@ export interface EngineProcess {
 }
 
 const READY_MS = 30_000;
+
+/**
+ * Where an engine runs: by default on a free port of this namespace's loopback; the multi-host harness
+ * (test/cluster/hosts.ts) runs it inside a network namespace (`ip netns exec`) on that namespace's address.
+ */
+export interface EnginePlace {
+  /** Network namespace to run the server in (`ip netns exec NETNS ...`). */
+  readonly netns?: string;
+  /** Address it listens on and the URL names (default 127.0.0.1). */
+  readonly host?: string;
+  /** Its port (default: a free loopback port; give one when `netns` is set). */
+  readonly port?: number;
+}
+
+/** `ip netns exec NETNS file args` when `netns` is given, else `file args`. */
+function inPlace(place: EnginePlace, file: string, args: string[]): [string, string[]] {
+  return place.netns === undefined ? [file, args] : ['ip', ['netns', 'exec', place.netns, file, ...args]];
+}
 
 /** The newest installed PostgreSQL server binaries (Debian: /usr/lib/postgresql/<version>/bin). */
 function postgresBin(): string | undefined {
@@ -158,7 +176,7 @@ class Engine implements EngineProcess {
  * stop and kill the server, never the machine, so the operating system keeps every write; durability across
  * a server crash still comes from the WAL.
  */
-export async function startOwnPostgres(): Promise<EngineProcess> {
+export async function startOwnPostgres(place: EnginePlace = {}): Promise<EngineProcess> {
   const bin = postgresBin();
   if (bin === undefined) throw new Error('PostgreSQL server binaries not installed');
   const user = postgresUser();
@@ -171,8 +189,11 @@ export async function startOwnPostgres(): Promise<EngineProcess> {
     ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions'],
     { ...as, stdio: 'pipe', cwd: dir },
   );
-  const port = await freePort();
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const port = place.port ?? (await freePort());
+  const host = place.host ?? '127.0.0.1';
+  // initdb trusts loopback only; on a namespace's address, every peer of the test's own network is trusted.
+  if (host !== '127.0.0.1') appendFileSync(path.join(data, 'pg_hba.conf'), 'host all all 0.0.0.0/0 trust\n');
+  const url = `postgres://postgres@${host}:${port}/postgres`;
   let created = false;
   const answers = async () => {
     const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
@@ -192,30 +213,46 @@ export async function startOwnPostgres(): Promise<EngineProcess> {
   };
   const engine = new Engine(
     'own PostgreSQL',
-    `postgres://postgres@127.0.0.1:${port}/test`,
+    `postgres://postgres@${host}:${port}/test`,
     port,
     dir,
-    () =>
-      spawn(
-        path.join(bin, 'postgres'),
-        [
-          '-D',
-          data,
-          '-p',
-          String(port),
-          '-k',
-          dir,
-          '-c',
-          'listen_addresses=127.0.0.1',
-          '-c',
-          'fsync=off',
-          '-c',
-          'max_connections=60',
-          '-c',
-          'shared_buffers=16MB',
-        ],
-        { ...as, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-      ),
+    () => {
+      const args = [
+        '-D',
+        data,
+        '-p',
+        String(port),
+        '-k',
+        dir,
+        '-c',
+        `listen_addresses=${host}`,
+        '-c',
+        'fsync=off',
+        '-c',
+        'max_connections=60',
+        '-c',
+        'shared_buffers=16MB',
+      ];
+      if (place.netns === undefined) {
+        return spawn(path.join(bin, 'postgres'), args, {
+          ...as,
+          cwd: dir,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          detached: true,
+        });
+      }
+      // `ip netns exec` needs root: it runs setpriv, which drops to the postgres user and execs the server.
+      const drop =
+        user === undefined
+          ? []
+          : ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--'];
+      const [file, wrapped] = inPlace(place, drop[0] ?? path.join(bin, 'postgres'), [
+        ...drop.slice(1),
+        ...(drop.length > 0 ? [path.join(bin, 'postgres')] : []),
+        ...args,
+      ]);
+      return spawn(file, wrapped, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    },
     answers,
     // SIGINT is PostgreSQL's fast shutdown: sessions are ended, the server checkpoints and exits.
     'SIGINT',
@@ -227,22 +264,47 @@ export async function startOwnPostgres(): Promise<EngineProcess> {
   return engine;
 }
 
-/** A nats-server of the test's own with JetStream, its store in a temporary directory. */
-export async function startOwnNats(): Promise<EngineProcess> {
+/** One server of a NATS cluster (`--cluster`, `--routes`; JetStream clustered needs a name per server). */
+export interface NatsClusterPlace {
+  /** The cluster's name (`--cluster_name`). */
+  readonly name: string;
+  /** This server's name (`-n`). */
+  readonly server: string;
+  /** This server's cluster (route) port. */
+  readonly routePort: number;
+  /** Every server's route URL (its own is left out). */
+  readonly routes: readonly string[];
+}
+
+/**
+ * A nats-server of the test's own with JetStream, its store in a temporary directory; with `cluster`, one
+ * server of a JetStream cluster (start every server of it at once: each waits for a quorum).
+ */
+export async function startOwnNats(
+  place: EnginePlace = {},
+  cluster?: NatsClusterPlace,
+): Promise<EngineProcess> {
   const natsServer = program('nats-server', ['/usr/sbin/nats-server']);
   if (natsServer === undefined) throw new Error('nats-server not installed');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'nexo-nats-'));
-  const port = await freePort();
-  const url = `nats://127.0.0.1:${port}`;
+  const port = place.port ?? (await freePort());
+  const host = place.host ?? '127.0.0.1';
+  const url = `nats://${host}:${port}`;
+  const args = ['-js', '-sd', dir, '-a', host, '-p', String(port)];
+  if (cluster !== undefined) {
+    const own = `nats://${host}:${cluster.routePort}`;
+    args.push('-n', cluster.server, '--cluster_name', cluster.name, '--cluster', own);
+    args.push('--routes', cluster.routes.filter((r) => r !== own).join(','));
+  }
   const engine = new Engine(
     'own nats-server',
     url,
     port,
     dir,
-    () =>
-      spawn(natsServer, ['-js', '-sd', dir, '-a', '127.0.0.1', '-p', String(port)], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      }),
+    () => {
+      const [file, wrapped] = inPlace(place, natsServer, args);
+      return spawn(file, wrapped, { stdio: ['ignore', 'pipe', 'pipe'] });
+    },
     async () => {
       // Serving once its monitoring-free client port answers the protocol's INFO line.
       const { connect } = await import('@nats-io/transport-node');
