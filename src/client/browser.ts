@@ -34,6 +34,7 @@ export function browserClient(options: BrowserConnectOptions = {}): NexoClient {
 
 export { NexoError } from '../errors.js';
 export type { ChatEvent, ChatMessage } from '../wire/chat.js';
+export type { ClusterMembers, Member, MemberState } from '../wire/cluster.js';
 export type { FileEntry, FilesUsage } from '../wire/files.js';
 export type { NodeInfo } from '../wire/node.js';
 export type {

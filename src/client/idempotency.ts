@@ -51,7 +51,7 @@ export const IDEMPOTENCY = {
     history: 'safe',
     rooms: 'safe',
   },
-  node: { info: 'safe', stats: 'safe', watch: 'subscription' },
+  node: { info: 'safe', stats: 'safe', watch: 'subscription', members: 'safe' },
 } as const satisfies Record<string, Record<string, Idempotency>>;
 
 const TABLE: Record<string, Record<string, Idempotency> | undefined> = IDEMPOTENCY;

@@ -58,6 +58,7 @@ export async function connect(options: ConnectOptions = {}): Promise<NexoClient>
 }
 
 export type { ChatEvent, ChatMessage } from '../wire/chat.js';
+export type { ClusterMembers, Member, MemberState } from '../wire/cluster.js';
 export type { FileEntry, FileRef, FilesUsage, UploadStatus } from '../wire/files.js';
 export type { NodeInfo } from '../wire/node.js';
 export type {

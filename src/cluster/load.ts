@@ -1,14 +1,7 @@
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
+import type { Load } from '../wire/cluster.js';
 
-/** A node's load as the membership announces it and the agent-check weighs it. */
-export interface Load {
-  /** Open connections (every transport, HTTP included). */
-  readonly connections: number;
-  /** Requests per second over the last sampling period. */
-  readonly requestsPerSec: number;
-  /** Mean event-loop delay over the last sampling period, in milliseconds. */
-  readonly eventLoopDelayMs: number;
-}
+export type { Load } from '../wire/cluster.js';
 
 export interface LoadSource {
   connections(): number;

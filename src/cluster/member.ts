@@ -1,40 +1,6 @@
-import type { Load } from './load.js';
+import { MEMBER_FORMAT, type Member } from '../wire/cluster.js';
 
-/** Where a node is in its life, as the membership shows it. */
-export type MemberState = 'starting' | 'ready' | 'draining';
-
-/**
- * One node's entry in the cluster's membership bucket (`<cluster>_members`, NATS KV): what a balancer or an
- * operator needs to reach it and judge it. Written as JSON by the node itself, every `MEMBERSHIP.intervalMs`.
- */
-export interface Member {
-  readonly id: string;
-  readonly cluster: string;
-  /** nexo's version (the server name of WELCOME). */
-  readonly version: string;
-  /** The address other hosts reach it at (--advertise, else the listening address, else the first non-loopback IPv4). */
-  readonly host: string;
-  readonly ports: MemberPorts;
-  readonly pid: number;
-  /** When the node started (ms since the epoch). */
-  readonly startedAt: number;
-  readonly uptimeS: number;
-  readonly state: MemberState;
-  readonly load: Load;
-  /** When this entry was written (ms since the epoch, the node's clock). */
-  readonly updatedAt: number;
-}
-
-export interface MemberPorts {
-  /** The nexo protocol and text mode (TCP). */
-  readonly tcp: number;
-  readonly tls?: number;
-  /** REST API, WebSocket /ws, dashboard, /readyz. */
-  readonly http?: number;
-  readonly udp?: number;
-  /** HAProxy agent-check. */
-  readonly agent?: number;
-}
+export type { Member, MemberPorts, MemberState } from '../wire/cluster.js';
 
 /**
  * Timing of the membership. A node writes its entry every `intervalMs`; the bucket keeps an entry `ttlMs`
@@ -58,8 +24,12 @@ const port = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >
 const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
 const str = (v: unknown, max: number) => typeof v === 'string' && v.length > 0 && v.length <= max;
 
-/** A member entry read from the bucket, or undefined when it is not one (anything may write to NATS). */
-export function parseMember(bytes: Uint8Array): Member | undefined {
+/**
+ * A member entry read from the bucket, or undefined when it is not one (anything may write to NATS): §9.N.3
+ * too large, not JSON, a field missing or out of range, another cluster's (when `cluster` is given), or a
+ * `format` this nexo does not know.
+ */
+export function parseMember(bytes: Uint8Array, cluster?: string): Member | undefined {
   if (bytes.length > 4096) return undefined;
   let v: unknown;
   try {
@@ -72,6 +42,8 @@ export function parseMember(bytes: Uint8Array): Member | undefined {
   const ports = m.ports as Record<string, unknown> | undefined;
   const load = m.load as Record<string, unknown> | undefined;
   if (
+    (m.format !== undefined && m.format !== MEMBER_FORMAT) ||
+    (cluster !== undefined && m.cluster !== cluster) ||
     !str(m.id, 64) ||
     !str(m.cluster, 32) ||
     !str(m.version, 64) ||

@@ -48,7 +48,7 @@ export async function readMembers(
   for (const entry of entries) {
     if (entry === null || entry.operation !== 'PUT') continue;
     if (now - entry.created.getTime() > MEMBERSHIP.ttlMs) continue;
-    const member = parseMember(entry.value);
+    const member = parseMember(entry.value, cluster); // §9.N.3
     if (member !== undefined) members.push(member);
   }
   return members.sort((a, b) => a.id.localeCompare(b.id));

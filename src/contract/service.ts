@@ -6,6 +6,7 @@ import type { EngineHealth } from '../storage/health.js';
 import type { Nats } from '../storage/nats/connection.js';
 import type { Postgres } from '../storage/postgres/postgres.js';
 import type { EngineTimings, Histogram } from '../util/histogram.js';
+import type { ClusterMembers } from '../wire/cluster.js';
 import type { Session } from './session.js';
 
 /** Counters the node exposes (CLI, dashboard, metrics). */
@@ -124,6 +125,8 @@ export interface NodeView {
   httpAddress(): { host: string; port: number } | undefined;
   /** The storage mode and each shared engine's health (none in embedded mode). */
   storage(): { mode: StorageMode; engines: EngineHealth[] };
+  /** The cluster's live members (this node alone outside cluster mode); STORAGE_UNAVAILABLE when unreadable. */
+  members(): Promise<ClusterMembers>;
 }
 
 /**

@@ -32,6 +32,7 @@ import type { EngineHealth } from '../storage/health.js';
 import { listenTcp } from '../transport/tcp.js';
 import type { Conduit, TransportKind, TransportListener } from '../transport/types.js';
 import { EngineTimings } from '../util/histogram.js';
+import type { ClusterMembers } from '../wire/cluster.js';
 import { type Engines, openEngines } from './engines.js';
 import { Presence } from './presence.js';
 
@@ -154,6 +155,7 @@ export class NexoNode {
       services: () => this.#services,
       httpAddress: () => this.#http?.address(),
       storage: () => ({ mode: this.options.storage, engines: this.engineHealth() }),
+      members: () => this.members(),
     };
     const engine = (): Engines => {
       if (this.#engines === undefined) throw new Error('storage engines open when the node starts');
@@ -308,6 +310,14 @@ export class NexoNode {
         ...(this.#udp === undefined ? {} : { udp: this.#udp.listener.address().port }),
       }),
     });
+  }
+
+  /** The cluster's live members, or this node alone outside cluster mode (`node.members`). */
+  members(): Promise<ClusterMembers> {
+    if (this.#presence === undefined) {
+      return Promise.reject(new NexoError('SHUTTING_DOWN', 'the node is not listening'));
+    }
+    return this.#presence.members(2000);
   }
 
   /** HAProxy's agent-check address, when it listens (`agent.port`). */

@@ -4,8 +4,10 @@ import { type AgentCheck, type AgentReply, startAgentCheck } from '../cluster/ag
 import { type Load, LoadSampler, weightFor } from '../cluster/load.js';
 import type { Member, MemberPorts, MemberState } from '../cluster/member.js';
 import { Announcer, openMembersBucket, readMembers } from '../cluster/membership.js';
+import { NexoError } from '../errors.js';
 import type { ServerOptions } from '../options/options.js';
 import { SERVER_NAME } from '../services/node/index.js';
+import { type ClusterMembers, MEMBER_FORMAT, memberEndpoint } from '../wire/cluster.js';
 import type { Engines } from './engines.js';
 
 /** What the presence reads from its node. */
@@ -84,6 +86,27 @@ export class Presence {
   }
 
   /**
+   * The live members (`node.members`, the dashboard's Cluster page): the membership as the bucket holds it,
+   * or, outside cluster mode, this node alone. A membership that does not answer within `timeoutMs` is
+   * STORAGE_UNAVAILABLE (another node may reach NATS: the client may ask it, §14.2.2).
+   */
+  async members(timeoutMs: number): Promise<ClusterMembers> {
+    const self = this.#source.nodeId();
+    const read = this.#readMembers;
+    if (read === undefined) return { cluster: null, self, members: [this.#entry(this.state())] };
+    const cluster = this.#source.options.cluster;
+    try {
+      return { cluster, self, members: await within(read(), timeoutMs) };
+    } catch (err) {
+      throw new NexoError(
+        'STORAGE_UNAVAILABLE',
+        `cannot read the cluster membership: ${(err as Error).message}`,
+        { cluster },
+      );
+    }
+  }
+
+  /**
    * Other ready members' protocol addresses (host:port), at most 8, for GOAWAY's reconnect hint (§7.3.5);
    * empty outside cluster mode or when the membership does not answer within `timeoutMs`.
    */
@@ -91,19 +114,11 @@ export class Presence {
     const read = this.#readMembers;
     if (read === undefined) return [];
     const self = this.#source.nodeId();
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<Member[]>((resolve) => {
-      timer = setTimeout(() => resolve([]), timeoutMs);
-    });
-    try {
-      const members = await Promise.race([read().catch(() => []), late]);
-      return members
-        .filter((m) => m.id !== self && m.state === 'ready')
-        .slice(0, 8)
-        .map((m) => (m.host.includes(':') ? `[${m.host}]:${m.ports.tcp}` : `${m.host}:${m.ports.tcp}`));
-    } finally {
-      clearTimeout(timer);
-    }
+    const members = await within(read(), timeoutMs).catch((): Member[] => []);
+    return members
+      .filter((m) => m.id !== self && m.state === 'ready')
+      .slice(0, 8)
+      .map((m) => memberEndpoint(m));
   }
 
   /** The node began to drain: say so now rather than at the next beat. */
@@ -125,6 +140,7 @@ export class Presence {
     const agent = this.#agent?.address().port;
     const now = Date.now();
     return {
+      format: MEMBER_FORMAT,
       id: s.nodeId(),
       cluster: s.options.cluster,
       version: SERVER_NAME.slice(SERVER_NAME.indexOf('/') + 1),
@@ -137,6 +153,19 @@ export class Presence {
       load: this.load,
       updatedAt: now,
     };
+  }
+}
+
+/** `promise`, or an error when it has not settled within `ms`. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from NATS within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -40,6 +40,7 @@ export const ROLE_TABLE: Readonly<Record<string, Rule>> = {
   'node.info': 'anyone',
   'node.stats': 'anyone',
   'node.watch': 'anyone',
+  'node.members': 'anyone',
   'chat.join': 'not-sensor',
   'chat.say': 'not-sensor',
   'chat.dm': 'not-sensor',

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ERRORS } from '../../src/errors.js';
 import { ROOT } from '../helpers/node.js';
-import { renderExample } from '../protocol/examples.js';
+import { MEMBERS_EXAMPLE, renderExample } from '../protocol/examples.js';
 
 const protocol = readFileSync(path.join(ROOT, 'docs/protocol.md'), 'utf8');
 
@@ -25,5 +25,13 @@ describe('docs/protocol.md is the contract', () => {
     );
     expect(block).not.toBeNull();
     expect(block![1]).toBe(renderExample());
+  });
+
+  it('shows node.members exactly as the encoder produces it', () => {
+    const block = /<!-- example-members:begin -->\n```\n([\s\S]*?)\n```\n<!-- example-members:end -->/.exec(
+      protocol,
+    );
+    expect(block).not.toBeNull();
+    expect(block![1]).toBe(renderExample(MEMBERS_EXAMPLE));
   });
 });

@@ -33,7 +33,12 @@ export function sharedNodeArgs(schema: string, cluster: string, id: string): str
   ];
 }
 
-export async function spawnSharedNodes(count: number, prefix = 'nxfo'): Promise<SharedNodes> {
+/** `extraArgs` gives each node more arguments of its own (an --http-port, say), by node id. */
+export async function spawnSharedNodes(
+  count: number,
+  prefix = 'nxfo',
+  extraArgs: (id: string) => string[] | Promise<string[]> = () => [],
+): Promise<SharedNodes> {
   const schema = uniqueName(prefix);
   const cluster = uniqueName(prefix);
   await createSchema(schema);
@@ -43,6 +48,7 @@ export async function spawnSharedNodes(count: number, prefix = 'nxfo'): Promise<
     const node = await spawnServer([
       ...(port === undefined ? [] : ['--port', String(port)]),
       ...sharedNodeArgs(schema, cluster, id),
+      ...(await extraArgs(id)),
     ]);
     // spawnServer's own --port comes first; the last one given wins.
     if (port !== undefined) node.port = port;

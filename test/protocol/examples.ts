@@ -108,6 +108,39 @@ export const EXAMPLE_SESSION: ExampleStep[] = [
 ];
 
 /** The dump as it appears in the doc: 16 bytes per line, direction and note above each message. */
+/** `node.members` asked and answered (docs/protocol.md §9, node), as exact bytes; a test checks the doc's dump. */
+export const MEMBERS_EXAMPLE: ExampleStep[] = [
+  {
+    dir: 'C→S',
+    note: 'REQUEST id=7 ["node","members",nil]',
+    bytes: frame(FrameType.REQUEST, 0, 7, ['node', 'members', null]),
+  },
+  {
+    dir: 'S→C',
+    note: 'RESPONSE id=7 {cluster:"lab", self:"n1", members:[{format:1, id:"n2", cluster:"lab", version:"0.1.0", host:"10.0.0.2", ports:{tcp:7070, http:8080}, pid:812, startedAt:…, uptimeS:60, state:"ready", load:{connections:3, requestsPerSec:12.5, eventLoopDelayMs:0}, updatedAt:…}]} (one member shown; n1 is in the list too)',
+    bytes: frame(FrameType.RESPONSE, 0, 7, {
+      cluster: 'lab',
+      self: 'n1',
+      members: [
+        {
+          format: 1,
+          id: 'n2',
+          cluster: 'lab',
+          version: '0.1.0',
+          host: '10.0.0.2',
+          ports: { tcp: 7070, http: 8080 },
+          pid: 812,
+          startedAt: 1_796_000_000_000,
+          uptimeS: 60,
+          state: 'ready',
+          load: { connections: 3, requestsPerSec: 12.5, eventLoopDelayMs: 0 },
+          updatedAt: 1_796_000_060_000,
+        },
+      ],
+    }),
+  },
+];
+
 export function renderExample(steps: ExampleStep[] = EXAMPLE_SESSION): string {
   const out: string[] = [];
   for (const step of steps) {

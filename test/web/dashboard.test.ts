@@ -5,6 +5,7 @@ import {
   type BrowserContextFactory,
   browserAvailable,
   dashboardBuilt,
+  fitsScreen,
   launchBrowser,
   screenshot,
   watchConsole,
@@ -277,14 +278,6 @@ describe.skipIf(!run)('dashboard in Chromium', () => {
 });
 
 /** Fails when the page is wider than the screen (a horizontal scrollbar on a phone). */
-async function fitsScreen(page: Page): Promise<void> {
-  const { scroll, width } = await page.evaluate(() => ({
-    scroll: document.documentElement.scrollWidth,
-    width: window.innerWidth,
-  }));
-  expect(scroll, 'page wider than the screen').toBeLessThanOrEqual(width);
-}
-
 interface CliChat {
   say(text: string): void;
   waitFor(match: (event: Record<string, unknown>) => boolean): Promise<void>;

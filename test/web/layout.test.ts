@@ -197,7 +197,7 @@ describe.skipIf(!run)('dashboard layout in Chromium', () => {
           };
         }),
       );
-      expect(links.map((l) => l.text)).toEqual(['Node', 'Sensors', 'Files', 'Chat', 'Calculator']);
+      expect(links.map((l) => l.text)).toEqual(['Node', 'Cluster', 'Sensors', 'Files', 'Chat', 'Calculator']);
       for (const link of links) {
         expect(link.left, `${link.text} starts off the screen`).toBeGreaterThanOrEqual(0);
         expect(link.right, `${link.text} is cut off at the screen's edge`).toBeLessThanOrEqual(link.screen);

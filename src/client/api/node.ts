@@ -1,3 +1,4 @@
+import type { ClusterMembers } from '../../wire/cluster.js';
 import type { NodeInfo, NodeSnapshot } from '../../wire/node.js';
 import type { Caller, RequestOptions } from './requester.js';
 
@@ -9,6 +10,8 @@ export function nodeApi(c: Caller) {
   return {
     info: (options?: RequestOptions) => c.request<NodeInfo>('node', 'info', null, options),
     stats: (options?: RequestOptions) => c.request<NodeStats>('node', 'stats', null, options),
+    /** The cluster's live members as this node reads them (this node alone outside cluster mode). */
+    members: (options?: RequestOptions) => c.request<ClusterMembers>('node', 'members', null, options),
     /** Calls `onStats` with a snapshot now and every `intervalMs`; cancel the handle to stop. */
     watch: (
       onStats: (stats: NodeStats) => void,

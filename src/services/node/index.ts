@@ -90,6 +90,12 @@ export function nodeService(host: ServiceHost): ServiceDefinition {
         args: NoArgs,
         handler: () => snapshot(),
       }),
+      members: defineMethod({
+        description:
+          "The cluster's live members (id, state, address, ports, version, uptime, load), or this node alone outside cluster mode.",
+        args: NoArgs,
+        handler: () => view.members(),
+      }),
       watch: defineMethod({
         description: 'A subscription: the stats snapshot now and then every intervalMs, until cancelled.',
         args: Type.Union([

@@ -103,6 +103,28 @@ describe('node service', () => {
     });
   });
 
+  it('lists this node alone as the membership outside cluster mode, over the protocol and GET /api/cluster/members', async () => {
+    const client = await clientOver(tcp, node);
+    const members = await client.node.members();
+    expect(members).toMatchObject({ cluster: null, self: 'stats-node' });
+    expect(members.members).toHaveLength(1);
+    expect(members.members[0]).toMatchObject({
+      id: 'stats-node',
+      state: 'ready',
+      version: '0.1.0',
+      ports: { tcp: node.port, http: node.httpAddress()!.port },
+      load: { connections: expect.any(Number), requestsPerSec: expect.any(Number) },
+    });
+    const response = await fetch(`http://127.0.0.1:${node.httpAddress()!.port}/api/cluster/members`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      cluster: null,
+      self: 'stats-node',
+      members: [{ id: 'stats-node' }],
+    });
+    await client.close();
+  });
+
   it('refuses watch intervals that would flood the client', async () => {
     const client = await clientOver(tcp, node);
     await expect(client.request('node', 'watch', { intervalMs: 1 })).rejects.toMatchObject({
