@@ -88,7 +88,10 @@ export const ERRORS = {
   },
 
   // Requests (spec §6)
-  BAD_REQUEST: { status: 400, summary: 'A REQUEST payload is not [service, method, args].' },
+  BAD_REQUEST: {
+    status: 400,
+    summary: 'A REQUEST payload is not [service, method, args], or holds a str that is not UTF-8 (§4.5.6).',
+  },
   UNKNOWN_SERVICE: { status: 404, summary: 'No service with that name runs on this node.' },
   UNKNOWN_METHOD: { status: 404, summary: 'The service has no method with that name.' },
   UNKNOWN_COMMAND: { status: 404, summary: 'A text-mode line starts with a word that is not a command.' },

@@ -73,6 +73,14 @@ function holdsInvalidDate(value: unknown): boolean {
   return Object.values(value).some(holdsInvalidDate);
 }
 
+function replacements(value: unknown): number {
+  if (typeof value === 'string') return value.split('\uFFFD').length - 1;
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return 0;
+  let n = 0;
+  for (const [k, v] of Object.entries(value)) n += replacements(k) + replacements(v);
+  return n;
+}
+
 function frameOf(type: number, bytes: Buffer, before: number, after: number): Frame {
   const chunk = Buffer.alloc(before + bytes.length + after, 0x93); // filler a reader must never read
   bytes.copy(chunk, before);
@@ -101,6 +109,11 @@ function full(bytes: Buffer, before: number, after: number): void {
       assertEqual(small, reference.unpack(bytes), 'small-values.ts differs from msgpackr');
     }
     const decoded = documented(['PROTOCOL_ERROR'], () => unpackValue(bytes));
+    // §4.5.6 What decodes holds no U+FFFD that the bytes did not spell out (ef bf bd): no str was replaced.
+    if (!(decoded instanceof Error)) {
+      const spelled = bytes.toString('hex').split('efbfbd').length - 1;
+      assert(replacements(decoded) <= spelled, 'a str that is not UTF-8 was accepted (§4.5.6)');
+    }
     // (An invalid timestamp decodes as an Invalid Date, which equals nothing, itself included.)
     if (!(decoded instanceof Error) && bytes.length > 0 && !holdsInvalidDate(decoded)) {
       // Whatever decodes packs again and decodes to the same value (nothing lost on the way).

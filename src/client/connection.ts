@@ -3,7 +3,9 @@ import {
   Flags,
   FrameType,
   frameTypeName,
+  idZeroMessage,
   MAX_ID,
+  mustHaveIdZero,
   PREFACE,
   PROTOCOL_VERSIONS,
 } from '../protocol/constants.js';
@@ -281,11 +283,14 @@ export class ClientConnection {
   }
 
   #onFrame(frame: Frame): void {
+    if (frame.id !== 0 && mustHaveIdZero(frame.type)) {
+      throw new NexoError('PROTOCOL_ERROR', idZeroMessage(frame.type, frame.id));
+    }
     switch (frame.type) {
       case FrameType.RESPONSE: {
         const pending = this.#pending.get(frame.id);
         if (pending === undefined) return; // cancelled or timed out: late replies are dropped (§6.6)
-        const value = unpackFrame(frame);
+        const value = unpackFrame(frame, 'PROTOCOL_ERROR', 'replace');
         if ((frame.flags & Flags.MORE) !== 0) {
           pending.handlers?.onProgress?.(value);
           return;
@@ -310,11 +315,13 @@ export class ClientConnection {
       }
       case FrameType.EVENT: {
         if (frame.id === 0) {
-          const event = unpackFrame(frame) as { type?: string; position?: number } | undefined;
+          const event = unpackFrame(frame, 'PROTOCOL_ERROR', 'replace') as
+            | { type?: string; position?: number }
+            | undefined;
           if (event?.type === 'queued') this.events?.onQueued(Number(event.position) || 0);
           return;
         }
-        this.#pending.get(frame.id)?.handlers?.onEvent?.(unpackFrame(frame));
+        this.#pending.get(frame.id)?.handlers?.onEvent?.(unpackFrame(frame, 'PROTOCOL_ERROR', 'replace'));
         return;
       }
       case FrameType.CHUNK: {

@@ -39,6 +39,19 @@ export function frameTypeName(value: number): string {
   return TYPE_NAMES.get(value) ?? `0x${value.toString(16).padStart(2, '0')}`;
 }
 
+/**
+ * §4.2.2 Frames of the connection itself, never of a request: their id is 0, and a receiver refuses any other
+ * with a fatal PROTOCOL_ERROR.
+ */
+export function mustHaveIdZero(type: number): boolean {
+  return type >= FrameType.HELLO && type <= FrameType.GOAWAY;
+}
+
+/** §4.2.2 The PROTOCOL_ERROR message for a connection frame that came with request id `id`. */
+export function idZeroMessage(type: number, id: number): string {
+  return `${frameTypeName(type)} concerns the connection and must have id 0, not ${id} (§4.2.2)`;
+}
+
 /** §4.3 Flags. Undefined bits are ignored by receivers and sent as zero. */
 export const Flags = {
   /** RESPONSE: more frames follow for this id; this response is not final. */

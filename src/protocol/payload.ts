@@ -90,18 +90,37 @@ export function packScratch(value: unknown): ScratchBytes {
 }
 
 /** Decodes one MessagePack value; throws a NexoError with `code` when the bytes are not exactly one value. */
-export function unpackValue(bytes: Uint8Array, code: DecodeErrorCode = 'PROTOCOL_ERROR'): unknown {
-  return unpackRange(bytes, 0, bytes.length, code);
+export function unpackValue(
+  bytes: Uint8Array,
+  code: DecodeErrorCode = 'PROTOCOL_ERROR',
+  utf8: Utf8Policy = 'strict',
+): unknown {
+  return unpackRange(bytes, 0, bytes.length, code, utf8);
 }
 
 /** Decodes the payload of a frame where it lies, without making a view of it first. */
-export function unpackFrame(frame: Frame, code: DecodeErrorCode = 'PROTOCOL_ERROR'): unknown {
-  return unpackRange(frame.source, frame.offset, frame.offset + frame.length, code);
+export function unpackFrame(
+  frame: Frame,
+  code: DecodeErrorCode = 'PROTOCOL_ERROR',
+  utf8: Utf8Policy = 'strict',
+): unknown {
+  return unpackRange(frame.source, frame.offset, frame.offset + frame.length, code, utf8);
 }
 
 type DecodeErrorCode = 'PROTOCOL_ERROR' | 'BAD_REQUEST';
+/**
+ * §4.5.6 `strict`: a str that is not valid UTF-8 is refused with the code (the server's rule for what it
+ * reads). `replace`: decoded with U+FFFD in its place (the client library, which takes the server's word).
+ */
+export type Utf8Policy = 'strict' | 'replace';
 
-function unpackRange(source: Uint8Array, start: number, end: number, code: DecodeErrorCode): unknown {
+function unpackRange(
+  source: Uint8Array,
+  start: number,
+  end: number,
+  code: DecodeErrorCode,
+  utf8: Utf8Policy = 'strict',
+): unknown {
   if (end === start) return undefined;
   const small = readSmall(source, start, end);
   if (small !== MISS) return small;
@@ -112,25 +131,101 @@ function unpackRange(source: Uint8Array, start: number, end: number, code: Decod
   } catch (err) {
     throw new NexoError(code, `payload is not valid MessagePack: ${(err as Error).message}`);
   }
+  const suspect = suspicious(value);
   // §4.5.2 msgpackr reads extension type 0 (its own encoding of undefined) as undefined, silently: nil is
   // null, so an undefined anywhere in the value came from that extension, which nexo does not use.
-  if (holdsUndefined(value)) {
+  if (suspect === UNDEFINED) {
     throw new NexoError(code, 'payload holds MessagePack extension type 0, which nexo does not use (§4.5.2)');
+  }
+  // §4.5.6 msgpackr decodes invalid UTF-8 as U+FFFD, silently. A string holding U+FFFD is rare: only then
+  // are the payload's str bytes checked, so a valid U+FFFD (ef bf bd) passes and a replaced byte does not.
+  if (suspect === REPLACED && utf8 === 'strict') {
+    const at = invalidUtf8At(source, start, end);
+    if (at !== -1) {
+      throw new NexoError(
+        code,
+        `payload holds a str that is not valid UTF-8 (at byte ${at - start}, §4.5.6)`,
+      );
+    }
   }
   return value;
 }
 
-function holdsUndefined(value: unknown): boolean {
-  if (value === undefined) return true;
-  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return false;
+const UNDEFINED = 1;
+const REPLACED = 2;
+
+/** UNDEFINED if the value holds undefined anywhere, else REPLACED if a string or key holds U+FFFD, else 0. */
+function suspicious(value: unknown): number {
+  if (value === undefined) return UNDEFINED;
+  if (typeof value === 'string') return value.includes('\uFFFD') ? REPLACED : 0;
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return 0;
+  let found = 0;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (holdsUndefined(value[i])) return true;
+    for (let i = 0; i < value.length; i++) {
+      const s = suspicious(value[i]);
+      if (s === UNDEFINED) return s;
+      found |= s;
+    }
+    return found;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) return 0;
+  for (const key in value) {
+    const s = suspicious((value as Record<string, unknown>)[key]);
+    if (s === UNDEFINED) return s;
+    if (key.includes('\uFFFD')) found = REPLACED;
+    found |= s;
+  }
+  return found;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Where the first str of a MessagePack payload at `[start, end)` that is not valid UTF-8 begins (its type
+ * byte), or -1. The payload was decoded already, so it is well formed: one linear pass over its items
+ * (containers are only their headers here), checking the bytes of each str.
+ */
+export function invalidUtf8At(source: Uint8Array, start: number, end: number): number {
+  const view = new DataView(source.buffer, source.byteOffset, source.byteLength);
+  let p = start;
+  while (p < end) {
+    const b = source[p]!;
+    let header = 1; // fixint, fixmap, fixarray, nil, bool: the type byte only
+    let length = 0;
+    if (b >= 0xa0 && b <= 0xbf) length = b & 0x1f;
+    else if (b >= 0xc4 && b <= 0xdf) {
+      header = HEADER[b - 0xc4]!;
+      const lengthBytes = LENGTH_BYTES[b - 0xc4]!;
+      if (lengthBytes === 1) length = source[p + 1]!;
+      else if (lengthBytes === 2) length = view.getUint16(p + 1);
+      else if (lengthBytes === 4) length = view.getUint32(p + 1);
+    }
+    const body = p + header;
+    if (body + length > end) return -1;
+    const text = (b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb);
+    if (text && length > 0 && !validUtf8(source.subarray(body, body + length))) return p;
+    p = body + length;
+  }
+  return -1;
+}
+
+function validUtf8(bytes: Uint8Array): boolean {
+  try {
+    strictUtf8.decode(bytes);
+    return true;
+  } catch {
     return false;
   }
-  if (Object.getPrototypeOf(value) !== Object.prototype) return false;
-  for (const key in value) if (holdsUndefined((value as Record<string, unknown>)[key])) return true;
-  return false;
 }
+
+// Type bytes 0xc4 to 0xdf, in order: bin 8/16/32, ext 8/16/32 (length, then the type byte), float 32/64,
+// uint 8-64, int 8-64, fixext 1/2/4/8/16, str 8/16/32, array 16/32, map 16/32 (whose items follow as items).
+/** Bytes before the body (type byte, length, ext type, or the whole fixed-size value). */
+// biome-ignore format: one table row
+const HEADER = Uint8Array.of(2, 3, 5, 3, 4, 6, 5, 9, 2, 3, 5, 9, 2, 3, 5, 9, 3, 4, 6, 10, 18, 2, 3, 5, 3, 5, 3, 5);
+/** Bytes of the length field after the type byte (0: no body). */
+// biome-ignore format: one table row
+const LENGTH_BYTES = Uint8Array.of(1, 2, 4, 1, 2, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 0, 0, 0, 0);
 
 /** §5.1 */
 export interface Hello {
@@ -206,7 +301,7 @@ export function parseHello(frame: Frame): Hello {
 }
 
 export function parseWelcome(frame: Frame): Welcome {
-  const value = unpackFrame(frame);
+  const value = unpackFrame(frame, 'PROTOCOL_ERROR', 'replace');
   if (!isRecord(value) || typeof value.version !== 'number' || typeof value.node !== 'string') {
     throw new NexoError('PROTOCOL_ERROR', 'WELCOME payload is malformed');
   }
@@ -306,7 +401,7 @@ function requestIdOf(meta: unknown): string | undefined {
 
 export function parseErrorPayload(frame: Frame): NexoError {
   try {
-    return NexoError.fromPayload(unpackFrame(frame));
+    return NexoError.fromPayload(unpackFrame(frame, 'PROTOCOL_ERROR', 'replace'));
   } catch {
     return new NexoError('PROTOCOL_ERROR', 'malformed ERROR payload');
   }
@@ -315,7 +410,7 @@ export function parseErrorPayload(frame: Frame): NexoError {
 export function parseGoAway(frame: Frame): GoAway {
   let value: unknown;
   try {
-    value = unpackFrame(frame);
+    value = unpackFrame(frame, 'PROTOCOL_ERROR', 'replace');
   } catch {
     value = undefined;
   }

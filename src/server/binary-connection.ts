@@ -5,7 +5,9 @@ import {
   FrameType,
   frameTypeName,
   HANDSHAKE_MAX_PAYLOAD,
+  idZeroMessage,
   MAX_PING_PAYLOAD,
+  mustHaveIdZero,
   PROTOCOL_VERSIONS,
 } from '../protocol/constants.js';
 import { FrameDecoder } from '../protocol/decoder.js';
@@ -261,6 +263,9 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     if (isOversize(frame)) {
       this.#onOversize(frame);
       return;
+    }
+    if (frame.id !== 0 && mustHaveIdZero(frame.type)) {
+      throw new NexoError('PROTOCOL_ERROR', idZeroMessage(frame.type, frame.id));
     }
     if (this.phase === Phase.Handshake) {
       if (frame.type !== FrameType.HELLO) {

@@ -111,6 +111,15 @@ async function uploadRaw(
   return (await peer.reply(started.id)) as never;
 }
 
+function data4(): Uint8Array {
+  return new TextEncoder().encode('hol!');
+}
+
+/** A request id as the 4 bytes of a frame header. */
+function id32(id: number): string {
+  return id.toString(16).padStart(8, '0');
+}
+
 function dataDir(n: Node): string {
   return n.options.dataDir;
 }
@@ -271,10 +280,23 @@ describe('files.upload at the frame level', () => {
     sendTrailer(peer, declared.id, 500);
     expect(await errorOf(peer, declared.id)).toMatchObject({ code: 'FILES_HASH_MISMATCH' });
 
+    // §9.F.7.1 A trailer contradicting the declared hash is a malformed trailer: the bytes stay.
     const both = await begin(peer, { name: 'declared.bin', size: 500, sha256: sha256(data) });
     sendData(peer, both.id, 0, data);
     sendTrailer(peer, both.id, 500, sha256(randomBytes(5)));
-    expect(await errorOf(peer, both.id)).toMatchObject({ code: 'FILES_HASH_MISMATCH' });
+    expect(await errorOf(peer, both.id)).toEqual({
+      code: 'FILES_BAD_CHUNK',
+      message: expect.stringMatching(/declared/),
+      details: { offset: 500, uploadId: both.progress!.uploadId, sha256: sha256(data) },
+    });
+    const fixed = await begin(peer, {
+      name: 'declared.bin',
+      size: 500,
+      uploadId: both.progress!.uploadId,
+    });
+    expect(fixed.progress?.offset).toBe(500);
+    sendTrailer(peer, fixed.id, 500, sha256(data));
+    expect((await peer.reply(fixed.id)).value).toMatchObject({ size: 500, sha256: sha256(data) });
 
     const ok = await begin(peer, { name: 'declared.bin', size: 500, sha256: sha256(data).toUpperCase() });
     sendData(peer, ok.id, 0, data);
@@ -431,6 +453,70 @@ describe('files.upload at the frame level', () => {
     expect(again.progress).toBeUndefined();
     expect(again.final?.value).toMatchObject({ id: first.id, sha256: sha256(data) });
   });
+
+  it('§9.F.10.1 a committed upload resumed under another name, size or hash: FILES_UPLOAD_MISMATCH', async () => {
+    const hola = new TextEncoder().encode('hola');
+    const started = await begin(peer, { name: 'hola.txt', size: 4 });
+    sendData(peer, started.id, 0, hola);
+    sendTrailer(peer, started.id, 4, sha256(hola));
+    const entry = (await peer.reply(started.id)).value as { id: string };
+    const uploadId = started.progress!.uploadId;
+    const renamed = await begin(peer, { name: 'adios.txt', size: 4, uploadId });
+    expect(renamed.progress).toBeUndefined();
+    expect(renamed.final).toEqual({
+      type: FrameType.ERROR,
+      value: {
+        code: 'FILES_UPLOAD_MISMATCH',
+        message: expect.stringMatching(/hola\.txt/),
+        details: { name: 'hola.txt', size: 4 },
+      },
+    });
+    const resized = await begin(peer, { name: 'hola.txt', size: 5, uploadId });
+    expect(resized.final?.value).toMatchObject({ code: 'FILES_UPLOAD_MISMATCH' });
+    const otherHash = await begin(peer, { name: 'hola.txt', size: 4, uploadId, sha256: sha256(data4()) });
+    expect(otherHash.final?.value).toMatchObject({
+      code: 'FILES_UPLOAD_MISMATCH',
+      details: { sha256: sha256(hola) },
+    });
+    // The same file (NFC, any case of the declared hash) still gets the entry, unchanged.
+    const same = await begin(peer, {
+      name: 'hola.txt',
+      size: 4,
+      uploadId,
+      sha256: sha256(hola).toUpperCase(),
+    });
+    expect(same.final?.value).toMatchObject({ id: entry.id, name: 'hola.txt' });
+    const list = (await peer.reply(peer.request('files', 'list', { prefix: 'adios' }))).value;
+    expect(list).toMatchObject({ total: 0 });
+  });
+
+  it('§9.F.8.1 an END chunk before size is data that ends the stream (exact bytes of the spec)', async () => {
+    const started = await begin(peer, { name: 'hola.txt', size: 4 });
+    const hexBytes = (h: string) => Buffer.from(h.replace(/[\s|]/g, ''), 'hex');
+    peer.write(
+      hexBytes(`00 00 00 0e 13 01 ${id32(started.id)} | 00 00 00 00 00 00 00 00 | 31 f0 8f 99 | 68 6f`),
+    );
+    expect(await errorOf(peer, started.id)).toEqual({
+      code: 'FILES_SIZE_MISMATCH',
+      message: expect.any(String),
+      details: { size: 4, offset: 2, uploadId: started.progress!.uploadId },
+    });
+    const resumed = await begin(peer, { name: 'hola.txt', size: 4, uploadId: started.progress!.uploadId });
+    expect(resumed.progress?.offset).toBe(2);
+    // Its data reaching size exactly completes the data: verified against the declared hash, no trailer.
+    const hola = new TextEncoder().encode('hola');
+    const folded = await begin(peer, { name: 'folded.txt', size: 4, sha256: sha256(hola) });
+    peer.send(FrameType.CHUNK, Flags.END, folded.id, chunkPayload(0, hola));
+    expect((await peer.reply(folded.id)).value).toMatchObject({ name: 'folded.txt', sha256: sha256(hola) });
+    // None declared: no hash (FILES_BAD_CHUNK), and a resume from size sends only the trailer.
+    const bare = await begin(peer, { name: 'bare.txt', size: 4 });
+    peer.send(FrameType.CHUNK, Flags.END, bare.id, chunkPayload(0, hola));
+    expect(await errorOf(peer, bare.id)).toMatchObject({ code: 'FILES_BAD_CHUNK', details: { offset: 4 } });
+    const end = await begin(peer, { name: 'bare.txt', size: 4, uploadId: bare.progress!.uploadId });
+    expect(end.progress?.offset).toBe(4);
+    sendTrailer(peer, end.id, 4, sha256(hola));
+    expect((await peer.reply(end.id)).value).toMatchObject({ name: 'bare.txt', size: 4 });
+  });
 });
 
 describe('files.download at the frame level', () => {
@@ -458,8 +544,18 @@ describe('files.download at the frame level', () => {
   it('progress with the metadata and offset, chunks with offset + CRC-32 headers, END trailer with the hash', async () => {
     const { reply, progress, chunks } = await download({ id, offset: 1000 });
     expect(reply.value).toEqual({ bytes: 149_000, offset: 1000, size: 150_000 });
+    // §9.F.12.1 One flat map: the entry's fields and offset, nothing nested.
     expect(progress).toEqual([
-      expect.objectContaining({ id, name: 'dl.bin', size: 150_000, sha256: sha256(data), offset: 1000 }),
+      {
+        id,
+        name: 'dl.bin',
+        size: 150_000,
+        sha256: sha256(data),
+        type: 'application/octet-stream',
+        uploader: expect.stringMatching(/^anonymous@/),
+        uploadedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/),
+        offset: 1000,
+      },
     ]);
     let expected = 1000;
     const received: Uint8Array[] = [];

@@ -6,6 +6,7 @@ import { FrameType } from '../../src/protocol/constants.js';
 import { Frame } from '../../src/protocol/frame.js';
 import { NameTable } from '../../src/protocol/names.js';
 import {
+  invalidUtf8At,
   PACKR_OPTIONS,
   packValue,
   parseRequest,
@@ -198,6 +199,10 @@ function referenceRequest(bytes: Uint8Array): unknown {
   } catch {
     return 'BAD_REQUEST';
   }
+  // §4.5.6 msgpackr puts U+FFFD for bytes that are not UTF-8: more U+FFFD than the payload spells out
+  // (ef bf bd) means some str was not valid UTF-8.
+  if (replacements(value) > Buffer.from(bytes).toString('hex').split('efbfbd').length - 1)
+    return 'BAD_REQUEST';
   if (!Array.isArray(value) || value.length < 2 || value.length > 4) return 'BAD_REQUEST';
   if (typeof value[0] !== 'string' || typeof value[1] !== 'string') return 'BAD_REQUEST';
   if (value.length < 4) return [value[0], value[1], value[2] ?? null];
@@ -209,6 +214,14 @@ function referenceRequest(bytes: Uint8Array): unknown {
   if (rid === undefined || rid === null) return [value[0], value[1], value[2] ?? null, undefined];
   if (typeof rid !== 'string' || !/^[!-~]{1,64}$/.test(rid)) return 'BAD_REQUEST';
   return [value[0], value[1], value[2] ?? null, rid];
+}
+
+function replacements(value: unknown): number {
+  if (typeof value === 'string') return value.split('\uFFFD').length - 1;
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return 0;
+  let n = 0;
+  for (const [k, v] of Object.entries(value)) n += replacements(k) + replacements(v);
+  return n;
 }
 
 function parsed(bytes: Uint8Array): unknown {
@@ -303,5 +316,57 @@ describe('§4.5.5 integers beyond 32 bits are MessagePack integers, never float6
     }
     expect(readSmall(hex('cf ffffffffffffffff'), 0, 9)).toBe(2 ** 64);
     expect(readSmall(hex('d3 8000000000000000'), 0, 9)).toBe(-(2 ** 63));
+  });
+});
+
+describe('§4.5.6 every str is valid UTF-8', () => {
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  const isUtf8 = (b: Uint8Array) => {
+    try {
+      strict.decode(b);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  it('refuses a str exactly when its bytes are not UTF-8, at any depth and in any str form (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 40 }),
+        fc.constantFrom('fixstr', 'str8', 'str16', 'str32'),
+        values,
+        (body, form, around) => {
+          const header =
+            form === 'fixstr' && body.length < 32
+              ? Buffer.of(0xa0 | body.length)
+              : form === 'str16'
+                ? Buffer.of(0xda, 0, body.length)
+                : form === 'str32'
+                  ? Buffer.of(0xdb, 0, 0, 0, body.length)
+                  : Buffer.of(0xd9, body.length);
+          // [around, {k: <str>}, around]: the str sits among other values of every kind.
+          const rest = Buffer.from(packValue(around));
+          const bytes = Buffer.concat([
+            Buffer.of(0x93),
+            rest,
+            Buffer.of(0x81, 0xa1, 0x6b),
+            header,
+            body,
+            rest,
+          ]);
+          let code: string | undefined;
+          try {
+            unpackValue(bytes);
+          } catch (err) {
+            code = (err as NexoError).code;
+          }
+          expect(code).toBe(isUtf8(body) ? undefined : 'PROTOCOL_ERROR');
+          expect(invalidUtf8At(bytes, 0, bytes.length)).toBe(isUtf8(body) ? -1 : 1 + rest.length + 3);
+          // The client's lenient reading takes it with U+FFFD.
+          expect(() => unpackValue(bytes, 'PROTOCOL_ERROR', 'replace')).not.toThrow();
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });

@@ -129,3 +129,112 @@ describe('spec rules a client had to guess (issue #12 part 6), over a real socke
     }
   });
 });
+
+describe('§4.2.2 and §4.5.6 over a real socket', () => {
+  it('§4.2.2 a PING (or PONG, GOAWAY, HELLO) with a non-zero id is a fatal PROTOCOL_ERROR, no PONG', async () => {
+    const preface = Buffer.from(PREFACE);
+    const hello = encodeFrame(FrameType.HELLO, 0, 0, packValue({ versions: [1] }));
+    // The spec's bytes: PING id 5, no payload.
+    const ping = hex('00 00 00 00 | 03 | 00 | 00 00 00 05'.replace(/\|/g, ''));
+    const got = frames(await exchange(Buffer.concat([preface, hello, ping])));
+    expect(got.map((f) => [f.type, f.id])).toEqual([
+      [FrameType.WELCOME, 0],
+      [FrameType.ERROR, 0],
+    ]);
+    expect(unpackValue(got[1]!.payload)).toMatchObject({
+      code: 'PROTOCOL_ERROR',
+      message: expect.stringMatching(/PING .*id 0/),
+    });
+    for (const [type, payload] of [
+      [FrameType.PONG, new Uint8Array(4)],
+      [FrameType.GOAWAY, packValue({ code: 'SHUTTING_DOWN', message: 'bye' })],
+      [FrameType.PING, new Uint8Array(4)],
+    ] as const) {
+      const out = frames(await exchange(Buffer.concat([preface, hello, encodeFrame(type, 0, 1, payload)])));
+      expect(out.map((f) => f.type)).toEqual([FrameType.WELCOME, FrameType.ERROR]);
+      expect(unpackValue(out[1]!.payload)).toMatchObject({ code: 'PROTOCOL_ERROR' });
+    }
+    const badHello = frames(
+      await exchange(
+        Buffer.concat([preface, encodeFrame(FrameType.HELLO, 0, 3, packValue({ versions: [1] }))]),
+      ),
+    );
+    expect(badHello.map((f) => [f.type, f.id])).toEqual([[FrameType.ERROR, 0]]);
+    // Id 0 is answered as always.
+    const peer = await RawPeer.open(node.port);
+    peer.send(FrameType.PING, 0, 0, hex('00000001'));
+    const pong = await peer.next();
+    expect([pong.type, pong.id, Buffer.from(pong.payload).toString('hex')]).toEqual([
+      FrameType.PONG,
+      0,
+      '00000001',
+    ]);
+    peer.close();
+  });
+
+  it('§4.5.6 a str that is not UTF-8 is BAD_REQUEST on its id and the connection goes on', async () => {
+    const peer = await RawPeer.open(node.port);
+    try {
+      // The spec's bytes: REQUEST id 1 ["echo","echo","\xff"].
+      peer.write(
+        hex('00 00 00 0d 10 00 00 00 00 01 | 93 a4 65 63 68 6f a4 65 63 68 6f a1 ff'.replace(/\|/g, '')),
+      );
+      const first = await peer.reply(1);
+      expect([first.type, first.value]).toEqual([
+        FrameType.ERROR,
+        { code: 'BAD_REQUEST', message: expect.stringMatching(/UTF-8/) },
+      ]);
+      const echo = (id: number, body: Buffer) => {
+        const frame = Buffer.concat([hex('93 a4 6563686f a4 6563686f'.replace(/ /g, '')), body]);
+        peer.send(FrameType.REQUEST, 0, id, frame);
+      };
+      const str8 = (bytes: Buffer) => Buffer.concat([Buffer.of(0xd9, bytes.length), bytes]);
+      const bad: [string, Buffer][] = [
+        ['lone surrogate (CESU)', hex('a3 eda080'.replace(/ /g, ''))],
+        ['overlong slash', hex('a2 c0af'.replace(/ /g, ''))],
+        ['truncated sequence', hex('a2 61e2'.replace(/ /g, ''))],
+        ['above U+10FFFF', hex('a4 f4908080'.replace(/ /g, ''))],
+        ['in a map key', hex('81 a1ff 01'.replace(/ /g, ''))],
+        [
+          'deep in a str8',
+          hex(
+            `91 81 a1 6b ${str8(Buffer.concat([Buffer.alloc(40, 0x61), Buffer.of(0x80)])).toString('hex')}`.replace(
+              / /g,
+              '',
+            ),
+          ),
+        ],
+      ];
+      let id = 2;
+      for (const [what, body] of bad) {
+        echo(id, body);
+        const reply = await peer.reply(id++);
+        expect(reply.value, what).toMatchObject({ code: 'BAD_REQUEST' });
+      }
+      // Valid text, U+FFFD itself and any bytes in a bin pass unchanged.
+      const good: [Buffer, unknown][] = [
+        [hex('a3 efbfbd'.replace(/ /g, '')), '\uFFFD'],
+        [hex('a7 6f6cc3a9e282ac'.replace(/ /g, '')), 'olé€'],
+        [hex('a4 f09f9880'.replace(/ /g, '')), '😀'],
+        [hex('c4 02 ff80'.replace(/ /g, '')), new Uint8Array([0xff, 0x80])],
+      ];
+      for (const [body, value] of good) {
+        echo(id, body);
+        const reply = await peer.reply(id++);
+        expect(reply.type, JSON.stringify(reply.value)).toBe(FrameType.RESPONSE);
+        expect(reply.value instanceof Uint8Array ? new Uint8Array(reply.value) : reply.value).toEqual(value);
+      }
+    } finally {
+      peer.close();
+    }
+  });
+
+  it('§4.5.6 a HELLO with a str that is not UTF-8 is a fatal PROTOCOL_ERROR', async () => {
+    const payload = hex('82 a8 76657273696f6e73 91 01 a6 636c69656e74 a1 fe'.replace(/ /g, ''));
+    const got = frames(
+      await exchange(Buffer.concat([Buffer.from(PREFACE), encodeFrame(FrameType.HELLO, 0, 0, payload)])),
+    );
+    expect(got.map((f) => [f.type, f.id])).toEqual([[FrameType.ERROR, 0]]);
+    expect(unpackValue(got[0]!.payload)).toMatchObject({ code: 'PROTOCOL_ERROR' });
+  });
+});

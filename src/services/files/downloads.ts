@@ -41,7 +41,9 @@ export async function sendFile(
   }
   try {
     if (stats !== undefined) stats.downloads++;
-    ctx.progress({ ...entry, offset });
+    // §9.F.12.1 One flat map: the entry's fields and `offset` beside them (not nested under a key).
+    const { id, name, size, sha256, type, uploader, uploadedAt } = entry;
+    ctx.progress({ id, name, size, sha256, type, uploader, uploadedAt, offset });
     const chunkData = Math.min(DEFAULT_CHUNK_DATA, maxFrame - CHUNK_HEADER_SIZE);
     let position = offset;
     const readAt = (at: number) => {

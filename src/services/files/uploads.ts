@@ -81,7 +81,17 @@ export class Uploads {
     let session: Session | undefined;
     if (args.uploadId !== undefined) {
       const done = await this.#committed(args.uploadId);
-      if (done !== undefined) return done; // committed earlier, maybe on another node; the client missed the reply
+      if (done !== undefined) {
+        // §9.F.10.1 Committed earlier (maybe on another node; the client missed the reply): answered again only
+        // to a request that describes the same file, as a resume must (§9.F.5).
+        if (done.name !== name || done.size !== args.size) {
+          throw mismatch(args.uploadId, done, name, args.size);
+        }
+        if (declared !== undefined && declared !== done.sha256) {
+          throw hashMismatch(args.uploadId, done.sha256, declared);
+        }
+        return done;
+      }
       session = await this.#resume(args.uploadId, name, args.size, declared);
     }
     // Taking over an upload that is still receiving (its client reconnected) replaces it: no new slot.
@@ -316,20 +326,10 @@ export class Uploads {
       }
     }
     const r = session.record;
-    if (r.size !== size || r.name !== name) {
-      throw new NexoError(
-        'FILES_UPLOAD_MISMATCH',
-        `upload ${uploadId} was started for '${clip(r.name, 60)}' (${r.size} bytes); this request declares '${clip(name, 60)}' (${size} bytes). Start a new upload for a different file`,
-        { name: r.name, size: r.size },
-      );
-    }
+    if (r.size !== size || r.name !== name) throw mismatch(uploadId, r, name, size);
     if (declared !== undefined) {
       if (session.declared !== undefined && session.declared !== declared) {
-        throw new NexoError(
-          'FILES_UPLOAD_MISMATCH',
-          `upload ${uploadId} was started with SHA-256 ${session.declared}; this request declares ${declared}`,
-          { sha256: session.declared },
-        );
+        throw hashMismatch(uploadId, session.declared, declared);
       }
       session.declared = declared;
     }
@@ -476,6 +476,17 @@ export class Uploads {
           { size: record.size, offset, uploadId },
         );
       }
+      if (trailer !== undefined && session.declared !== undefined && trailer !== session.declared) {
+        // §9.F.7.1 The trailer contradicts the declared hash: a malformed trailer, judged before the bytes'
+        // hash. The bytes are kept (they may be right); a resume from `size` can send a trailer that agrees.
+        session.hash = hash;
+        session.hashed = offset;
+        throw new NexoError(
+          'FILES_BAD_CHUNK',
+          `the END chunk carries SHA-256 ${trailer}, but the upload declared ${session.declared}; resume from offset ${offset} with an END chunk that agrees (or is empty)`,
+          { offset, uploadId, sha256: session.declared },
+        );
+      }
       const fromSender = trailer ?? session.declared;
       if (fromSender === undefined && session.sized) {
         session.hash = hash;
@@ -489,10 +500,7 @@ export class Uploads {
       const actual = hash.digest('hex');
       // A stream whose sender gave no hash is stored under the hash of what arrived.
       const claimed = fromSender ?? actual;
-      if (
-        actual !== claimed ||
-        (trailer !== undefined && session.declared !== undefined && trailer !== session.declared)
-      ) {
+      if (actual !== claimed) {
         await partial.close();
         open = false;
         await this.#forget(uploadId);
@@ -557,6 +565,28 @@ export class Uploads {
       this.#completed.delete(this.#completed.keys().next().value as string);
     }
   }
+}
+
+/** §9.F.5 A resume (or a repeat of a committed upload, §9.F.10.1) names another file than the upload's. */
+function mismatch(
+  uploadId: string,
+  upload: { readonly name: string; readonly size: number },
+  name: string,
+  size: number,
+): NexoError {
+  return new NexoError(
+    'FILES_UPLOAD_MISMATCH',
+    `upload ${uploadId} was started for '${clip(upload.name, 60)}' (${upload.size} bytes); this request declares '${clip(name, 60)}' (${size} bytes). Start a new upload for a different file`,
+    { name: upload.name, size: upload.size },
+  );
+}
+
+function hashMismatch(uploadId: string, started: string, declared: string): NexoError {
+  return new NexoError(
+    'FILES_UPLOAD_MISMATCH',
+    `upload ${uploadId} was started with SHA-256 ${started}; this request declares ${declared}`,
+    { sha256: started },
+  );
 }
 
 function notFound(uploadId: string): NexoError {
