@@ -125,6 +125,8 @@ export interface Hosts {
   clearLoss(i: number): void;
   /** GET http://<node i>:8080/readyz: its status, or 0 when unreachable. */
   readyz(i: number): Promise<number>;
+  /** The live membership, as `nexo cluster status --json` reads it from the engines' NATS: id → state. */
+  members(): Promise<Map<string, string>>;
   /** Runs a program in a host's namespace (synchronously), returning its stdout. */
   exec(host: Host, file: string, args: string[]): string;
   /** Removes everything (processes, namespaces, links, directories); safe to call twice. */
@@ -435,6 +437,15 @@ export async function startHosts(o: HostsOptions): Promise<Hosts> {
         }
       },
       readyz: (i) => httpStatus(nodeHosts[i]!.ip, PORTS.http, '/readyz'),
+      async members() {
+        const run = await runCli(
+          ['cluster', 'status', '--json', '--nats', natsUrls.join(','), '--cluster', cluster],
+          10_000,
+        );
+        if (run.code !== 0) throw new Error(`nexo cluster status: ${run.stderr}`);
+        const list = JSON.parse(run.stdout) as { id: string; state: string }[];
+        return new Map(list.map((m) => [m.id, m.state]));
+      },
       exec: (h, file, args) => inNs(h, file, args),
       close,
     };
