@@ -1,4 +1,5 @@
 import { NexoError } from '../errors.js';
+import type { ClusterMembers } from '../wire/cluster.js';
 import { calcApi } from './api/calc.js';
 import { chatApi } from './api/chat.js';
 import { echoApi } from './api/echo.js';
@@ -20,7 +21,25 @@ export interface PoolOptions extends Omit<ClientOptions, 'endpoints' | 'reconnec
   backoff?: Partial<BackoffOptions>;
   /** Sends of a request that may be repeated, the first one included (§14.2.2). Default 3. */
   attempts?: number;
+  /**
+   * §14.1.4 Learn the cluster's other nodes from the membership of the nodes given (`node.members`): at
+   * the start, every `intervalMs` and whenever a node goes down. Off by default.
+   */
+  discover?: boolean | DiscoverOptions;
 }
+
+export interface DiscoverOptions {
+  /** How often the membership is read again. Default 5000 ms. */
+  intervalMs?: number;
+  /**
+   * Which port of a member to connect to: `tcp` (the default; `tls` when the endpoints given are
+   * `nexos://`), or `http` for a pool over WebSocket.
+   */
+  port?: 'tcp' | 'tls' | 'http';
+}
+
+/** §14.1.4 At most this many nodes are added from a membership (a bound against a hostile one). */
+const MAX_DISCOVERED = 64;
 
 export interface PoolRequestOptions extends RequestOptions {
   /** Overrides the pool's `attempts` for this request. */
@@ -34,6 +53,8 @@ export type PoolEvents = {
   down: [info: { endpoint: string; error: NexoError | undefined }];
   /** A request is sent again after a lost connection (§14.2.2). */
   retry: [info: { service: string; method: string; attempt: number; error: NexoError }];
+  /** §14.1.4 The membership added nodes to the pool, or removed discovered ones that left it. */
+  discover: [info: { added: string[]; removed: string[] }];
 };
 
 /** Errors after which a request was certainly not processed (§7.3.2, §7.1.2): any request may go again. */
@@ -57,6 +78,8 @@ class Member {
   constructor(
     readonly endpoint: string,
     options: ClientOptions,
+    /** Learnt from the membership (§14.1.4), not given: forgotten when it leaves the membership. */
+    readonly discovered = false,
   ) {
     this.client = new NexoClient(options);
   }
@@ -105,7 +128,11 @@ export class NexoPool extends Emitter<PoolEvents> {
   readonly node = nodeApi(this);
   readonly telemetry = telemetryApi(this, { resume: true });
   readonly files = filesApi(this);
-  readonly #members: Member[];
+  readonly #members: Member[] = [];
+  readonly #clientOptions: Omit<PoolOptions, 'backoff' | 'attempts' | 'discover' | 'endpoints'>;
+  readonly #discovery: { intervalMs: number; port: 'tcp' | 'tls' | 'http' } | undefined;
+  #discovering: Promise<void> | undefined;
+  #discoverTimer: ReturnType<typeof setInterval> | undefined;
   readonly #backoff: BackoffOptions;
   readonly #attempts: number;
   readonly #requestTimeoutMs: number;
@@ -128,19 +155,33 @@ export class NexoPool extends Emitter<PoolEvents> {
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.#maxQueued = options.maxQueued ?? 100_000;
     this.endpoints = options.endpoints.map((e) => (typeof e === 'string' ? parseEndpoint(e) : e));
-    const seen = new Set<string>();
-    this.#members = [];
-    for (const endpoint of this.endpoints) {
-      const where = formatEndpoint(endpoint);
-      if (seen.has(where)) continue; // one connection per node
-      seen.add(where);
-      const { backoff: _b, attempts: _a, ...client } = options;
-      const member = new Member(where, { ...client, endpoints: [endpoint], reconnect: this.#backoff });
-      member.client.on('connect', () => this.#onUp(member));
-      member.client.on('disconnect', (error) => this.emit('down', { endpoint: where, error }));
-      member.client.on('goaway', () => this.emit('down', { endpoint: where, error: undefined }));
-      this.#members.push(member);
+    const { backoff: _b, attempts: _a, discover, endpoints: _e, ...client } = options;
+    this.#clientOptions = client;
+    for (const endpoint of this.endpoints) this.#add(endpoint, false);
+    if (discover !== undefined && discover !== false) {
+      const given = discover === true ? {} : discover;
+      const intervalMs = given.intervalMs ?? 5000;
+      if (!Number.isInteger(intervalMs) || intervalMs < 100) {
+        throw new TypeError(
+          `connectPool: discover.intervalMs must be a whole number ≥ 100, got ${intervalMs}`,
+        );
+      }
+      const port = given.port ?? (this.endpoints.every((e) => e.tls === true) ? 'tls' : 'tcp');
+      this.#discovery = { intervalMs, port };
     }
+  }
+
+  /** Adds a connection to one node (none when the pool has one to that address already). */
+  #add(endpoint: Endpoint, discovered: boolean): Member | undefined {
+    const where = formatEndpoint(endpoint);
+    if (this.#members.some((m) => m.endpoint === where)) return undefined; // one connection per node
+    const options = { ...this.#clientOptions, endpoints: [endpoint], reconnect: this.#backoff };
+    const member = new Member(where, options, discovered);
+    member.client.on('connect', () => this.#onUp(member));
+    member.client.on('disconnect', (error) => this.#onDown(member, error));
+    member.client.on('goaway', () => this.#onDown(member, undefined));
+    this.#members.push(member);
+    return member;
   }
 
   /** `open` until closed (resumed subscriptions stop trying then, §14.3). */
@@ -172,7 +213,67 @@ export class NexoPool extends Emitter<PoolEvents> {
       if (errors.some((e) => e.code === 'AUTH_FAILED' || e.code === 'UNSUPPORTED_VERSION')) this.destroy();
       throw errors.at(-1) ?? new NexoError('CONNECTION_REFUSED', 'no endpoint');
     }
+    if (this.#discovery !== undefined && !this.#closed && this.#discoverTimer === undefined) {
+      await this.discover();
+      this.#discoverTimer = setInterval(() => void this.discover(), this.#discovery.intervalMs);
+      (this.#discoverTimer as { unref?: () => void }).unref?.();
+    }
     return this;
+  }
+
+  /**
+   * §14.1.4 Reads the membership from a healthy node (the next one when it fails) and adds a connection to
+   * every member the pool does not know; a discovered node that left the membership and is not connected
+   * is dropped. Runs by itself with `discover`; one run at a time.
+   */
+  discover(): Promise<void> {
+    if (this.#discovery === undefined || this.#closed) return Promise.resolve();
+    this.#discovering ??= this.#readMembership().finally(() => {
+      this.#discovering = undefined;
+    });
+    return this.#discovering;
+  }
+
+  async #readMembership(): Promise<void> {
+    for (const member of this.#members.filter((m) => m.healthy)) {
+      let answer: ClusterMembers;
+      try {
+        answer = await member.client.request<ClusterMembers>('node', 'members', null, { timeout: 2000 });
+      } catch {
+        continue; // that node cannot read it now (§9.N.4): ask the next
+      }
+      if (!this.#closed) this.#learn(answer);
+      return;
+    }
+  }
+
+  #learn(answer: ClusterMembers): void {
+    const port = this.#discovery!.port;
+    const live = new Set<string>();
+    const known = new Set(this.#members.map((m) => m.client.welcome?.node).filter((id) => id !== undefined));
+    const added: string[] = [];
+    for (const m of Array.isArray(answer?.members) ? answer.members.slice(0, MAX_DISCOVERED) : []) {
+      const number = m?.ports?.[port];
+      if (typeof m?.host !== 'string' || typeof number !== 'number' || m.state === 'draining') continue;
+      const endpoint: Endpoint =
+        port === 'tls' ? { host: m.host, port: number, tls: true } : { host: m.host, port: number };
+      live.add(formatEndpoint(endpoint));
+      // A node the pool reaches already under another address (a name given, an address learnt) is not added.
+      if (known.has(m.id) || this.#members.filter((x) => x.discovered).length >= MAX_DISCOVERED) continue;
+      const member = this.#add(endpoint, true);
+      if (member === undefined) continue;
+      added.push(member.endpoint);
+      this.#reach(member).catch(() => {});
+    }
+    const removed: string[] = [];
+    for (const member of [...this.#members]) {
+      if (!member.discovered || live.has(member.endpoint) || member.healthy || member.pending > 0) continue;
+      this.#members.splice(this.#members.indexOf(member), 1);
+      clearTimeout(member.retryTimer);
+      member.client.destroy();
+      removed.push(member.endpoint);
+    }
+    if (added.length > 0 || removed.length > 0) this.emit('discover', { added, removed });
   }
 
   /** §14.2 Sends a request on the least busy healthy node; repeats it elsewhere only when that is safe. */
@@ -259,6 +360,7 @@ export class NexoPool extends Emitter<PoolEvents> {
   #stop(error: NexoError): void {
     this.#closed = true;
     clearInterval(this.#sweeper);
+    clearInterval(this.#discoverTimer);
     for (const m of this.#members) clearTimeout(m.retryTimer);
     for (const job of this.#queue.splice(0)) job.reject(error);
     for (const wake of this.#healthyWaiters.splice(0)) wake();
@@ -274,7 +376,8 @@ export class NexoPool extends Emitter<PoolEvents> {
         member.failures = 0;
       },
       (err: NexoError) => {
-        if (!this.#closed && err.code !== 'AUTH_FAILED' && err.code !== 'UNSUPPORTED_VERSION') {
+        const kept = this.#members.includes(member); // a discovered node may have been dropped meanwhile
+        if (!this.#closed && kept && err.code !== 'AUTH_FAILED' && err.code !== 'UNSUPPORTED_VERSION') {
           const delay = backoffDelay(member.failures++, this.#backoff);
           member.retryTimer = setTimeout(() => {
             member.retryTimer = undefined;
@@ -285,6 +388,12 @@ export class NexoPool extends Emitter<PoolEvents> {
         throw err;
       },
     );
+  }
+
+  /** A node went down (lost, or draining): its requests move; the membership is read again (§14.1.4). */
+  #onDown(member: Member, error: NexoError | undefined): void {
+    this.emit('down', { endpoint: member.endpoint, error });
+    if (this.#discoverTimer !== undefined) void this.discover();
   }
 
   #onUp(member: Member): void {
