@@ -73,6 +73,27 @@ function holdsInvalidDate(value: unknown): boolean {
   return Object.values(value).some(holdsInvalidDate);
 }
 
+/** The value with every −0 made 0 (a copy only where one is). */
+function zeroSigned(value: unknown): unknown {
+  if (Object.is(value, -0)) return 0;
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(zeroSigned);
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = zeroSigned(v);
+  return out;
+}
+
+function holdsForeign(value: unknown): boolean {
+  if (value === null || typeof value !== 'object' || value instanceof Error) return false;
+  if (ArrayBuffer.isView(value) || value instanceof Date) return false;
+  if (Array.isArray(value)) return value.some(holdsForeign);
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return true;
+  return Object.values(value).some(holdsForeign);
+}
+
 function replacements(value: unknown): number {
   if (typeof value === 'string') return value.split('\uFFFD').length - 1;
   if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return 0;
@@ -109,6 +130,8 @@ function full(bytes: Buffer, before: number, after: number): void {
       assertEqual(small, reference.unpack(bytes), 'small-values.ts differs from msgpackr');
     }
     const decoded = documented(['PROTOCOL_ERROR'], () => unpackValue(bytes));
+    // §4.5.2 Only the core types decode: nothing but plain maps, arrays, bin, timestamps and scalars.
+    assert(!holdsForeign(decoded), 'a payload decoded to a value no MessagePack type gives');
     // §4.5.6 What decodes holds no U+FFFD that the bytes did not spell out (ef bf bd): no str was replaced.
     if (!(decoded instanceof Error)) {
       const spelled = bytes.toString('hex').split('efbfbd').length - 1;
@@ -117,7 +140,8 @@ function full(bytes: Buffer, before: number, after: number): void {
     // (An invalid timestamp decodes as an Invalid Date, which equals nothing, itself included.)
     if (!(decoded instanceof Error) && bytes.length > 0 && !holdsInvalidDate(decoded)) {
       // Whatever decodes packs again and decodes to the same value (nothing lost on the way).
-      assertEqual(unpackValue(packValue(decoded)), decoded, 'decode(encode(x)) differs from x');
+      // §4.5.5 −0 is the integer 0 on the way out (its sign is not kept, as in JSON).
+      assertEqual(unpackValue(packValue(decoded)), zeroSigned(decoded), 'decode(encode(x)) differs from x');
     }
     const request = documented(['BAD_REQUEST'], () => parseRequest(frame));
     if (!(request instanceof Error)) {

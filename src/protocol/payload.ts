@@ -137,6 +137,9 @@ function unpackRange(
   if (suspect === UNDEFINED) {
     throw new NexoError(code, 'payload holds MessagePack extension type 0, which nexo does not use (§4.5.2)');
   }
+  // §4.5.2 msgpackr reads the byte 0xc1, which MessagePack never uses, as a marker object, and would even
+  // pack it back: such a payload is not MessagePack.
+  if (suspect === NEVER_USED) throw new NexoError(code, 'payload is not valid MessagePack: it holds 0xc1');
   // §4.5.6 msgpackr decodes invalid UTF-8 as U+FFFD, silently. A string holding U+FFFD is rare: only then
   // are the payload's str bytes checked, so a valid U+FFFD (ef bf bd) passes and a replaced byte does not.
   if (suspect === REPLACED && utf8 === 'strict') {
@@ -153,8 +156,12 @@ function unpackRange(
 
 const UNDEFINED = 1;
 const REPLACED = 2;
+const NEVER_USED = 3;
 
-/** UNDEFINED if the value holds undefined anywhere, else REPLACED if a string or key holds U+FFFD, else 0. */
+/**
+ * UNDEFINED if the value holds undefined anywhere, NEVER_USED if it holds an object no MessagePack type
+ * gives (0xc1), else REPLACED if a string or key holds U+FFFD, else 0.
+ */
 function suspicious(value: unknown): number {
   if (value === undefined) return UNDEFINED;
   if (typeof value === 'string') return value.includes('\uFFFD') ? REPLACED : 0;
@@ -163,15 +170,18 @@ function suspicious(value: unknown): number {
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const s = suspicious(value[i]);
-      if (s === UNDEFINED) return s;
+      if (s === UNDEFINED || s === NEVER_USED) return s;
       found |= s;
     }
     return found;
   }
-  if (Object.getPrototypeOf(value) !== Object.prototype) return 0;
+  const proto = Object.getPrototypeOf(value);
+  // Maps decode as plain objects, timestamps as Date; any other object (msgpackr's marker for 0xc1) is not
+  // a MessagePack value.
+  if (proto !== Object.prototype && proto !== null) return value instanceof Date ? 0 : NEVER_USED;
   for (const key in value) {
     const s = suspicious((value as Record<string, unknown>)[key]);
-    if (s === UNDEFINED) return s;
+    if (s === UNDEFINED || s === NEVER_USED) return s;
     if (key.includes('\uFFFD')) found = REPLACED;
     found |= s;
   }

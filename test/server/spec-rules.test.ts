@@ -229,6 +229,26 @@ describe('§4.2.2 and §4.5.6 over a real socket', () => {
     }
   });
 
+  it('§4.5.2 the byte c1, which MessagePack never uses, is BAD_REQUEST (echo.echo returned it before)', async () => {
+    const peer = await RawPeer.open(node.port);
+    try {
+      for (const [id, args] of [
+        [1, 'c1'],
+        [2, '92 01 c1'],
+        [3, '81 a1 6b c1'],
+      ] as const) {
+        peer.send(FrameType.REQUEST, 0, id, hex(`93 a4 6563686f a4 6563686f ${args}`.replace(/ /g, '')));
+        const reply = await peer.reply(id);
+        expect([reply.type, reply.value]).toEqual([
+          FrameType.ERROR,
+          { code: 'BAD_REQUEST', message: expect.stringMatching(/c1/) },
+        ]);
+      }
+    } finally {
+      peer.close();
+    }
+  });
+
   it('§4.5.6 a HELLO with a str that is not UTF-8 is a fatal PROTOCOL_ERROR', async () => {
     const payload = hex('82 a8 76657273696f6e73 91 01 a6 636c69656e74 a1 fe'.replace(/ /g, ''));
     const got = frames(
