@@ -52,6 +52,21 @@ const Limit = Type.Integer({ minimum: 1, maximum: MAX_PAGE });
 const Nothing = Type.Union([Type.Null(), Type.Object({})]);
 
 export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition> {
+  /**
+   * §9.T.7.2: every sensor of a shared store brought up to date, a page at a time; bounded, because more
+   * than MAX_PAGE sensors hold more than MAX_PAGE series, which `latest` refuses anyway.
+   */
+  const refreshAll = async () => {
+    let after: string | undefined;
+    for (let seen = 0; seen <= MAX_PAGE; ) {
+      const names = await t.listed(after, DEFAULT_PAGE);
+      if (names === undefined || names.length < DEFAULT_PAGE) break;
+      seen += names.length;
+      after = names.at(-1);
+    }
+    return t.ready();
+  };
+
   /** The series of `sensor` × `metric`, or a 404 that says what does exist. */
   const seriesOf = async (sensor: string, metric: string): Promise<SeriesEntry> => {
     const { registry } = await t.readyFor([sensor]);
@@ -135,8 +150,9 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
         }),
       ]),
       async handler(args): Promise<{ sensors: SensorSummary[]; next?: string }> {
-        const { registry } = await t.readyFor(args?.sensor === undefined ? [] : [args.sensor]);
         if (args?.sensor !== undefined) {
+          // §9.T.7.2: through any node, the statistics the shared store holds
+          const { registry } = await t.refreshed([args.sensor]);
           const entry = registry.sensor(args.sensor);
           if (entry === undefined) {
             throw new NexoError(
@@ -148,11 +164,14 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
         }
         const limit = args?.limit ?? DEFAULT_PAGE;
         const after = args?.after;
-        const names = [...registry.sensors()]
-          .map((s) => s.name)
-          .filter((n) => after === undefined || n > after);
-        names.sort();
-        const page = names.slice(0, limit);
+        // §9.T.7.2: a shared store lists every node's sensors; the embedded registry holds them all.
+        const listed = await t.listed(after, limit + 1);
+        const { registry } = await t.ready();
+        const names =
+          listed ??
+          [...registry.sensors()].map((s) => s.name).filter((n) => after === undefined || n > after);
+        if (listed === undefined) names.sort();
+        const page = names.slice(0, limit).filter((n) => registry.sensor(n) !== undefined);
         const sensors = page.map((n) => registry.sensor(n)!.summary());
         return names.length > limit ? { sensors, next: page.at(-1)! } : { sensors };
       },
@@ -168,7 +187,8 @@ export function telemetryMethods(t: Telemetry): Record<string, MethodDefinition>
         }),
       ]),
       async handler(args): Promise<{ readings: LatestReading[] }> {
-        const { registry } = await t.readyFor(args?.sensor === undefined ? [] : [args.sensor]);
+        const { registry } =
+          args?.sensor === undefined ? await refreshAll() : await t.refreshed([args.sensor]);
         if (args?.sensor !== undefined && registry.sensor(args.sensor) === undefined) {
           throw new NexoError(
             'TELEMETRY_UNKNOWN_SENSOR',

@@ -144,6 +144,34 @@ export class Registry {
     for (const row of defined.series) if (!this.#seriesById.has(row.id)) this.#addSeries(sensor, row);
   }
 
+  /**
+   * What a shared store holds of a sensor, committed by any node: learnt if new, and the statistics of what
+   * is known brought forward where the store's are newer (a node only counts its own commits otherwise).
+   */
+  refresh(defined: DefinedSensor): void {
+    const s = defined.sensor;
+    const known = this.#sensorsById.get(s.id);
+    if (known === undefined) return this.learn(defined);
+    known.firstSeen = Math.min(known.firstSeen, s.firstSeen);
+    known.lastSeen = Math.max(known.lastSeen, s.lastSeen);
+    for (const row of defined.series) {
+      const entry = this.#seriesById.get(row.id);
+      if (entry === undefined) {
+        this.#addSeries(known, row);
+        continue;
+      }
+      entry.count = Math.max(entry.count, row.count);
+      if (row.firstTs !== null && (entry.firstTs === undefined || row.firstTs < entry.firstTs)) {
+        entry.firstTs = row.firstTs;
+      }
+      if (row.lastTs !== null && (entry.lastTs === undefined || row.lastTs > entry.lastTs)) {
+        entry.lastTs = row.lastTs;
+        entry.lastValue = row.lastValue ?? 0;
+        entry.lastRecv = row.lastRecv ?? 0;
+      }
+    }
+  }
+
   get sensorCount(): number {
     return this.#sensors.size;
   }

@@ -103,6 +103,31 @@ export class Telemetry {
     return open;
   }
 
+  /**
+   * Shared stores: the open state with the sensors `names` brought up to date from the store (§9.T.7.2),
+   * whether this node knows them or not. The embedded store: the open state (the registry is the truth).
+   */
+  async refreshed(names: readonly string[]): Promise<Open> {
+    const open = await this.ready();
+    const find = this.store.findSensors;
+    if (find === undefined || names.length === 0) return open;
+    for (const defined of await find.call(this.store, names.slice(0, 1000))) open.registry.refresh(defined);
+    return open;
+  }
+
+  /**
+   * Shared stores: the names of up to `limit` sensors after `after`, as the store lists them, each brought up
+   * to date in the registry (§9.T.7.2); undefined for the embedded store, whose registry lists every sensor.
+   */
+  async listed(after: string | undefined, limit: number): Promise<string[] | undefined> {
+    const open = await this.ready();
+    const list = this.store.listSensors;
+    if (list === undefined) return undefined;
+    const page = await list.call(this.store, after, limit);
+    for (const defined of page) open.registry.refresh(defined);
+    return page.map((d) => d.sensor.name);
+  }
+
   /** The open state if the store is open already (hot paths avoid an extra await). */
   get opened(): Open | undefined {
     return this.#open;

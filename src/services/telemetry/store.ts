@@ -30,6 +30,13 @@ export interface TelemetryStore {
    * without creating any. A node asks on a query about a sensor its registry does not know (§9.T.7.1).
    */
   findSensors?(names: readonly string[]): Promise<DefinedSensor[]>;
+  /**
+   * Shared stores only: up to `limit` sensors (defined through any node) whose names sort after `after` (by
+   * code unit, as JavaScript sorts), in that order, with their series and statistics as stored. `sensors` and
+   * `latest` answer from it, because other nodes' commits move statistics this node's registry never saw
+   * (§9.T.7.2).
+   */
+  listSensors?(after: string | undefined, limit: number): Promise<DefinedSensor[]>;
   readings(query: RawQuery): Promise<ReadingsPage>;
   buckets(query: BucketQuery): Promise<BucketColumns>;
   saveRule(rule: Omit<AlertRule, 'id'>): Promise<number>;

@@ -117,6 +117,38 @@ describe.skipIf(missing)('telemetry on two nodes sharing PostgreSQL', () => {
     expect(sb.kind).toBe('thermo');
   });
 
+  it("lists every node's sensors with the same totals and latest readings through either node (§9.T.7.2)", async () => {
+    const [a, b] = clients as [NexoClient, NexoClient];
+    const tag = randomBytes(3).toString('hex');
+    const names = [`list-${tag}-a`, `list-${tag}-b`];
+    await a.telemetry.report(names[0]!, { metric: 'rh', value: 1, seq: 1, ts: T0 + 1, unit: '%' });
+    await b.telemetry.report(names[1]!, { metric: 'rh', value: 2, seq: 1, ts: T0 + 1, unit: '%' });
+    // Each node has now seen the other's sensor... only through the store.
+    const listed = async (c: NexoClient) => {
+      const out = [];
+      let after: string | undefined;
+      for (let i = 0; i < 100; i++) {
+        const page = await c.telemetry.sensors({ limit: 2, ...(after === undefined ? {} : { after }) });
+        out.push(...page.sensors);
+        if (page.next === undefined) break;
+        after = page.next;
+      }
+      return out.filter((x) => names.includes(x.sensor));
+    };
+    expect((await listed(a)).map((x) => x.sensor)).toEqual(names);
+    expect(await listed(b)).toEqual(await listed(a));
+    // More readings through A alone: B, which knows the sensor already, shows A's totals and latest too.
+    for (let seq = 2; seq <= 4; seq++) {
+      await a.telemetry.report(names[0]!, { metric: 'rh', value: seq * 10, seq, ts: T0 + seq });
+    }
+    const [sa, sb] = await Promise.all([a.telemetry.sensor(names[0]!), b.telemetry.sensor(names[0]!)]);
+    expect(sa.readings).toBe(4);
+    expect(sb).toEqual(sa);
+    const latestB = (await b.telemetry.latest()).readings.filter((r) => r.sensor === names[0]);
+    expect(latestB.map((r) => [r.value, r.ts])).toEqual([[40, T0 + 4]]);
+    expect((await b.telemetry.latest({ sensor: names[0]! })).readings.map((r) => r.value)).toEqual([40]);
+  });
+
   it('a node learns a sensor that reported only through the other', async () => {
     const [a, b] = clients as [NexoClient, NexoClient];
     await a.telemetry.report('only-a', { metric: 'humidity', value: 40, seq: 1, unit: '%' });

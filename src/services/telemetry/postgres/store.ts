@@ -104,16 +104,34 @@ export class PostgresTelemetryStore implements TelemetryStore {
         `SELECT ${SENSOR_COLUMNS} FROM telemetry_sensors WHERE name = ANY($1::text[]) ORDER BY id`,
         [names],
       );
-      if (sensors.rows.length === 0) return [];
-      const series = await this.#pg.query<SeriesRow>(
-        `SELECT ${SERIES_COLUMNS} FROM telemetry_series WHERE sensor = ANY($1::bigint[]) ORDER BY id`,
-        [sensors.rows.map((r) => r.id)],
-      );
-      return sensors.rows.map((sensor) => ({
-        sensor,
-        series: series.rows.filter((r) => Number(r.sensor) === Number(sensor.id)),
-      }));
+      return this.#withSeries(sensors.rows);
     });
+  }
+
+  async listSensors(after: string | undefined, limit: number): Promise<DefinedSensor[]> {
+    return this.#run(async () => {
+      // COLLATE "C": byte order of UTF-8, which is code point order; the registry sorts by code unit, the
+      // same for every name outside the astral planes (and names are compared, never mixed, across them).
+      const sensors = await this.#pg.query<SensorRow>(
+        `SELECT ${SENSOR_COLUMNS} FROM telemetry_sensors
+         WHERE $1::text IS NULL OR name COLLATE "C" > $1::text ORDER BY name COLLATE "C" LIMIT $2`,
+        [after ?? null, limit],
+      );
+      return this.#withSeries(sensors.rows);
+    });
+  }
+
+  /** The sensors with every series of each, as stored. */
+  async #withSeries(sensors: SensorRow[]): Promise<DefinedSensor[]> {
+    if (sensors.length === 0) return [];
+    const series = await this.#pg.query<SeriesRow>(
+      `SELECT ${SERIES_COLUMNS} FROM telemetry_series WHERE sensor = ANY($1::bigint[]) ORDER BY id`,
+      [sensors.map((r) => r.id)],
+    );
+    return sensors.map((sensor) => ({
+      sensor,
+      series: series.rows.filter((r) => Number(r.sensor) === Number(sensor.id)),
+    }));
   }
 
   async commit(batch: CommitBatch): Promise<CommitResult> {
