@@ -3,9 +3,15 @@ import net from 'node:net';
 /**
  * HAProxy's agent-check (HAProxy configuration manual, `agent-check`): HAProxy connects to this port every
  * `agent-inter`, optionally sends its `agent-send` string, and reads one ASCII line; this agent answers at
- * once and closes. The line is `up 75%` (ready; the weight is a share of the server's configured weight) or
+ * once and closes. The line is `up ready 75%` (the weight is a share of the server's configured weight) or
  * `drain` (weight 0: no new connections, the open ones stay), so HAProxy follows the node's load and its
  * drain without a reload.
+ *
+ * `ready` is needed: `drain` sets HAProxy's administrative DRAIN state, which `up` and a weight alone do not
+ * clear, so a node restarted after a drain the agent had seen stayed "DRAIN (agent)", taking no new
+ * connection, until HAProxy was reloaded (found by test/cluster/rolling-restart.test.ts on a loaded machine).
+ * It also clears a MAINT set on the runtime API: `nexo haproxy-sync` sets that only for a node that left the
+ * membership, which a node that can reach NATS and answers ready soon re-enters.
  */
 export interface AgentCheck {
   address(): { host: string; port: number };
@@ -20,7 +26,7 @@ export type AgentReply = { state: 'drain' } | { state: 'up'; weight: number };
 export function agentLine(reply: AgentReply): string {
   return reply.state === 'drain'
     ? 'drain\n'
-    : `up ${Math.min(100, Math.max(1, Math.round(reply.weight)))}%\n`;
+    : `up ready ${Math.min(100, Math.max(1, Math.round(reply.weight)))}%\n`;
 }
 
 export async function startAgentCheck(

@@ -262,7 +262,7 @@ export interface ServerOptions {
   advertise: string | undefined;
   /**
    * HAProxy's agent-check (docs/configuration.md): a TCP port answering each connection with one line, the
-   * weight this node's load deserves (`up 75%`) or `drain` while it drains. On by default in cluster mode
+   * weight this node's load deserves (`up ready 75%`) or `drain` while it drains. On by default in cluster mode
    * (storage postgres), off in embedded mode unless a port is given.
    */
   agent: { enabled: boolean; host: string; port: number };

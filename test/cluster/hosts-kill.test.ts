@@ -17,12 +17,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMembership } from '../../src/client/api/chat.js';
-import { connectPool } from '../../src/client/index.js';
 import type { NexoPool } from '../../src/client/pool.js';
 import type { ChatEvent } from '../../src/wire/chat.js';
 import { writeRandomFile } from '../helpers/files.js';
 import { type Hosts, hostsMissing, startHosts } from './hosts.js';
-import { checkStored, startCalcLoad, startSensors, waitFor } from './load.js';
+import { checkStored, openPool, startCalcLoad, startSensors, waitFor } from './load.js';
 
 const reason = hostsMissing();
 const SOAK = process.env.NEXO_SOAK === '1';
@@ -33,16 +32,7 @@ describe.skipIf(reason !== undefined)('kill -9 of one of three nodes on separate
   let work: string;
   const pools: NexoPool[] = [];
 
-  const pool = async (endpoints: string[]) => {
-    const p = await connectPool({
-      endpoints,
-      backoff: { initialDelayMs: 50, maxDelayMs: 500 },
-      attempts: 5,
-      requestTimeoutMs: 15_000,
-    });
-    pools.push(p);
-    return p;
-  };
+  const pool = (endpoints: string[]) => openPool(endpoints, pools);
   /** The node a single-endpoint pool (through HAProxy) is connected to. */
   const nodeOf = async (p: NexoPool) => (await p.node.info({ timeout: 5000 })).node;
 

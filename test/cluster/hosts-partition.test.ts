@@ -9,11 +9,10 @@
  * acknowledged is lost or stored twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectPool } from '../../src/client/index.js';
 import type { NexoPool } from '../../src/client/pool.js';
 import { getVia } from '../helpers/haproxy.js';
 import { type Hosts, hostsMissing, PORTS, startHosts } from './hosts.js';
-import { checkStored, type SensorLoad, startCalcLoad, startSensors, waitFor } from './load.js';
+import { checkStored, openPool, type SensorLoad, startCalcLoad, startSensors, waitFor } from './load.js';
 
 const reason = hostsMissing();
 const SOAK = process.env.NEXO_SOAK === '1';
@@ -39,13 +38,7 @@ describe.skipIf(reason !== undefined)('a partitioned node on a separate host lea
     // One pool through HAProxy on each node (leastconn; at most 9 tries).
     const byNode = new Map<string, NexoPool>();
     for (let i = 0; i < 9 && byNode.size < 3; i++) {
-      const p = await connectPool({
-        endpoints: [hosts.lbEndpoint],
-        backoff: { initialDelayMs: 50, maxDelayMs: 500 },
-        attempts: 10,
-        requestTimeoutMs: 20_000,
-      });
-      pools.push(p);
+      const p = await openPool([hosts.lbEndpoint], pools, 10);
       const node = (await p.node.info({ timeout: 5000 })).node;
       if (!byNode.has(node)) byNode.set(node, p);
     }
@@ -70,9 +63,14 @@ describe.skipIf(reason !== undefined)('a partitioned node on a separate host lea
     const leftMs = Date.now() - cutAt;
     // The sensors that were on node2 carry on through the others (heartbeat, reconnect through HAProxy).
     const afterCut = Date.now();
-    await waitFor('readings of every sensor after the cut', 30_000, () =>
+    await waitFor('readings of every sensor after the cut', 45_000, () =>
       sensors.every((s) => s.ackedSince(afterCut) > 0) ? true : undefined,
-    );
+    ).catch((err: Error) => {
+      const state = sensors.map(
+        (s) => `${s.names[0]}: ${s.ackedSince(afterCut)} since, ${s.failures.join(',')}`,
+      );
+      throw new Error(`${err.message}: ${state.join('; ')}`);
+    });
     const onOthersMs = Date.now() - cutAt;
     await new Promise((r) => setTimeout(r, Math.max(0, DOWN_MS - (Date.now() - cutAt))));
 
@@ -101,8 +99,7 @@ describe.skipIf(reason !== undefined)('a partitioned node on a separate host lea
     });
     let served = false;
     for (let i = 0; i < 9 && !served; i++) {
-      const p = await connectPool({ endpoints: [hosts.lbEndpoint], attempts: 3, requestTimeoutMs: 10_000 });
-      pools.push(p);
+      const p = await openPool([hosts.lbEndpoint], pools, 3);
       if ((await p.node.info()).node === 'node2') {
         expect((await p.calc.eval('6*7')).value).toBe('42');
         served = true;

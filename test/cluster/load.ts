@@ -5,6 +5,8 @@
  * deploy rehearsal may reuse it). Every loop ends on `stop()` and every request has its own timeout.
  */
 import pg from 'pg';
+import { connectPool } from '../../src/client/index.js';
+import type { NexoPool } from '../../src/client/pool.js';
 import type { NexoError } from '../../src/errors.js';
 import { until } from '../helpers/haproxy.js';
 
@@ -29,6 +31,21 @@ export interface CalcLoad {
   /** Successful requests since `t` (ms since 1970). */
   okSince(t: number): number;
   stop(): Promise<void>;
+}
+
+/**
+ * A connectPool as the load uses it (fast backoff, `attempts` sends of a repeatable request, 20 s per
+ * request), remembered in `keep` so the test destroys it afterwards.
+ */
+export async function openPool(endpoints: string[], keep: NexoPool[], attempts = 5): Promise<NexoPool> {
+  const p = await connectPool({
+    endpoints,
+    backoff: { initialDelayMs: 50, maxDelayMs: 500 },
+    attempts,
+    requestTimeoutMs: 20_000,
+  });
+  keep.push(p);
+  return p;
 }
 
 const errorOf = (err: unknown) => (err as NexoError).code ?? (err as Error).message;

@@ -106,7 +106,7 @@ describe.skipIf(missing)('cluster membership', () => {
       eventLoopDelayMs: expect.any(Number),
     });
     // The agent-check answers with a weight from the load.
-    expect(await agentSays(m1.ports.agent!)).toMatch(/^up (100|[1-9][0-9]?)%\n$/);
+    expect(await agentSays(m1.ports.agent!)).toMatch(/^up ready (100|[1-9][0-9]?)%\n$/);
 
     // The CLI, as an operator runs it.
     const json = await runCli(['cluster', 'status', '--json', '--nats', NATS_URL, '--cluster', cluster]);
@@ -155,7 +155,7 @@ describe.skipIf(missing)('cluster membership', () => {
     );
     const agent = node.agentAddress()!.port;
     expect((await members()).find((m) => m.id === 'm3')?.state).toBe('ready');
-    expect(await agentSays(agent)).toMatch(/^up \d+%\n$/);
+    expect(await agentSays(agent)).toMatch(/^up ready \d+%\n$/);
     const peer = await RawPeer.open(node.port);
     const slow = peer.request('slow', 'sleep', { ms: 1500 });
     await sleep(50);
