@@ -95,7 +95,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
         this.#fatal(toNexoError(err));
         return;
       }
-      this.#pump();
+      if (this.beginTurn(() => this.#pump())) this.#pump();
     });
     this.stream.on('end', () => this.#onPeerEnd());
   }
@@ -220,15 +220,23 @@ export class BinaryConnection extends PeerConnection implements CallSink {
       this.phase <= Phase.Draining &&
       this.#busy < this.host.options.maxInFlight &&
       this.#inputsFull === 0 &&
-      !this.writeBlocked
+      !this.writeBlocked &&
+      !this.yielding
     );
   }
 
   #pump(): void {
     if (this.#pumping) return;
+    const now = performance.now();
+    // §7.4.3 Replies finishing one after another (microtasks) continue the turn that read their requests.
+    if (this.#canDecode() && this.turnSpent(now)) {
+      this.yieldTurn(() => this.#pump());
+      this.#flush();
+      return;
+    }
     this.#pumping = true;
     this.#starved = false;
-    this.#pumpStart = performance.now();
+    this.#pumpStart = now;
     try {
       let frames = 0;
       while (this.#canDecode()) {
@@ -241,6 +249,8 @@ export class BinaryConnection extends PeerConnection implements CallSink {
         if (++frames === FRAMES_PER_WRITE) {
           frames = 0;
           this.#flush(); // may block writes: then #canDecode() stops the loop (§7.4.2)
+          // §7.4.3 Its turn is over: the other connections run before this one reads on.
+          if (this.turnSpent()) this.yieldTurn(() => this.#pump());
         }
       }
     } catch (err) {

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { Session, type SessionMode } from '../contract/session.js';
 import type { NexoError } from '../errors.js';
 import type { Conduit } from '../transport/types.js';
-import type { ConnectionHost } from './host.js';
+import { type ConnectionHost, countLimit } from './host.js';
+import { HOG_MS, TURN_MS, waitTurn } from './turns.js';
 
 export enum Phase {
   /** Waiting for a client slot (--max-clients). Not reading. */
@@ -42,6 +43,12 @@ export abstract class PeerConnection {
   #writeBlockedSince = 0;
   #drainWaiters: (() => void)[] = [];
   #closingSince = 0;
+  /** When this connection's current turn of work began (performance.now(); §7.4.3). */
+  #turnStart = 0;
+  /** True while the connection waits for its next turn (§7.4.3): nothing is read or run. */
+  #yielded = false;
+  /** Until then (performance.now()) this connection's turns come only from the queue: it used up one lately. */
+  #hogUntil = 0;
   protected deadline = 0; // handshake deadline, set on admission
 
   constructor(
@@ -130,6 +137,46 @@ export abstract class PeerConnection {
     return ok;
   }
 
+  /**
+   * Input arrived or the peer read our replies: a new turn of work begins now (returns true), or, for a
+   * connection that used up a whole turn within HOG_MS, when its place in the queue comes (§7.4.3): then
+   * `resume` runs it and this returns false.
+   */
+  protected beginTurn(resume: () => void): boolean {
+    if (this.#yielded) return false;
+    const now = performance.now();
+    if (now < this.#hogUntil) {
+      this.yieldTurn(resume);
+      return false;
+    }
+    this.#turnStart = now;
+    return true;
+  }
+
+  /** The current turn used its share of the event loop (§7.4.3): the caller stops and calls yieldTurn(). */
+  protected turnSpent(now = performance.now()): boolean {
+    return now - this.#turnStart > TURN_MS;
+  }
+
+  /** While true, the connection waits for its next turn: nothing is read or run. */
+  protected get yielding(): boolean {
+    return this.#yielded;
+  }
+
+  /** Stops reading and lets the other connections run before `resume` continues this one (§7.4.3). */
+  protected yieldTurn(resume: () => void): void {
+    if (this.#yielded) return;
+    this.#yielded = true;
+    this.stream.pause();
+    waitTurn(() => {
+      this.#yielded = false;
+      if (this.phase === Phase.Closed) return;
+      this.#turnStart = performance.now();
+      this.#hogUntil = this.#turnStart + HOG_MS;
+      resume();
+    });
+  }
+
   /** Resolves when the peer has read enough for more writes. */
   whenWritable(): Promise<void> {
     if (this.#writeBlockedSince === 0 || this.phase === Phase.Closed) return Promise.resolve();
@@ -157,6 +204,7 @@ export abstract class PeerConnection {
 
   protected slowConsumer(reason: string): void {
     this.log.warn({ peer: this.session.peer.address, reason }, 'dropping slow consumer');
+    countLimit(this.host.stats, 'slow_consumer');
     this.destroy();
   }
 
@@ -170,7 +218,7 @@ export abstract class PeerConnection {
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const resolve of waiters) resolve();
-    this.onWritable();
+    if (this.beginTurn(() => this.onWritable())) this.onWritable();
   }
 
   #closed(): void {

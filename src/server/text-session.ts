@@ -6,7 +6,9 @@ import { QUIT_WORDS, replyLine } from '../protocol/text-mode.js';
 import { certificateIdentity } from '../security/certificate-role.js';
 import type { Conduit } from '../transport/types.js';
 import { formatDuration } from '../util/units.js';
+import { FRAMES_PER_WRITE } from './binary-connection.js';
 import { Call, type CallSink } from './call-context.js';
+import type { Dispatcher } from './dispatcher.js';
 import { type ConnectionHost, countError } from './host.js';
 import { PeerConnection, Phase } from './peer-connection.js';
 
@@ -14,6 +16,9 @@ import { PeerConnection, Phase } from './peer-connection.js';
 const MAX_PENDING_LINES = 64;
 
 const encoder = new TextEncoder();
+
+/** The `help` reply, per dispatcher (one per node). */
+const HELP = new WeakMap<Dispatcher, { node: string; text: string }>();
 
 /**
  * Text mode (spec §8): one command per line, one or more reply lines, for people using `nc` or `telnet`.
@@ -47,7 +52,7 @@ export class TextSession extends PeerConnection implements CallSink {
       this.host.stats.bytesIn += chunk.length;
       if (this.phase >= Phase.Closing) return; // closing: nothing more is read
       this.#splitter.push(chunk);
-      this.#readLines();
+      if (this.beginTurn(() => this.#readLines())) this.#readLines();
     });
     this.stream.on('end', () => {
       this.#peerEnded = true;
@@ -133,6 +138,13 @@ export class TextSession extends PeerConnection implements CallSink {
 
   #readLines(): void {
     if (this.phase !== Phase.Open && this.phase !== Phase.Draining) return;
+    this.#fill();
+    void this.#runNext();
+    this.#flush();
+  }
+
+  /** Takes lines from the input up to MAX_PENDING_LINES, and reads from the socket only while there is room. */
+  #fill(): void {
     while (this.#pending.length < MAX_PENDING_LINES) {
       const next = this.#splitter.next() ?? this.#lastLine();
       if (next === undefined) break;
@@ -148,11 +160,9 @@ export class TextSession extends PeerConnection implements CallSink {
       }
       this.#pending.push(next.line);
     }
-    if (this.#pending.length >= MAX_PENDING_LINES || this.writeBlocked || this.#peerEnded)
+    if (this.#pending.length >= MAX_PENDING_LINES || this.writeBlocked || this.yielding || this.#peerEnded)
       this.stream.pause();
     else this.stream.resume();
-    void this.#runNext();
-    this.#flush();
   }
 
   /** At end of input, a final line without LF still counts (§8.4). */
@@ -165,12 +175,17 @@ export class TextSession extends PeerConnection implements CallSink {
   async #runNext(): Promise<void> {
     if (this.#running) return;
     this.#running = true;
+    let lines = 0;
     try {
-      while (this.#pending.length > 0 && this.phase === Phase.Open && !this.writeBlocked) {
+      while (this.#pending.length > 0 && this.phase === Phase.Open && !this.writeBlocked && !this.yielding) {
         const line = this.#pending.shift()!;
         this.#lastLineAt = this.host.now();
         await this.#runLine(line);
-        this.#readLines();
+        // §7.4.1 Replies leave in one write per FRAMES_PER_WRITE lines (a write may block: the loop stops).
+        if (++lines % FRAMES_PER_WRITE === 0) this.#flush();
+        // §7.4.3 Its turn is over: the other connections run before this one reads on.
+        if (this.turnSpent()) this.yieldTurn(() => this.#readLines());
+        if (this.phase === Phase.Open || this.phase === Phase.Draining) this.#fill();
       }
     } finally {
       this.#running = false;
@@ -310,17 +325,26 @@ export class TextSession extends PeerConnection implements CallSink {
   }
 
   #help(): void {
-    const rows: [string, string][] = [];
-    for (const { command } of this.host.dispatcher.commands()) rows.push([command.usage, command.summary]);
-    rows.push(['ping', 'check the server answers']);
-    rows.push(['auth <token>', 'take the role of a token']);
-    rows.push(['help', 'this list']);
-    rows.push(['quit | exit | fim | salir', 'close the connection']);
-    const width = Math.max(...rows.map(([usage]) => usage.length));
-    this.#sayLines([
-      `nexo ${this.host.nodeId()} text mode. Commands:`,
-      ...rows.map(([u, s]) => `  ${u.padEnd(width)}  ${s}`),
-    ]);
+    // Built once per dispatcher and node name: `help` is the longest reply for the fewest bytes, what a
+    // client that never reads would ask for (test/timing/attack-text-nonreaders.test.ts).
+    const node = this.host.nodeId();
+    let help = HELP.get(this.host.dispatcher);
+    if (help === undefined || help.node !== node) {
+      const rows: [string, string][] = [];
+      for (const { command } of this.host.dispatcher.commands()) rows.push([command.usage, command.summary]);
+      rows.push(['ping', 'check the server answers']);
+      rows.push(['auth <token>', 'take the role of a token']);
+      rows.push(['help', 'this list']);
+      rows.push(['quit | exit | fim | salir', 'close the connection']);
+      const width = Math.max(...rows.map(([usage]) => usage.length));
+      const lines = [
+        `nexo ${node} text mode. Commands:`,
+        ...rows.map(([u, s]) => `  ${u.padEnd(width)}  ${s}`),
+      ];
+      help = { node, text: lines.map(replyLine).join('\n') };
+      HELP.set(this.host.dispatcher, help);
+    }
+    this.#sayChecked(help.text);
   }
 
   // ---- lines out ----------------------------------------------------------------------------------
@@ -350,10 +374,15 @@ export class TextSession extends PeerConnection implements CallSink {
   }
 
   #say(line: string): void {
-    if (this.phase >= Phase.Closing) return;
     // §8.3 One reply line per line, and no control characters (a result must not forge lines or drive the
     // terminal of the person reading).
-    this.#out.push(replyLine(line));
+    this.#sayChecked(replyLine(line));
+  }
+
+  /** Queues reply text that replyLine() already made safe (lines joined by LF). */
+  #sayChecked(text: string): void {
+    if (this.phase >= Phase.Closing) return;
+    this.#out.push(text);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       process.nextTick(() => this.#flush());

@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { expect } from 'vitest';
-import { ROOT } from './node.js';
+import net from 'node:net';
+import tls from 'node:tls';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { freePort, ROOT, type ServerProcess, spawnServer } from './node.js';
 
 /**
  * What the hostile-client timing tests (test/timing/attack-*.test.ts) share: how long an attack lasts (a short
@@ -196,4 +198,132 @@ export async function limitedCounts(httpPort: number): Promise<Record<string, nu
   for (const m of text.matchAll(/^nexo_limited_total\{reason="([a-z_]+)"\} (\d+)/gm))
     out[m[1]!] = Number(m[2]);
   return out;
+}
+
+export interface Flood {
+  /** Hostile connections the node closed (or reset) while the attack ran. */
+  readonly cut: number;
+  /** Open hostile connections whose writes the node has not taken for `ms` (it stopped reading them). */
+  stalled(ms: number): number;
+  /** Ends the attack: every hostile connection is destroyed. */
+  stop(): void;
+}
+
+/**
+ * `count` hostile clients that never read: each connects from an address of its own (attackerAddress),
+ * writes `first` once, then `repeat` again and again as fast as its socket takes bytes.
+ */
+export function flood(options: {
+  port: number;
+  count: number;
+  repeat: Buffer;
+  first?: Buffer;
+  connect?: (i: number) => net.Socket;
+}): Flood {
+  let stopped = false;
+  let cut = 0;
+  const sockets: { socket: net.Socket; progressAt: number }[] = [];
+  for (let i = 0; i < options.count; i++) {
+    const socket =
+      options.connect?.(i) ??
+      net.connect({ port: options.port, host: '127.0.0.1', localAddress: attackerAddress(i) });
+    const entry = { socket, progressAt: Date.now() };
+    sockets.push(entry);
+    socket.pause(); // never reads
+    socket.on('error', () => {});
+    const pump = () => {
+      while (!socket.destroyed && !stopped && socket.write(options.repeat)) {}
+      entry.progressAt = Date.now();
+    };
+    socket.once(socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect', () => {
+      if (options.first !== undefined) socket.write(options.first);
+      pump();
+    });
+    socket.on('drain', pump);
+    socket.on('close', () => {
+      if (!stopped) cut++;
+    });
+  }
+  return {
+    get cut() {
+      return cut;
+    },
+    stalled(ms) {
+      const now = Date.now();
+      return sockets.filter((s) => !s.socket.destroyed && now - s.progressAt >= ms).length;
+    },
+    stop() {
+      stopped = true;
+      for (const s of sockets) s.socket.destroy();
+    },
+  };
+}
+
+/** The node an attack test file attacks: `nexo server` with an HTTP port (its /metrics count the limits). */
+export interface AttackedNode {
+  readonly server: ServerProcess;
+  readonly httpPort: number;
+}
+
+/** Spawns the attacked node before the file's tests (UDP off, plus `args`) and stops it after them. */
+export function attackedNode(args: string[] = []): AttackedNode {
+  const node = {} as { server: ServerProcess; httpPort: number };
+  beforeAll(async () => {
+    node.httpPort = await freePort();
+    node.server = await spawnServer(['--http-port', String(node.httpPort), '--no-udp', ...args]);
+  });
+  afterAll(async () => {
+    await node.server?.stop();
+  });
+  return node;
+}
+
+export interface AttackResult {
+  /** The node's largest RSS during the attack, MB. */
+  maxRss: number;
+  /** nexo_limited_total by reason, read as the attack ends. */
+  limited: Record<string, number>;
+  /** Hostile connections cut, and those still open but not read for 2 s (throttled), as the attack ends. */
+  cut: number;
+  stalled: number;
+  /** Each bystander's phases: [baseline, attack]. */
+  phases: Latencies[][];
+  /** Lines for the log and for every assertion's message. */
+  report: string;
+}
+
+/**
+ * One attack: bystanders on `targets` measure a 1.5 s baseline, then `start()` attacks for ATTACK_MS while
+ * the node's RSS is sampled; then the attack stops and everything is measured.
+ */
+export async function runAttack(
+  node: AttackedNode,
+  name: string,
+  targets: BystanderTarget[],
+  start: () => Flood,
+): Promise<AttackResult> {
+  const bystanders = targets.map((t) => startBystander(t));
+  await Promise.all(bystanders.map((b) => b.ready));
+  await sleep(1500); // baseline
+  for (const b of bystanders) b.mark();
+  const rss = sampleRss(node.server.child.pid!);
+  const attack = start();
+  await sleep(ATTACK_MS);
+  const maxRss = rss.stop();
+  const stalled = attack.stalled(2000);
+  const cut = attack.cut;
+  const limited = await limitedCounts(node.httpPort);
+  const phases = await Promise.all(bystanders.map((b) => b.stop()));
+  attack.stop();
+  const lines = [
+    `RSS max ${maxRss.toFixed(0)} MB; ${cut} hostile connections were cut, ${stalled} open ones not read for 2 s; node: ${JSON.stringify(limited)}`,
+  ];
+  for (const [i, t] of targets.entries()) {
+    const kind = t.kind.toUpperCase();
+    lines.push(describeLatencies(`${kind} baseline`, phases[i]![0]!));
+    lines.push(describeLatencies(`${kind} under attack`, phases[i]![1]!));
+  }
+  const report = lines.join('\n  ');
+  console.info(`${name}:\n  ${report}`);
+  return { maxRss, limited, cut, stalled, phases, report };
 }

@@ -20,7 +20,11 @@ describe('graceful shutdown (spec §7.3)', () => {
       for (let k = 0; k < 50; k++) ids.push(peer.request('echo', 'echo', k));
       sent.set(peer, ids);
     }
-    await new Promise((r) => setTimeout(r, 30));
+    // Every request was read (the echoes are answered) while the batches still run: a fixed sleep was not
+    // enough on a loaded machine, where the node had not read them all when the signal landed (§7.4.3).
+    const deadline = Date.now() + 10_000;
+    while (!peers.every((p) => p.frames.some((f) => f.id === sent.get(p)!.at(-1))) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 5));
     const started = Date.now();
     const exit = server.stop('SIGTERM');
     const outcomes = await Promise.all(peers.map((peer) => peer.closedByServer(8000)));
