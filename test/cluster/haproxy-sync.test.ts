@@ -3,17 +3,9 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NexoNode } from '../../src/node/node.js';
+import { createSchema, dropNatsCluster, dropSchema, enginesMissing, uniqueName } from '../helpers/engines.js';
 import {
-  createSchema,
-  dropNatsCluster,
-  dropSchema,
-  enginesMissing,
-  NATS_URL,
-  pgUrlFor,
-  uniqueName,
-} from '../helpers/engines.js';
-import {
-  anyFreePort,
+  configFromMembership,
   getVia,
   type Haproxy,
   haproxyBinary,
@@ -21,7 +13,8 @@ import {
   startHaproxy,
   until,
 } from '../helpers/haproxy.js';
-import { CLI, runCli, startNode } from '../helpers/node.js';
+import { CLI } from '../helpers/node.js';
+import { startSharedNode } from '../helpers/shared-nodes.js';
 
 const haproxy = haproxyBinary();
 const missing = await enginesMissing();
@@ -38,16 +31,7 @@ describe.skipIf(missing !== undefined || haproxy === undefined)('nexo haproxy-sy
   let sync: ChildProcess | undefined;
 
   const node = async (id: string) => {
-    const n = await startNode({
-      nodeId: id,
-      storage: 'postgres',
-      postgres: pgUrlFor(schema),
-      nats: NATS_URL,
-      cluster,
-      http: { port: 0 },
-      agent: { port: 0 },
-      udp: { enabled: false },
-    });
+    const n = await startSharedNode(schema, cluster, id);
     nodes.push(n);
     return n;
   };
@@ -67,37 +51,8 @@ describe.skipIf(missing !== undefined || haproxy === undefined)('nexo haproxy-sy
     await node('s1');
     const dir = haproxyDir();
     const socket = path.join(dir, 'admin.sock');
-    const [proto, web, stats] = await Promise.all([anyFreePort(), anyFreePort(), anyFreePort()]);
-    const common = [
-      '--nats',
-      NATS_URL,
-      '--cluster',
-      cluster,
-      '--socket',
-      socket,
-      '--inter',
-      '500ms',
-      '--agent-inter',
-      '500ms',
-      '--tls-port',
-      'off',
-    ];
-    const cfg = await runCli([
-      'haproxy-config',
-      ...common,
-      '--bind',
-      '127.0.0.1',
-      '--protocol-port',
-      String(proto),
-      '--http-port',
-      String(web),
-      '--stats',
-      `127.0.0.1:${stats}`,
-      '--maxconn',
-      '1000',
-    ]);
-    expect(cfg.code, cfg.stderr).toBe(0);
-    lb = startHaproxy(haproxy!, dir, cfg.stdout);
+    const { common, config, web } = await configFromMembership(cluster, socket);
+    lb = startHaproxy(haproxy!, dir, config);
     await until('s1 through HAProxy', 20_000, async () =>
       (await getVia('127.0.0.1', web, '/readyz')).node === 's1' ? true : undefined,
     );

@@ -4,6 +4,8 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { NATS_URL } from './engines.js';
+import { runCli } from './node.js';
 import { program } from './programs.js';
 
 /** HAProxy's binary, or undefined (a printed skip; a failure under CI=true). */
@@ -159,4 +161,45 @@ export function anyFreePort(): Promise<number> {
     });
     s.once('error', reject);
   });
+}
+
+/**
+ * `nexo haproxy-config` from a cluster's live membership (this machine's NATS), on free loopback ports, with
+ * checks every 500 ms and no TLS frontend. `common` holds the arguments `nexo haproxy-sync` takes too.
+ */
+export async function configFromMembership(
+  cluster: string,
+  socket: string,
+): Promise<{ common: string[]; config: string; web: number }> {
+  const [proto, web, stats] = await Promise.all([anyFreePort(), anyFreePort(), anyFreePort()]);
+  const common = [
+    '--nats',
+    NATS_URL,
+    '--cluster',
+    cluster,
+    '--socket',
+    socket,
+    '--inter',
+    '500ms',
+    '--agent-inter',
+    '500ms',
+    '--tls-port',
+    'off',
+  ];
+  const cfg = await runCli([
+    'haproxy-config',
+    ...common,
+    '--bind',
+    '127.0.0.1',
+    '--protocol-port',
+    String(proto),
+    '--http-port',
+    String(web),
+    '--stats',
+    `127.0.0.1:${stats}`,
+    '--maxconn',
+    '1000',
+  ]);
+  if (cfg.code !== 0) throw new Error(`nexo haproxy-config failed (${cfg.code}): ${cfg.stderr}`);
+  return { common, config: cfg.stdout, web };
 }

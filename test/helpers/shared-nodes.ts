@@ -1,5 +1,5 @@
 import { createSchema, dropSchema, NATS_URL, pgUrlFor, uniqueName } from './engines.js';
-import { type ServerProcess, spawnServer } from './node.js';
+import { type ServerProcess, spawnServer, startNode } from './node.js';
 
 /**
  * Real `nexo server` processes on this machine sharing one PostgreSQL schema and one NATS cluster prefix
@@ -34,6 +34,23 @@ export function sharedNodeArgs(schema: string, cluster: string, id: string): str
 }
 
 /** `extraArgs` gives each node more arguments of its own (an --http-port, say), by node id. */
+/**
+ * An in-process node `id` of the cluster `cluster` stored in `schema`, with its HTTP gateway and agent-check on
+ * ports of their own and no UDP: what HAProxy and the membership tests put behind a balancer.
+ */
+export function startSharedNode(schema: string, cluster: string, id: string): ReturnType<typeof startNode> {
+  return startNode({
+    nodeId: id,
+    storage: 'postgres',
+    postgres: pgUrlFor(schema),
+    nats: NATS_URL,
+    cluster,
+    http: { port: 0 },
+    agent: { port: 0 },
+    udp: { enabled: false },
+  });
+}
+
 export async function spawnSharedNodes(
   count: number,
   prefix = 'nxfo',
