@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMembership } from '../../src/client/api/chat.js';
 import type { NexoPool } from '../../src/client/pool.js';
 import type { ChatEvent } from '../../src/wire/chat.js';
-import { writeRandomFile } from '../helpers/files.js';
+import { sha256File, writeRandomFile } from '../helpers/files.js';
 import { type Hosts, hostsMissing, startHosts } from './hosts.js';
 import { checkStored, openPool, startCalcLoad, startSensors, waitFor } from './load.js';
 
@@ -190,6 +190,28 @@ describe.skipIf(reason !== undefined)('kill -9 of one of three nodes on separate
       `hosts-kill: connectPool over 3 nodes, node2 killed: 20 calc answers after ${resumed.ms} ms; ` +
         `${calc.ok} ok, ${calc.failed} failed; readings ${stored.acked} acked, stored once`,
     );
+  }, 120_000);
+
+  it('across hosts: uploaded through node1, byte-identical through node3; said on node2, heard on node1', async () => {
+    for (let i = 0; i < 3; i++) if (!hosts.nodes[i]!.running) await hosts.startNode(i);
+    const [n1, n2, n3] = await Promise.all(hosts.endpoints.map((e) => pool([e])));
+    const source = path.join(work, 'across.bin');
+    const hash = await writeRandomFile(source, 3 * 1024 * 1024 + 17, 'across');
+    const up = await n1!.files.upload(source);
+    const copy = path.join(work, 'across.back');
+    await n3!.files.download({ id: up.id }, copy);
+    expect(await sha256File(copy)).toBe(hash);
+    const heard: string[] = [];
+    await n1!.chat.join('across', 'ana', (e: ChatEvent) => {
+      if (e.type === 'message') heard.push(`${e.nick}: ${e.text}`);
+    });
+    const bob = await n2!.chat.join('across', 'bob', () => {});
+    await bob.say('hola from node2');
+    await waitFor('the message on node1', 10_000, () => (heard.length > 0 ? true : undefined));
+    expect(heard).toEqual(['bob: hola from node2']);
+    expect((await n1!.node.info()).node).toBe('node1');
+    expect((await n2!.node.info()).node).toBe('node2');
+    expect((await n3!.node.info()).node).toBe('node3');
   }, 120_000);
 });
 
