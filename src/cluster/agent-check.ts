@@ -29,6 +29,11 @@ export function agentLine(reply: AgentReply): string {
     : `up ready ${Math.min(100, Math.max(1, Math.round(reply.weight)))}%\n`;
 }
 
+/** What an agent connection may send (HAProxy's `agent-send`) before it is cut. */
+const MAX_INPUT_BYTES = 1024;
+/** How long an agent connection may stay open after it was accepted (HAProxy reads one line at once). */
+const LIFETIME_MS = 2000;
+
 export async function startAgentCheck(
   host: string,
   port: number,
@@ -39,9 +44,17 @@ export async function startAgentCheck(
   const server = net.createServer({ allowHalfOpen: false }, (socket) => {
     answered++;
     socket.on('error', () => {});
-    // Whatever HAProxy sent (agent-send) is read and ignored; the answer does not depend on it.
-    socket.on('data', () => {});
-    socket.setTimeout(2000, () => socket.destroy());
+    // Whatever HAProxy sent (agent-send, a short line) is read and ignored: the answer does not depend on
+    // it. More than that is not HAProxy: a peer that keeps writing is cut rather than read forever.
+    let received = 0;
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > MAX_INPUT_BYTES) socket.destroy();
+    });
+    // A lifetime, not an idle timeout: a peer that trickles bytes and never reads is cut all the same.
+    const deadline = setTimeout(() => socket.destroy(), LIFETIME_MS);
+    deadline.unref();
+    socket.once('close', () => clearTimeout(deadline));
     socket.end(agentLine(reply()));
   });
   // Bounded: HAProxy opens one connection per server per check; anything beyond this is not HAProxy.

@@ -1,4 +1,3 @@
-import net from 'node:net';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,23 +16,12 @@ import {
   pgUrlFor,
   uniqueName,
 } from '../helpers/engines.js';
+import { agentSays } from '../helpers/haproxy.js';
 import { runCli, type ServerProcess, spawnServer, startNode } from '../helpers/node.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 import { slowService } from '../helpers/slow-service.js';
 
 const missing = await enginesMissing();
-
-/** One line from an agent-check port, as HAProxy reads it. */
-export function agentSays(port: number, host = '127.0.0.1'): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
-    let out = '';
-    socket.setTimeout(3000, () => socket.destroy(new Error('agent-check timed out')));
-    socket.on('data', (d) => (out += d));
-    socket.on('end', () => resolve(out));
-    socket.on('error', reject);
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

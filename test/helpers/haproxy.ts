@@ -203,3 +203,15 @@ export async function configFromMembership(
   if (cfg.code !== 0) throw new Error(`nexo haproxy-config failed (${cfg.code}): ${cfg.stderr}`);
   return { common, config: cfg.stdout, web };
 }
+
+/** One line from an agent-check port, as HAProxy reads it. */
+export function agentSays(port: number, host = '127.0.0.1'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    let out = '';
+    socket.setTimeout(3000, () => socket.destroy(new Error('agent-check timed out')));
+    socket.on('data', (d) => (out += d));
+    socket.on('end', () => resolve(out));
+    socket.on('error', reject);
+  });
+}
