@@ -158,6 +158,11 @@ export const ERRORS = {
     retryable: true,
     summary: 'The client address holds too many connections to the node.',
   },
+  TOO_MANY_ERRORS: {
+    status: 400,
+    fatal: true,
+    summary: 'A text-mode session sent nothing but lines that failed; the node closed it (§8.7).',
+  },
 
   // Client side (never sent on the wire)
   CONNECTION_REFUSED: {

@@ -124,7 +124,7 @@ export class NodeMetrics {
     );
     counter(
       'nexo_limited_total',
-      'Connections and requests refused or cut by a limit, by reason (docs/configuration.md "Limits").',
+      'Connections and requests refused or cut by a limit, by reason (docs/http.md "Metrics").',
       ['reason'],
       (set) => {
         for (const [reason, n] of Object.entries(s.limits)) set({ reason }, n);

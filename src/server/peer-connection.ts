@@ -31,6 +31,9 @@ const PHASE_NAMES: Record<Phase, string> = {
 /** How long a closing connection may take to flush before it is destroyed. */
 const CLOSING_GRACE_MS = 2000;
 
+/** Bytes a closing connection still reads (and drops) while it waits for the peer's FIN. */
+const CLOSING_READ_MAX = 64 * 1024;
+
 /**
  * What binary and text connections share: the one write path with its backpressure and slow-consumer rules
  * (spec §7.4), admission, the sweeper's timeouts, and teardown.
@@ -194,7 +197,16 @@ export abstract class PeerConnection {
     this.stream.end();
     // Keep reading (subclasses drop what arrives) so the peer's FIN is seen at once, not at the grace
     // timeout, unless the input is refused outright (an oversize frame): then nothing more is read at all.
-    if (this.readsWhileClosing()) this.stream.resume();
+    // A peer that keeps streaming (garbage, test/timing/attack-garbage.test.ts) is read no further than
+    // CLOSING_READ_MAX: what it sends after that costs the node nothing until the grace timeout cuts it.
+    if (this.readsWhileClosing()) {
+      let dropped = 0;
+      this.stream.on('data', (chunk: Buffer) => {
+        dropped += chunk.length;
+        if (dropped > CLOSING_READ_MAX) this.stream.pause();
+      });
+      this.stream.resume();
+    }
   }
 
   /** Whether bytes arriving after our close should still be read (and dropped). */

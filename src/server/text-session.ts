@@ -9,11 +9,17 @@ import { formatDuration } from '../util/units.js';
 import { FRAMES_PER_WRITE } from './binary-connection.js';
 import { Call, type CallSink } from './call-context.js';
 import type { Dispatcher } from './dispatcher.js';
-import { type ConnectionHost, countError } from './host.js';
+import { type ConnectionHost, countError, countLimit } from './host.js';
 import { PeerConnection, Phase } from './peer-connection.js';
 
 /** Lines read ahead of the one being answered; beyond it the socket is paused. */
 const MAX_PENDING_LINES = 64;
+
+/** §8.7 Error lines sent per second and in one burst; beyond them errors are withheld. */
+const ERROR_LINES_PER_SECOND = 10;
+const ERROR_LINES_BURST = 20;
+/** §8.7 Lines in a row that failed, with none that succeeded, after which the session is closed. */
+const FAILED_LINES_CLOSE = 100;
 
 const encoder = new TextEncoder();
 
@@ -40,6 +46,11 @@ export class TextSession extends PeerConnection implements CallSink {
   #lastLineTaken = false;
   /** A whole first line arrived (§8.6: until then the handshake deadline applies). */
   #firstLine = false;
+  /** §8.7 Lines in a row that failed; error lines that may still be sent (a token bucket) and withheld ones. */
+  #failedInRow = 0;
+  #errorTokens = ERROR_LINES_BURST;
+  #errorTokensAt = 0;
+  #withheld = 0;
 
   constructor(conduit: Conduit, firstBytes: Uint8Array, host: ConnectionHost, id: number) {
     super(conduit, 'text', host, id);
@@ -150,12 +161,13 @@ export class TextSession extends PeerConnection implements CallSink {
       if (next === undefined) break;
       this.#firstLine = true;
       if ('tooLong' in next) {
-        this.#sayError(
+        this.#lineFailed(
           new NexoError(
             'LINE_TOO_LONG',
             `line of ${next.tooLong}+ bytes is longer than ${this.host.options.maxLine}`,
           ),
         );
+        if (this.phase >= Phase.Closing) return;
         continue;
       }
       this.#pending.push(next.line);
@@ -214,19 +226,60 @@ export class TextSession extends PeerConnection implements CallSink {
         this.phase = Phase.Draining;
         return;
       }
-      if (word === 'help' || word === '?') return this.#help();
-      if (word === 'ping') return this.#say('pong');
-      if (word === 'auth') {
+      if (word === 'help' || word === '?') this.#help();
+      else if (word === 'ping') this.#say('pong');
+      else if (word === 'auth') {
         this.session.identify(this.host.auth.authenticate(rest, this.session.peer));
-        return this.#say(`ok: role ${this.session.role}`);
-      }
-      await this.#runCommand(word, rest);
+        this.#say(`ok: role ${this.session.role}`);
+      } else await this.#runCommand(word, rest);
+      this.#failedInRow = 0;
     } catch (err) {
-      const error = toNexoError(err);
-      countError(this.host.stats, error.code);
-      if (error.code === 'INTERNAL_ERROR') this.log.error({ err }, 'text command failed');
-      this.#sayError(error);
+      this.#commandFailed(err);
     }
+  }
+
+  /** A line's command failed: its error line (§8.3), within the limits of §8.7. */
+  #commandFailed(err: unknown): void {
+    const error = toNexoError(err);
+    countError(this.host.stats, error.code);
+    if (error.code === 'INTERNAL_ERROR') this.log.error({ err }, 'text command failed');
+    this.#lineFailed(error);
+  }
+
+  /**
+   * §8.7 A line failed: its error line is sent if the session's error rate allows (else counted as withheld),
+   * and the session is closed once FAILED_LINES_CLOSE lines in a row failed.
+   */
+  #lineFailed(error: NexoError): void {
+    if (++this.#failedInRow >= FAILED_LINES_CLOSE) {
+      countLimit(this.host.stats, 'text_errors_closed');
+      this.log.info({ peer: this.session.peer.address }, 'closing a session that sends only errors');
+      this.#pending.length = 0;
+      this.#stopLive(new NexoError('TOO_MANY_ERRORS', 'too many errors'));
+      this.#say(`nexo: ${FAILED_LINES_CLOSE} lines in a row failed; closing (TOO_MANY_ERRORS)`);
+      this.#flush();
+      this.endGracefully();
+      return;
+    }
+    const now = Date.now();
+    this.#errorTokens = Math.min(
+      ERROR_LINES_BURST,
+      this.#errorTokens + ((now - this.#errorTokensAt) * ERROR_LINES_PER_SECOND) / 1000,
+    );
+    this.#errorTokensAt = now;
+    if (this.#errorTokens < 1) {
+      this.#withheld++;
+      countLimit(this.host.stats, 'text_errors_withheld');
+      return;
+    }
+    this.#errorTokens--;
+    if (this.#withheld > 0) {
+      this.#say(
+        `nexo: ${this.#withheld} error replies withheld (at most ${ERROR_LINES_PER_SECOND} a second)`,
+      );
+      this.#withheld = 0;
+    }
+    this.#sayError(error);
   }
 
   async #runCommand(word: string, rest: string): Promise<void> {
@@ -297,11 +350,9 @@ export class TextSession extends PeerConnection implements CallSink {
         method.latency?.since(started);
       }
       this.#sayLines((action.format ?? command.format)(result));
+      this.#failedInRow = 0;
     } catch (err) {
-      const error = toNexoError(err);
-      countError(this.host.stats, error.code);
-      if (error.code === 'INTERNAL_ERROR') this.log.error({ err }, 'text command failed');
-      this.#sayError(error);
+      this.#commandFailed(err);
     }
   }
 

@@ -203,6 +203,8 @@ export async function limitedCounts(httpPort: number): Promise<Record<string, nu
 export interface Flood {
   /** Hostile connections the node closed (or reset) while the attack ran. */
   readonly cut: number;
+  /** Connections opened (more than `count` when they reconnect). */
+  readonly opened: number;
   /** Open hostile connections whose writes the node has not taken for `ms` (it stopped reading them). */
   stalled(ms: number): number;
   /** Ends the attack: every hostile connection is destroyed. */
@@ -211,28 +213,33 @@ export interface Flood {
 
 /**
  * `count` hostile clients that never read: each connects from an address of its own (attackerAddress),
- * writes `first` once, then `repeat` again and again as fast as its socket takes bytes.
+ * writes `first` once, then `repeat` again and again as fast as its socket takes bytes. With `reconnect`,
+ * one that is cut connects again at once (from the same address).
  */
 export function flood(options: {
   port: number;
   count: number;
-  repeat: Buffer;
+  repeat: Buffer | ((i: number) => Buffer);
   first?: Buffer;
+  reconnect?: boolean;
   connect?: (i: number) => net.Socket;
 }): Flood {
   let stopped = false;
   let cut = 0;
-  const sockets: { socket: net.Socket; progressAt: number }[] = [];
-  for (let i = 0; i < options.count; i++) {
+  let opened = 0;
+  const sockets = new Set<{ socket: net.Socket; progressAt: number }>();
+  const open = (i: number) => {
+    opened++;
     const socket =
       options.connect?.(i) ??
       net.connect({ port: options.port, host: '127.0.0.1', localAddress: attackerAddress(i) });
     const entry = { socket, progressAt: Date.now() };
-    sockets.push(entry);
+    sockets.add(entry);
+    const repeat = typeof options.repeat === 'function' ? options.repeat(i) : options.repeat;
     socket.pause(); // never reads
     socket.on('error', () => {});
     const pump = () => {
-      while (!socket.destroyed && !stopped && socket.write(options.repeat)) {}
+      while (!socket.destroyed && !stopped && socket.write(repeat)) {}
       entry.progressAt = Date.now();
     };
     socket.once(socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect', () => {
@@ -241,16 +248,23 @@ export function flood(options: {
     });
     socket.on('drain', pump);
     socket.on('close', () => {
-      if (!stopped) cut++;
+      sockets.delete(entry);
+      if (stopped) return;
+      cut++;
+      if (options.reconnect) setImmediate(() => stopped || open(i));
     });
-  }
+  };
+  for (let i = 0; i < options.count; i++) open(i);
   return {
     get cut() {
       return cut;
     },
+    get opened() {
+      return opened;
+    },
     stalled(ms) {
       const now = Date.now();
-      return sockets.filter((s) => !s.socket.destroyed && now - s.progressAt >= ms).length;
+      return [...sockets].filter((s) => !s.socket.destroyed && now - s.progressAt >= ms).length;
     },
     stop() {
       stopped = true;
@@ -283,7 +297,8 @@ export interface AttackResult {
   maxRss: number;
   /** nexo_limited_total by reason, read as the attack ends. */
   limited: Record<string, number>;
-  /** Hostile connections cut, and those still open but not read for 2 s (throttled), as the attack ends. */
+  /** Hostile connections opened and cut, and those still open but not read for 2 s (throttled), at the end. */
+  opened: number;
   cut: number;
   stalled: number;
   /** Each bystander's phases: [baseline, attack]. */
@@ -311,12 +326,12 @@ export async function runAttack(
   await sleep(ATTACK_MS);
   const maxRss = rss.stop();
   const stalled = attack.stalled(2000);
-  const cut = attack.cut;
+  const { cut, opened } = attack;
   const limited = await limitedCounts(node.httpPort);
   const phases = await Promise.all(bystanders.map((b) => b.stop()));
   attack.stop();
   const lines = [
-    `RSS max ${maxRss.toFixed(0)} MB; ${cut} hostile connections were cut, ${stalled} open ones not read for 2 s; node: ${JSON.stringify(limited)}`,
+    `RSS max ${maxRss.toFixed(0)} MB; of ${opened} hostile connections ${cut} were cut, ${stalled} open ones not read for 2 s; node: ${JSON.stringify(limited)}`,
   ];
   for (const [i, t] of targets.entries()) {
     const kind = t.kind.toUpperCase();
@@ -325,5 +340,5 @@ export async function runAttack(
   }
   const report = lines.join('\n  ');
   console.info(`${name}:\n  ${report}`);
-  return { maxRss, limited, cut, stalled, phases, report };
+  return { maxRss, limited, opened, cut, stalled, phases, report };
 }

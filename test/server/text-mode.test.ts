@@ -37,6 +37,37 @@ describe('text mode (spec §8)', () => {
     expect(lines.slice(4)).toEqual(['2']);
   });
 
+  it('sends at most 20 error lines at once, then says how many it withheld; a good line resets the count (§8.7)', async () => {
+    const bad = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}${i}\n`).join('');
+    const out = await textSession(node.port, `${bad(30, 'a')}calc 1+1\n${bad(5, 'b')}fim\n`);
+    const lines = out.trimEnd().split('\n');
+    expect(lines.filter((l) => l.endsWith('(UNKNOWN_COMMAND)')).length).toBeLessThan(30);
+    expect(lines.slice(0, 20).every((l) => l.endsWith('(UNKNOWN_COMMAND)'))).toBe(true);
+    expect(lines).toContain('2');
+    expect(out).not.toMatch(/TOO_MANY_ERRORS/);
+    // Once the rate allows, the next error line is sent after the notice of those withheld.
+    const socket = net.connect({ port: node.port, host: '127.0.0.1' });
+    let text = '';
+    socket.on('data', (d) => (text += d));
+    socket.write(bad(25, 'c'));
+    await new Promise((r) => setTimeout(r, 300));
+    socket.write('late\n');
+    const deadline = Date.now() + 5000;
+    while (!text.includes("'late'") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    socket.destroy();
+    expect(text).toMatch(
+      /nexo: \d+ error replies withheld \(at most 10 a second\)\nerror: unknown command 'late'/,
+    );
+  });
+
+  it('closes a session whose last 100 lines all failed, with TOO_MANY_ERRORS (§8.7)', async () => {
+    const lines = Array.from({ length: 150 }, (_, i) => `nope${i}\n`).join('');
+    const out = await textSession(node.port, lines, { until: /TOO_MANY_ERRORS/ });
+    expect(out.trimEnd().split('\n').at(-1)).toBe(
+      'nexo: 100 lines in a row failed; closing (TOO_MANY_ERRORS)',
+    );
+  });
+
   it('rejects an over-long line without buffering it and goes on', async () => {
     const out = await textSession(node.port, `calc ${'1+'.repeat(5000)}1\ncalc 3*3\nfim\n`);
     expect(out).toMatch(/^error: line of \d+\+? bytes is longer than 256 \(LINE_TOO_LONG\)\n9\n$/);
