@@ -151,7 +151,10 @@ export class Registry {
   refresh(defined: DefinedSensor): void {
     const s = defined.sensor;
     const known = this.#sensorsById.get(s.id);
-    if (known === undefined) return this.learn(defined);
+    if (known === undefined) {
+      this.learn(defined);
+      return;
+    }
     known.firstSeen = Math.min(known.firstSeen, s.firstSeen);
     known.lastSeen = Math.max(known.lastSeen, s.lastSeen);
     for (const row of defined.series) {
