@@ -369,23 +369,39 @@ describe('HTTP gateway: hostile input', () => {
 
 describe('HTTP gateway: draining', () => {
   it('answers /readyz 503 while the node drains, refuses new calls, and finishes what was running', async () => {
+    // Counts the calls that reached the handler: draining starts only once both are running (a fixed wait
+    // of 50 ms let the HTTP call arrive after the drain on a loaded machine, and it was refused).
+    const slow = slowService();
+    let running = 0;
+    const sleep = slow.methods.sleep!;
+    const counted = {
+      ...slow,
+      methods: {
+        ...slow.methods,
+        sleep: {
+          ...sleep,
+          handler: (...a: Parameters<typeof sleep.handler>) => (running++, sleep.handler(...a)),
+        },
+      },
+    };
     const draining = await startNode(
       { nodeId: 'drain-node', http: { port: 0 } },
-      { services: [...builtinServices(), slowService] },
+      { services: [...builtinServices(), () => counted] },
     );
     const url = `http://127.0.0.1:${httpPort(draining)}`;
     // A protocol request keeps the node draining for a while; an HTTP call is in flight too.
     const peer = await RawPeer.open(draining.port);
-    const slowId = peer.request('slow', 'sleep', { ms: 600 });
+    const slowId = peer.request('slow', 'sleep', { ms: 2500 });
     const inFlight = fetch(`${url}/api/slow/sleep`, {
       method: 'POST',
-      body: '{"ms":400}',
+      body: '{"ms":1500}',
       headers: { 'content-type': 'application/json' },
     });
-    await new Promise((r) => setTimeout(r, 50));
-    const closed = draining.close({ timeoutMs: 5000 });
-    await new Promise((r) => setTimeout(r, 50));
-    const ready = await fetch(`${url}/readyz`);
+    for (let i = 0; i < 500 && running < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(running).toBe(2);
+    const closed = draining.close({ timeoutMs: 10_000 });
+    let ready = await fetch(`${url}/readyz`);
+    for (let i = 0; i < 100 && ready.status !== 503; i++) ready = await fetch(`${url}/readyz`);
     expect(ready.status).toBe(503);
     expect(ready.headers.get('x-nexo-node')).toBe('drain-node');
     expect(await ready.json()).toMatchObject({ error: { code: 'SHUTTING_DOWN' } });
@@ -399,8 +415,8 @@ describe('HTTP gateway: draining', () => {
     expect((await fetch(`${url}/healthz`)).status).toBe(200); // alive, just not ready
     const done = await inFlight;
     expect(done.status).toBe(200);
-    expect(await done.json()).toEqual({ slept: 400 });
-    expect((await peer.reply(slowId)).value).toEqual({ slept: 600 });
+    expect(await done.json()).toEqual({ slept: 1500 });
+    expect((await peer.reply(slowId)).value).toEqual({ slept: 2500 });
     await closed;
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
   });
