@@ -7,14 +7,14 @@
  * config `nexo haproxy-config` writes, with 500 ms health checks.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '../src/client/index.js';
 import { HAPROXY_DEFAULTS, type HaproxyNode, haproxyConfig } from '../src/cluster/haproxy-config.js';
-import { clientLoop, fmt, table } from './harness.js';
+import { clientLoop, cpuMs, fmt, table } from './harness.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.resolve(here, '../../dist/cli/main.js');
@@ -59,17 +59,9 @@ async function startNode(name: string, dir: string, ports?: HaproxyNode): Promis
   throw new Error(`${name} did not start`);
 }
 
-/** CPU time a process has used, user + system, in µs (/proc/<pid>/stat; threads included). */
+/** CPU time a process has used, user + system, in µs (harness cpuMs: /proc/<pid>/stat, threads included). */
 function cpuUs(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after "pid (comm) "; clock ticks of 10 ms
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
-  } catch {
-    return 0;
-  }
+  return pid === undefined ? 0 : (cpuMs(pid) ?? 0) * 1000;
 }
 
 interface CpuPerRequest {

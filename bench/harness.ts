@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as hdr from 'hdr-histogram-js';
@@ -11,8 +12,24 @@ export interface Spawned {
   httpPort: number | undefined;
   /** The TLS listener's port, for servers that print `... tls <port>`. */
   tlsPort: number | undefined;
+  /** The server's process id (for its CPU time: cpuMs). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc (Linux); undefined elsewhere. */
+export function cpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+/** USER_HZ: 100 on every Linux this runs on. */
+const CLOCK_TICKS = 100;
 
 /** Starts `servers.js <kind>` (or another bench script) in a child process and waits for its port. */
 export async function spawnBenchServer(script: string, args: string[]): Promise<Spawned> {
@@ -35,6 +52,7 @@ export async function spawnBenchServer(script: string, args: string[]): Promise<
     port,
     httpPort,
     tlsPort,
+    pid: child.pid,
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve();

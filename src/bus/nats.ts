@@ -35,6 +35,10 @@ export class NatsBus implements Bus {
     return this.nats.health();
   }
 
+  onHealth(listener: (health: EngineHealth) => void): () => void {
+    return this.nats.onHealth(listener);
+  }
+
   publish(subject: string, data: Uint8Array): void {
     this.#open();
     checkSubject(subject, false);

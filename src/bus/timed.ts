@@ -32,5 +32,6 @@ export function timedBus(bus: Bus, timings: HistogramSet, engine: 'local' | 'nat
     close: () => bus.close(),
   };
   if (bus.health !== undefined) timed.health = () => bus.health!();
+  if (bus.onHealth !== undefined) timed.onHealth = (listener) => bus.onHealth!(listener);
   return timed;
 }

@@ -37,6 +37,11 @@ export interface Bus {
   close(): Promise<void>;
   /** The engine's health for /readyz (NatsBus); undefined for the in-process bus. */
   health?(): EngineHealth;
+  /**
+   * Calls `listener` when the engine goes down or comes back (NatsBus): messages published meanwhile may be
+   * lost, and a service that must not miss them catches up from its store (telemetry, §9.T.7.3).
+   */
+  onHealth?(listener: (health: EngineHealth) => void): () => void;
 }
 
 export interface BusMessage {

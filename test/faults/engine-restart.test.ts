@@ -211,12 +211,17 @@ describe.skipIf(missing)('engines restarted under a node that is ingesting', () 
       duplicates: 0,
     });
     await eventually(() => (watched.includes(4) ? true : undefined), 10_000);
+    // §9.T.7.3 What A stored while NATS was away (seq 3) reaches B's watch from the store, once.
+    await eventually(() => (watched.includes(3) ? true : undefined), 15_000);
+    expect(watched.filter((seq) => seq === 3)).toHaveLength(1);
+    expect(other.output()).toMatch(/watches caught up from the store after the bus came back/);
     await ana.say('after the outage');
     await eventually(() => (heard.includes('after the outage') ? true : undefined), 10_000);
     expect(heard).toEqual(['during the outage', 'after the outage']);
     console.log(
       `B's watch saw probe seqs ${JSON.stringify(watched)}; B's member heard ${JSON.stringify(heard)}`,
     );
+    expect(new Set(watched).size, 'no reading pushed twice').toBe(watched.length);
     watch.stop();
 
     // The sensor stops on SIGINT after everything it reported is acknowledged.

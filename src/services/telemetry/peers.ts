@@ -6,6 +6,7 @@ import type { AlertEvent, AlertRule } from '../../wire/telemetry.js';
 import { BatchBuilder } from './batch.js';
 import type { Committed } from './ingest.js';
 import { type Registry, SensorEntry, SeriesEntry } from './registry.js';
+import type { ReceivedRow } from './store.js';
 
 /**
  * Telemetry across nodes sharing a store (`--storage postgres`, spec §9.T.7.1), over the node's bus (NATS): each node
@@ -55,6 +56,10 @@ interface RuleMessage {
 export interface PeerHandlers {
   /** Readings another node stored. */
   commit(c: Committed): void;
+  /** §9.T.7.3 The bus went down: messages from now on may be lost. */
+  busDown?(): void;
+  /** §9.T.7.3 The bus is back after being down since `since` (ms). */
+  busBack?(since: number): void;
   /** Alert events another node raised. */
   alerts(events: AlertEvent[]): void;
   ruleAdded(rule: AlertRule): void;
@@ -69,11 +74,26 @@ export class TelemetryPeers {
   readonly #log: Logger;
   readonly #subscriptions: BusSubscription[] = [];
   readonly #detached = new Map<number, SeriesEntry>();
+  readonly #stopHealth: (() => void) | undefined;
+  /** When the bus went down (ms), while it is. */
+  #downSince: number | undefined;
 
   constructor(bus: Bus, registry: Registry, handlers: PeerHandlers, log: Logger) {
     this.#bus = bus;
     this.#registry = registry;
     this.#log = log;
+    this.#stopHealth = bus.onHealth?.((health) => {
+      if (!health.up) {
+        if (this.#downSince === undefined) {
+          this.#downSince = health.since;
+          handlers.busDown?.();
+        }
+        return;
+      }
+      const since = this.#downSince;
+      this.#downSince = undefined;
+      if (since !== undefined) handlers.busBack?.(since);
+    });
     const on = <T extends { from: string }>(subject: string, handle: (message: T) => void) => {
       this.#subscriptions.push(
         bus.subscribe(subject, (m) => {
@@ -155,7 +175,23 @@ export class TelemetryPeers {
   }
 
   close(): void {
+    this.#stopHealth?.();
     for (const s of this.#subscriptions.splice(0)) s.unsubscribe();
+  }
+
+  /** §9.T.7.3 Stored readings read back for a catch-up, as a commit of this node's shapes. */
+  committedFromStore(rows: readonly ReceivedRow[]): Committed {
+    const builder = new BatchBuilder(Math.max(1, rows.length));
+    const series: SeriesEntry[] = [];
+    for (const r of rows) {
+      const s = this.#series(r.series, r.sensorId, r.sensor, r.metric, r.unit ?? '');
+      // A seq below zero is the store's own numbering: the sensor sent none, and live readings show none.
+      const seq = r.seq < 0 ? Number.NaN : r.seq;
+      builder.add(s.sensor.id, s.id, seq, r.ts, r.recv, r.value, r.tags ?? undefined);
+      series.push(s);
+    }
+    const batch = builder.take({ sensors: [], series: [] });
+    return { batch, fresh: new Uint8Array(batch.count).fill(1), series, accepted: batch.count };
   }
 
   #emptyCommit(): CommitMessage {

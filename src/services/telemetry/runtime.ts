@@ -15,6 +15,13 @@ import type { TelemetryStore } from './store.js';
 import { Subscriptions } from './subscriptions.js';
 import type { ValidReading } from './validate.js';
 
+/** §9.T.7.3 A catch-up starts this long before the bus went down (messages in flight were lost too). */
+const CATCH_UP_MARGIN_MS = 10_000;
+/** §9.T.7.3 Readings whose own ts is older than this before the outage are not caught up (a backfill). */
+const CATCH_UP_TS_WINDOW_MS = 3_600_000;
+/** §9.T.7.3 At most this many readings per catch-up; watchers get `dropped` with the rest's count. */
+const CATCH_UP_MAX = 100_000;
+
 /** The parts that exist once the store is open. */
 export interface Open {
   registry: Registry;
@@ -168,10 +175,18 @@ export class Telemetry {
   async #peers(registry: Registry, alerts: AlertEngine): Promise<TelemetryPeers | undefined> {
     const bus = this.#bus();
     if (bus === undefined || !bus.spansNodes) return undefined;
-    const peers = new TelemetryPeers(
+    const delivered = this.subscriptions.remember();
+    const peers: TelemetryPeers = new TelemetryPeers(
       bus,
       registry,
       {
+        busDown: () => delivered.hold(),
+        busBack: (since) => {
+          void this.#catchUp(peers, since).finally(() => {
+            // Messages published just before the bus came back may still arrive: checked a while longer.
+            setTimeout(() => delivered.release(), CATCH_UP_MARGIN_MS).unref();
+          });
+        },
         commit: (c) => {
           followCommit(c.batch, c.fresh, c.series);
           this.subscriptions.onCommit(c);
@@ -190,6 +205,33 @@ export class Telemetry {
     );
     await peers.ready();
     return peers;
+  }
+
+  /**
+   * §9.T.7.3 After a bus outage, watchers get from the store what other nodes stored meanwhile (their
+   * messages may be lost): readings received from a little before the outage until now, oldest first,
+   * without those already pushed. Alert state is not replayed (the node that stored a reading raised its
+   * events; they are in `alertEvents`).
+   */
+  async #catchUp(peers: TelemetryPeers, since: number): Promise<void> {
+    const received = this.store.receivedBetween;
+    if (received === undefined || this.subscriptions.size === 0) return;
+    try {
+      const { rows, total } = await received.call(this.store, {
+        from: since - CATCH_UP_MARGIN_MS,
+        to: Date.now(),
+        minTs: since - CATCH_UP_TS_WINDOW_MS,
+        limit: CATCH_UP_MAX,
+      });
+      if (rows.length > 0) this.subscriptions.onCommit(peers.committedFromStore(rows));
+      if (total > rows.length) this.subscriptions.dropped(total - rows.length);
+      this.log.info(
+        { since: new Date(since).toISOString(), readings: rows.length, total },
+        'telemetry: watches caught up from the store after the bus came back',
+      );
+    } catch (err) {
+      this.log.warn({ err }, 'telemetry: catching watches up from the store failed; they missed readings');
+    }
   }
 
   /** Validated readings of one sensor: queued for the next group commit; resolves once durable. */

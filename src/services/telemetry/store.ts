@@ -37,6 +37,11 @@ export interface TelemetryStore {
    * (§9.T.7.2).
    */
   listSensors?(after: string | undefined, limit: number): Promise<DefinedSensor[]>;
+  /**
+   * Shared stores only (§9.T.7.3): readings any node received in `[from, to]` whose own `ts` is at least
+   * `minTs`, by receive time, at most `limit`; `total` counts them all when there are more than `limit`.
+   */
+  receivedBetween?(query: ReceivedQuery): Promise<{ rows: ReceivedRow[]; total: number }>;
   readings(query: RawQuery): Promise<ReadingsPage>;
   buckets(query: BucketQuery): Promise<BucketColumns>;
   saveRule(rule: Omit<AlertRule, 'id'>): Promise<number>;
@@ -145,4 +150,28 @@ export interface PruneResult {
   /** Readings deleted per series id. */
   deleted: Map<number, number>;
   total: number;
+}
+
+export interface ReceivedQuery {
+  /** Receive times, ms, both inclusive. */
+  from: number;
+  to: number;
+  /** The readings' own timestamps start here (the per-series index's range). */
+  minTs: number;
+  limit: number;
+}
+
+/** A stored reading with its series, as a catch-up reads it (§9.T.7.3). */
+export interface ReceivedRow {
+  series: number;
+  sensorId: number;
+  sensor: string;
+  metric: string;
+  unit: string | null;
+  /** Below zero when the store numbered it (the sensor sent none). */
+  seq: number;
+  ts: number;
+  recv: number;
+  value: number;
+  tags: string | null;
 }

@@ -33,9 +33,22 @@ interface Watcher {
  */
 export class Subscriptions {
   readonly #watchers = new Set<Watcher>();
+  /** Shared mode: what was pushed lately, so a catch-up from the store (§9.T.7.3) pushes nothing twice. */
+  #delivered: Delivered | undefined;
 
   get size(): number {
     return this.#watchers.size;
+  }
+
+  /** §9.T.7.3 Remember pushed readings (shared mode: a catch-up may follow a bus outage). */
+  remember(): Delivered {
+    this.#delivered ??= new Delivered();
+    return this.#delivered;
+  }
+
+  /** §9.T.7.3 Tells every watcher that `count` readings could not be caught up. */
+  dropped(count: number): void {
+    for (const w of this.#watchers) w.ctx.emit({ type: 'dropped', count });
   }
 
   add(filter: WatchFilter, ctx: CallContext): { remove(): { dropped: number } } {
@@ -58,11 +71,12 @@ export class Subscriptions {
 
   onCommit(c: Committed): void {
     if (this.#watchers.size === 0) return;
+    const fresh = this.#delivered?.admit(c) ?? c.fresh;
     const tags = c.batch.tags.length === 0 ? undefined : new Map(c.batch.tags);
     for (const w of this.#watchers) {
       const readings: LiveReading[] = [];
       for (let i = 0; i < c.batch.count; i++) {
-        if (c.fresh[i] === 0) continue;
+        if (fresh[i] === 0) continue;
         const series = c.series[i]!;
         if (w.filter.sensors.size > 0 && !w.filter.sensors.has(series.sensor.name)) continue;
         if (w.filter.metrics.size > 0 && !w.filter.metrics.has(series.metric)) continue;
@@ -127,4 +141,55 @@ function liveReading(c: Committed, i: number, tags: Map<number, string> | undefi
   const json = tags?.get(i);
   if (json !== undefined) reading.tags = JSON.parse(json) as Record<string, string>;
   return reading;
+}
+
+/** How long a pushed reading is remembered while the bus is up: longer than a message takes to arrive. */
+const REMEMBER_MS = 15_000;
+/** Keys per generation, so memory stays bounded whatever the rate (beyond it a repeat is possible). */
+const REMEMBER_MAX = 200_000;
+
+/**
+ * §9.T.7.3 Readings pushed to watchers lately, by (series, ts, recv, value), in two generations of
+ * REMEMBER_MS each; while a catch-up holds them (`hold`) nothing is forgotten and every commit pushed is
+ * checked against them, so a reading that arrives both from the store and live (over the bus, or from this
+ * node's own commit finishing late) is pushed once.
+ */
+export class Delivered {
+  #current = new Set<string>();
+  #previous = new Set<string>();
+  #rotatedAt = Date.now();
+  #holds = 0;
+
+  /** Records the commit's fresh rows; while held, returns its fresh mask without the ones pushed already. */
+  admit(c: Committed): Uint8Array | undefined {
+    const now = Date.now();
+    if (this.#holds === 0 && now - this.#rotatedAt > REMEMBER_MS) {
+      this.#previous = this.#current;
+      this.#current = new Set();
+      this.#rotatedAt = now;
+    }
+    const held = this.#holds > 0;
+    let fresh: Uint8Array | undefined;
+    const b = c.batch;
+    for (let i = 0; i < b.count; i++) {
+      if (c.fresh[i] === 0) continue;
+      const key = `${c.series[i]!.id}|${b.ts[i]}|${b.recv[i]}|${b.value[i]}`;
+      if (held && (this.#current.has(key) || this.#previous.has(key))) {
+        fresh ??= c.fresh.slice();
+        fresh[i] = 0;
+        continue;
+      }
+      if (this.#current.size < REMEMBER_MAX) this.#current.add(key);
+    }
+    return fresh;
+  }
+
+  /** Keeps everything remembered until `release`. */
+  hold(): void {
+    this.#holds++;
+  }
+
+  release(): void {
+    this.#holds = Math.max(0, this.#holds - 1);
+  }
 }

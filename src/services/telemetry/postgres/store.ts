@@ -15,6 +15,8 @@ import type {
   PruneResult,
   RawQuery,
   ReadingsPage,
+  ReceivedQuery,
+  ReceivedRow,
   SensorDefinition,
   SensorRow,
   SeriesRow,
@@ -136,6 +138,32 @@ export class PostgresTelemetryStore implements TelemetryStore {
 
   async commit(batch: CommitBatch): Promise<CommitResult> {
     return this.#run(() => this.#pg.transaction((tx) => writeBatch(tx, batch)));
+  }
+
+  async receivedBetween(q: ReceivedQuery): Promise<{ rows: ReceivedRow[]; total: number }> {
+    return this.#run(async () => {
+      // Per series, a range of the (series, ts, seq) index from minTs, filtered by receive time: no index on
+      // recv is kept for this rare query (every commit would pay for it).
+      const from = `FROM telemetry_series s JOIN telemetry_sensors n ON n.id = s.sensor
+        CROSS JOIN LATERAL (SELECT seq, ts, recv, value, tags FROM telemetry_readings r
+          WHERE r.series = s.id AND r.ts >= $3 AND r.recv >= $1 AND r.recv <= $2) r`;
+      const values = [ms(q.from), ms(q.to), ms(q.minTs)];
+      const { rows } = await this.#pg.query<ReceivedRow>(
+        `SELECT s.id AS series, s.sensor AS "sensorId", n.name AS sensor, s.metric, s.unit,
+                r.seq::float8 AS seq, r.ts::float8 AS ts, r.recv::float8 AS recv, r.value, r.tags
+         ${from} ORDER BY r.recv, s.id, r.ts, r.seq LIMIT $4`,
+        [...values, q.limit],
+      );
+      let total = rows.length;
+      if (total === q.limit) {
+        const counted = await this.#pg.query<{ n: number }>(`SELECT count(*)::float8 AS n ${from}`, values);
+        total = counted.rows[0]?.n ?? total;
+      }
+      return {
+        rows: rows.map((r) => ({ ...r, series: Number(r.series), sensorId: Number(r.sensorId) })),
+        total,
+      };
+    });
   }
 
   async readings(q: RawQuery): Promise<ReadingsPage> {
