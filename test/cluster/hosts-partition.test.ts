@@ -8,6 +8,7 @@
  * membership, HAProxy marks it up, and new connections through HAProxy land on it again. Nothing
  * acknowledged is lost or stored twice.
  */
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NexoPool } from '../../src/client/pool.js';
 import { getVia } from '../helpers/haproxy.js';
@@ -65,11 +66,19 @@ describe.skipIf(reason !== undefined)('a partitioned node on a separate host lea
     const afterCut = Date.now();
     await waitFor('readings of every sensor after the cut', 45_000, () =>
       sensors.every((s) => s.ackedSince(afterCut) > 0) ? true : undefined,
-    ).catch((err: Error) => {
+    ).catch(async (err: Error) => {
       const state = sensors.map(
         (s) => `${s.names[0]}: ${s.ackedSince(afterCut)} since, ${s.failures.join(',')}`,
       );
-      throw new Error(`${err.message}: ${state.join('; ')}`);
+      // What PostgreSQL's sessions are doing (a lock held by the cut-off node's transaction, for one).
+      const db = new pg.Client({ connectionString: hosts.postgresUrl });
+      await db.connect();
+      const { rows } = await db
+        .query(
+          "SELECT client_addr::text, state, wait_event_type, left(query, 60) AS q FROM pg_stat_activity WHERE state <> 'idle'",
+        )
+        .finally(() => db.end());
+      throw new Error(`${err.message}: ${state.join('; ')}; sessions ${JSON.stringify(rows)}`);
     });
     const onOthersMs = Date.now() - cutAt;
     await new Promise((r) => setTimeout(r, Math.max(0, DOWN_MS - (Date.now() - cutAt))));

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NexoError } from '../../src/errors.js';
 import type { EngineHealth } from '../../src/storage/health.js';
@@ -167,6 +168,33 @@ describe.skipIf(missing)('openPostgres', () => {
     } finally {
       await remote.close();
       await proxy.close();
+    }
+  });
+
+  it('a transaction left idle (its node cut off) is ended by the server, and its row lock freed', async () => {
+    const short = await openPostgres(PG_URL, { schema, idleInTransactionMs: 300, probeMs: 0 });
+    try {
+      await short.query('CREATE TABLE IF NOT EXISTS idle_lock (id int PRIMARY KEY)');
+      await short.query('INSERT INTO idle_lock VALUES (1) ON CONFLICT DO NOTHING');
+      const settings = await short.query<{ t: string; k: string }>(
+        "SELECT current_setting('idle_in_transaction_session_timeout') AS t, current_setting('tcp_keepalives_idle') AS k",
+      );
+      expect(settings.rows[0]).toEqual({ t: '300ms', k: '5' });
+      // A transaction that takes a row lock and then hears nothing more, as from a partitioned node.
+      const orphan = await (short as unknown as { pool: pg.Pool }).pool.connect();
+      orphan.on('error', () => {});
+      await orphan.query('BEGIN');
+      await orphan.query('SELECT id FROM idle_lock WHERE id = 1 FOR UPDATE');
+      const started = Date.now();
+      // Another session waits for the lock, and gets it once the server ends the idle one.
+      await db.query('UPDATE idle_lock SET id = 1 WHERE id = 1');
+      const waited = Date.now() - started;
+      expect(waited).toBeGreaterThanOrEqual(250);
+      expect(waited).toBeLessThan(10_000);
+      await expect(orphan.query('SELECT 1')).rejects.toThrow();
+      orphan.release(true);
+    } finally {
+      await short.close();
     }
   });
 

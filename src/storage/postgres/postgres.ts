@@ -65,8 +65,31 @@ export interface PostgresOptions {
   readonly attempts?: number;
   /** Where query and transaction times go (nexo_store_duration_seconds{engine="postgres"}). */
   readonly timings?: HistogramSet;
+  /**
+   * The server ends a session of ours left idle inside a transaction this long (default 10 s), and probes
+   * the TCP connection of an idle one every few seconds: a node cut off by a partition mid-transaction would
+   * otherwise hold its row locks, which every other node then waits on, until the server's TCP keepalive
+   * (2 h by default) noticed it was gone.
+   */
+  readonly idleInTransactionMs?: number;
   /** Told about health changes and pool errors; default silent. */
   readonly log?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+}
+
+/**
+ * The URL without its `options` parameter, and that parameter: pg lets a URL's `options` replace the pool's,
+ * so they are joined into the pool's instead.
+ */
+function splitOptions(url: string): { url: string; options: string | undefined } {
+  try {
+    const parsed = new URL(url);
+    const options = parsed.searchParams.get('options') ?? undefined;
+    if (options === undefined) return { url, options };
+    parsed.searchParams.delete('options');
+    return { url: parsed.toString(), options };
+  } catch {
+    return { url, options: undefined };
+  }
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -136,13 +159,26 @@ class PostgresConnection implements Postgres {
       const health = this.#state.snapshot();
       for (const listener of this.#listeners) listener(health);
     });
+    const idleMs = Math.max(1, Math.round(options.idleInTransactionMs ?? 10_000));
+    const { url: bare, options: urlOptions } = splitOptions(url);
     this.pool = new pg.Pool({
-      connectionString: url,
+      connectionString: bare,
       max: options.max ?? 10,
       connectionTimeoutMillis: this.connectTimeoutMs,
       idleTimeoutMillis: 30_000,
+      // Our side of the same: a server host that vanished is noticed by TCP keepalive, not after hours.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 5000,
       application_name: options.applicationName ?? 'nexo',
-      ...(options.schema === undefined ? {} : { options: `-c search_path=${options.schema}` }),
+      // Startup options of every session (see idleInTransactionMs); the URL's own `options` come first.
+      options: [
+        urlOptions,
+        options.schema === undefined ? undefined : `-c search_path=${options.schema}`,
+        `-c idle_in_transaction_session_timeout=${idleMs}`,
+        '-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3',
+      ]
+        .filter((o) => o !== undefined && o !== '')
+        .join(' '),
     });
     // An idle client whose server went away emits here; without a listener the process would crash.
     this.pool.on('error', (err) => this.#failed(err));
