@@ -280,11 +280,12 @@ export interface AttackedNode {
 }
 
 /** Spawns the attacked node before the file's tests (UDP off, plus `args`) and stops it after them. */
-export function attackedNode(args: string[] = []): AttackedNode {
+export function attackedNode(args: string[] | (() => Promise<string[]>) = []): AttackedNode {
   const node = {} as { server: ServerProcess; httpPort: number };
   beforeAll(async () => {
     node.httpPort = await freePort();
-    node.server = await spawnServer(['--http-port', String(node.httpPort), '--no-udp', ...args]);
+    const extra = typeof args === 'function' ? await args() : args;
+    node.server = await spawnServer(['--http-port', String(node.httpPort), '--no-udp', ...extra]);
   });
   afterAll(async () => {
     await node.server?.stop();
@@ -341,4 +342,80 @@ export async function runAttack(
   const report = lines.join('\n  ');
   console.info(`${name}:\n  ${report}`);
   return { maxRss, limited, opened, cut, stalled, phases, report };
+}
+
+/**
+ * Slowloris: `count` clients (opened over `spreadMs`, 2 s by default) that each write `first`, then one
+ * byte of `drip` every second, never finishing what they started; none reads. `connect(i)` opens attacker
+ * `i`'s socket.
+ */
+export function slowloris(options: {
+  count: number;
+  connect: (i: number) => net.Socket;
+  first?: Buffer | undefined;
+  drip?: Buffer | undefined;
+  spreadMs?: number;
+}): Flood {
+  const spreadMs = options.spreadMs ?? 2000;
+  let stopped = false;
+  let cut = 0;
+  let opened = 0;
+  const sockets = new Set<net.Socket>();
+  const timers: NodeJS.Timeout[] = [];
+  const open = (i: number) => {
+    if (stopped) return;
+    opened++;
+    const socket = options.connect(i);
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.on('data', () => {}); // what the node says (its timeout notice) is dropped
+    let sent = 0;
+    const ready = () => {
+      if (options.first !== undefined) socket.write(options.first);
+      const drip = options.drip;
+      if (drip === undefined) return;
+      const timer = setInterval(() => {
+        if (socket.destroyed || stopped) clearInterval(timer);
+        else socket.write(drip.subarray(sent % drip.length, (sent++ % drip.length) + 1));
+      }, 1000);
+      timers.push(timer);
+    };
+    socket.once(socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect', ready);
+    socket.on('close', () => {
+      sockets.delete(socket);
+      if (!stopped) cut++;
+    });
+  };
+  for (let i = 0; i < options.count; i++)
+    timers.push(setTimeout(() => open(i), Math.floor((i * spreadMs) / options.count)));
+  return {
+    get cut() {
+      return cut;
+    },
+    get opened() {
+      return opened;
+    },
+    stalled: () => 0,
+    stop() {
+      stopped = true;
+      for (const t of timers) clearTimeout(t);
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
+/** Several attacks at once, reported as one. */
+export function together(attacks: Flood[]): Flood {
+  return {
+    get cut() {
+      return attacks.reduce((n, a) => n + a.cut, 0);
+    },
+    get opened() {
+      return attacks.reduce((n, a) => n + a.opened, 0);
+    },
+    stalled: (ms) => attacks.reduce((n, a) => n + a.stalled(ms), 0),
+    stop() {
+      for (const a of attacks) a.stop();
+    },
+  };
 }
