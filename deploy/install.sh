@@ -241,9 +241,9 @@ haproxy_config() {
   for host in $(split "$NODES"); do
     i=$((i + 1))
     agent="weight 100 agent-check agent-port $AGENT_PORT agent-inter 2s"
-    tcp="$tcp    server node$i $host:$PROTOCOL_PORT check port $HTTP_PORT inter 2s fall 2 rise 2 $agent"$'\n'
-    tls="$tls    server node$i $host:$TLS_PORT check port $HTTP_PORT inter 2s fall 2 rise 2 $agent"$'\n'
-    http="$http    server node$i $host:$HTTP_PORT check inter 2s fall 2 rise 2 $agent"$'\n'
+    tcp="$tcp    server node$i $host:$PROTOCOL_PORT check port $HTTP_PORT inter 1s fall 2 rise 2 $agent"$'\n'
+    tls="$tls    server node$i $host:$TLS_PORT check port $HTTP_PORT inter 1s fall 2 rise 2 $agent"$'\n'
+    http="$http    server node$i $host:$HTTP_PORT check inter 1s fall 2 rise 2 $agent"$'\n'
   done
   cat <<EOF
 # HAProxy in front of the nexo nodes (written by nexo haproxy-config; deploy/install.sh ROLE=haproxy

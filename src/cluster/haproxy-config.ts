@@ -46,7 +46,8 @@ export const HAPROXY_DEFAULTS: HaproxySettings = {
   stats: '127.0.0.1:8404',
   socket: '/run/haproxy/admin.sock',
   maxconn: 20000,
-  inter: '2s',
+  // fall 2 checks a second apart, each given `inter` to answer: a dead or cut-off node is down within 3 s
+  inter: '1s',
   agentInter: '2s',
   agentPort: 5555,
 };

@@ -50,7 +50,7 @@ describe('nexo haproxy-config', () => {
       'option httpchk GET /readyz',
       'stats socket /run/haproxy/admin.sock mode 660 level admin',
       'stats enable',
-      'server node2 10.0.1.12:5000 check port 8080 inter 2s fall 2 rise 2 weight 100 agent-check agent-port 5555 agent-inter 2s',
+      'server node2 10.0.1.12:5000 check port 8080 inter 1s fall 2 rise 2 weight 100 agent-check agent-port 5555 agent-inter 2s',
     ]) {
       expect(run.stdout).toContain(line);
     }
