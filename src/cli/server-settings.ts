@@ -73,6 +73,20 @@ export const SERVER_SETTINGS: readonly Setting[] = [
     kind: 'int',
   },
   {
+    path: 'requestRate',
+    flag: '--request-rate <n>',
+    env: 'NEXO_REQUEST_RATE',
+    help: 'requests per second each stored token may make, over all its sessions (default 0 = no limit; beyond it RATE_LIMITED)',
+    kind: 'int',
+  },
+  {
+    path: 'requestBurst',
+    flag: '--request-burst <n>',
+    env: 'NEXO_REQUEST_BURST',
+    help: 'requests a token may make at once above --request-rate (default twice the rate)',
+    kind: 'int',
+  },
+  {
     path: 'queueTimeout',
     flag: '--queue-timeout <duration>',
     env: 'NEXO_QUEUE_TIMEOUT',

@@ -91,6 +91,9 @@ export class NexoNode {
   constructor(input: ServerOptionsInput = {}, extras: NodeExtras = {}) {
     this.options = resolveOptions(input);
     this.dispatcher = new Dispatcher(this.options.files, this.options.http.metrics);
+    this.dispatcher.limitRequests(this.options.requestRate, this.options.requestBurst, () =>
+      countLimit(this.stats, 'request_rate'),
+    );
     this.log = extras.logger ?? createLogger(this.options.log);
     this.#nodeId = this.options.nodeId ?? `${os.hostname()}:${this.options.port}`;
     this.dispatcher.denials.attach(this.log);

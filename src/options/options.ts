@@ -31,6 +31,8 @@ export const ServerOptionsSchema = Type.Object(
     maxClients: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
     maxQueue: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
     maxConnectionsPerAddress: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+    requestRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1e9 })),
+    requestBurst: Type.Optional(Type.Integer({ minimum: 1, maximum: 1e9 })),
     queueTimeout: Type.Optional(Duration),
     maxFrame: Type.Optional(Size),
     maxInFlight: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536 })),
@@ -232,6 +234,10 @@ export interface ServerOptions {
   maxQueue: number;
   /** Open connections one client address may hold on the protocol and TLS ports (§7.6.1); 0 = no limit. */
   maxConnectionsPerAddress: number;
+  /** Requests per second one stored token may make on average, over all its sessions (§5.4.4); 0 = no limit. */
+  requestRate: number;
+  /** Requests one token may make at once above its rate. */
+  requestBurst: number;
   /** How long a connection may wait in the queue; 0 = no limit. */
   queueTimeoutMs: number;
   maxFrame: number;
@@ -394,6 +400,7 @@ export const DEFAULTS = {
   maxClients: 0,
   maxQueue: 1024,
   maxConnectionsPerAddress: 256,
+  requestRate: 0,
   queueTimeout: 0,
   maxFrame: '1MiB',
   maxInFlight: 256,
@@ -493,6 +500,8 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
     maxClients: o.maxClients ?? DEFAULTS.maxClients,
     maxQueue: o.maxQueue ?? DEFAULTS.maxQueue,
     maxConnectionsPerAddress: o.maxConnectionsPerAddress ?? DEFAULTS.maxConnectionsPerAddress,
+    requestRate: o.requestRate ?? DEFAULTS.requestRate,
+    requestBurst: o.requestBurst ?? Math.max(1, Math.ceil(2 * (o.requestRate ?? DEFAULTS.requestRate))),
     queueTimeoutMs: unit('queueTimeout', parseDuration, o.queueTimeout ?? DEFAULTS.queueTimeout),
     maxFrame: unit('maxFrame', parseSize, o.maxFrame ?? DEFAULTS.maxFrame),
     maxInFlight: o.maxInFlight ?? DEFAULTS.maxInFlight,
@@ -637,6 +646,8 @@ export function resolveOptions(input: ServerOptionsInput | Record<string, unknow
   }
   problems.push(...clusterProblems(resolved));
   if (resolved.handshakeTimeoutMs === 0) problems.push('handshakeTimeout: must be more than 0');
+  if (resolved.requestRate > 0 && resolved.requestBurst < 1)
+    problems.push('requestBurst: must be at least 1');
   if (resolved.slowPeerTimeoutMs === 0) problems.push('slowPeerTimeout: must be more than 0');
   if (resolved.calc.timeoutMs === 0) problems.push('calc.timeout: must be more than 0');
   const h = resolved.http;

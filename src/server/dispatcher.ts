@@ -8,6 +8,7 @@ import { Denials } from '../security/denials.js';
 import { accessOf, ROLE_TABLE, type Rule, SENSOR_ROLE, sensorsNamed } from '../security/roles.js';
 import { clip } from '../util/clip.js';
 import { Histogram } from '../util/histogram.js';
+import { RateLimiter } from '../util/rate-limit.js';
 
 export interface ResolvedMethod {
   readonly service: string;
@@ -46,6 +47,7 @@ export class Dispatcher {
   readonly #services = new Map<string, ServiceDefinition>();
   readonly #methods = new Map<string, Map<string, ResolvedMethod>>();
   readonly #commands = new Map<string, ResolvedCommand>();
+  #requests: { limiter: RateLimiter; onLimited: () => void } | undefined;
   /** Refusals by role (§5.4.3), logged with the peer and counted; the node attaches its logger. */
   readonly denials = new Denials();
 
@@ -131,7 +133,31 @@ export class Dispatcher {
         required: typeof required === 'string' || !Array.isArray(required) ? required : [...required],
       });
     }
+    this.#takeRequest(session);
     return resolved;
+  }
+
+  /**
+   * §5.4.4 Limits the requests one token makes, over all its sessions: `rate` a second on average, `burst`
+   * at once (0: no limit). `onLimited` counts each refusal.
+   */
+  limitRequests(rate: number, burst: number, onLimited: () => void): void {
+    this.#requests = rate > 0 ? { limiter: new RateLimiter(rate, burst), onLimited } : undefined;
+  }
+
+  #takeRequest(session: Session): void {
+    if (this.#requests === undefined) return;
+    const key = session.tokenHash ?? session.principal;
+    if (key === undefined) return;
+    const { limiter, onLimited } = this.#requests;
+    const retryAfterMs = limiter.take(key, 1, Date.now());
+    if (retryAfterMs === 0) return;
+    onLimited();
+    throw new NexoError(
+      'RATE_LIMITED',
+      `this token may make ${limiter.rate} requests a second (bursts of ${limiter.burst}); retry in ${retryAfterMs} ms`,
+      { limit: limiter.rate, burst: limiter.burst, retryAfterMs },
+    );
   }
 
   /**

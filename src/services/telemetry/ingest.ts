@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import { NexoError, toNexoError } from '../../errors.js';
 import { Histogram } from '../../util/histogram.js';
+import type { RateLimiter } from '../../util/rate-limit.js';
 import type { Ack, SensorMeta } from '../../wire/telemetry.js';
 import { BatchBuilder, type CommitBatch } from './batch.js';
-import type { RateLimiter } from './rate-limit.js';
 import type { Registry, SeriesEntry } from './registry.js';
 import type { TelemetryStore } from './store.js';
 import type { ValidReading } from './validate.js';

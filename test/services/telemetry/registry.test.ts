@@ -2,10 +2,10 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Ingest } from '../../../src/services/telemetry/ingest.js';
-import { RateLimiter } from '../../../src/services/telemetry/rate-limit.js';
 import { Registry } from '../../../src/services/telemetry/registry.js';
 import { SqliteTelemetryStore } from '../../../src/services/telemetry/sqlite/store.js';
 import type { ValidReading } from '../../../src/services/telemetry/validate.js';
+import { RateLimiter } from '../../../src/util/rate-limit.js';
 import { tempDataDir } from '../../helpers/node.js';
 
 /**

@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { NexoError } from '../../../src/errors.js';
 import { AlertEngine, parseRule } from '../../../src/services/telemetry/alerts.js';
 import { MAX_MQTT_PAYLOAD, parseMqttMessage } from '../../../src/services/telemetry/mqtt.js';
-import { RateLimiter } from '../../../src/services/telemetry/rate-limit.js';
 import { telemetryCommands } from '../../../src/services/telemetry/text.js';
 import {
   checkReading,
@@ -11,6 +10,7 @@ import {
   checkTags,
   parseNumberText,
 } from '../../../src/services/telemetry/validate.js';
+import { RateLimiter } from '../../../src/util/rate-limit.js';
 import { LIMITS } from '../../../src/wire/telemetry.js';
 
 const NOW = Date.UTC(2026, 4, 1, 12);

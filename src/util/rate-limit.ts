@@ -1,7 +1,7 @@
 /**
- * Per-sensor token buckets: each sensor may send `rate` readings a second on average and `burst` at once. A
- * flooding sensor is refused (RATE_LIMITED, naming it and its limit) before its readings cost any disk work,
- * so the other sensors keep their throughput.
+ * Token buckets by key: each key (a sensor, a token) may take `rate` a second on average and `burst` at once.
+ * Telemetry refuses a flooding sensor with it before its readings cost any disk work, and the dispatcher a
+ * token over its request rate (§5.4.4), so the others keep their throughput.
  */
 export class RateLimiter {
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
