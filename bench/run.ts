@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: every capability next to its ceiling, measured in the same run. Select with
- * `npm run bench -- protocol` (names: protocol, telemetry, telemetry-pg, chat-cross, files, files-shared, web, udp, metrics, failover, tls, cluster). BENCH_SECONDS sets the measuring time per case.
+ * `npm run bench -- protocol` (names: protocol, telemetry, telemetry-pg, chat-cross, files, files-shared, web, udp, metrics, failover, tls, cluster, client-path). BENCH_SECONDS sets the measuring time per case.
  */
 import os from 'node:os';
 import { benchChatCross } from './chat-cross.js';
+import { benchClientPath } from './client-path.js';
 import { benchCluster } from './cluster.js';
 import { benchFailover } from './failover.js';
 import { benchFiles } from './files.js';
@@ -29,6 +30,7 @@ const suites: Record<string, () => Promise<{ text: string }>> = {
   metrics: benchMetrics,
   failover: benchFailover,
   tls: benchTls,
+  'client-path': benchClientPath,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

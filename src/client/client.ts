@@ -147,8 +147,7 @@ export class NexoClient extends Emitter<ClientEvents> {
       this.#waiting.length === 0 &&
       conn.inFlight < conn.welcome.limits.maxInFlight
     ) {
-      return conn.request(service, method, args, deadline, undefined, options?.requestId)
-        .result as Promise<R>;
+      return conn.send(service, method, args, deadline, undefined, options?.requestId) as Promise<R>;
     }
     return this.#queueRequest(
       service,
@@ -169,7 +168,7 @@ export class NexoClient extends Emitter<ClientEvents> {
   ): Promise<CallHandle<R>> {
     const conn = await this.#usableConnection();
     const timeout = options.timeout ?? 0;
-    const { id, result } = conn.request(
+    const result = conn.send(
       service,
       method,
       args,
@@ -177,6 +176,7 @@ export class NexoClient extends Emitter<ClientEvents> {
       options,
       options.requestId,
     );
+    const id = conn.lastId;
     const onAbort = () => conn.cancel(id, new NexoError('CANCELLED', 'cancelled'));
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const reading = this.#sockets.get(conn);
@@ -453,8 +453,8 @@ export class NexoClient extends Emitter<ClientEvents> {
       } else if (w.kind === 'resend') {
         conn.resend(w.pending);
       } else {
-        const { id, result } = conn.request(w.service, w.method, w.args, w.deadline, undefined, w.requestId);
-        w.sent?.(conn, id);
+        const result = conn.send(w.service, w.method, w.args, w.deadline, undefined, w.requestId);
+        w.sent?.(conn, conn.lastId);
         result.then(w.resolve, w.reject);
       }
     }

@@ -21,6 +21,7 @@ import {
   unpackFrame,
   type Welcome,
 } from '../protocol/payload.js';
+import { writeRequest } from '../protocol/small-values.js';
 import type { ClientSocket } from './socket.js';
 
 /** Handlers for the frames of one call besides its final reply. */
@@ -31,13 +32,21 @@ export interface CallHandlers {
   onChunk?(bytes: Uint8Array, end: boolean): void;
 }
 
-interface Pending {
-  resolve(value: unknown): void;
-  reject(error: NexoError): void;
-  handlers: CallHandlers | undefined;
-  /** The request as sent, kept so that an unanswered request can move to a new connection after GOAWAY. */
-  frame: Uint8Array;
-  deadline: number;
+/** One request sent and not yet answered. */
+class Pending {
+  constructor(
+    public resolve: (value: unknown) => void,
+    public reject: (error: NexoError) => void,
+    readonly handlers: CallHandlers | undefined,
+    /**
+     * The request's payload as sent, `bytes[start, end)`, kept so that an unanswered request can move to a
+     * new connection after GOAWAY (§7.3). Usually a region of the batch's slab, which is never rewritten.
+     */
+    readonly bytes: Uint8Array,
+    readonly start: number,
+    readonly end: number,
+    readonly deadline: number,
+  ) {}
 }
 
 export interface ConnectionEvents {
@@ -56,6 +65,13 @@ export type { Pending };
 const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
 
 /**
+ * §7.4.1 as the node does it: requests made in one burst leave in one write per this many frames (and the
+ * rest at the end of the turn), so that with many in flight the node starts on the first ones while the
+ * client is still making the others.
+ */
+export const FRAMES_PER_WRITE = 16;
+
+/**
  * One live client connection: handshake, request ids, matching replies (they may come back in any order),
  * PING/PONG, GOAWAY. Reconnecting and failover are NexoClient's job, one level up.
  */
@@ -66,6 +82,20 @@ export class ClientConnection {
   readonly #pending = new Map<number, Pending>();
   readonly #pings = new Map<number, { sent: number; resolve(rtt: number): void }>();
   #nextId = 1;
+  /** Set once the ids wrapped (after 2^32-1 requests): from then on a new id may still be open. */
+  #wrapped = false;
+  #lastId = 0;
+  /** batch.frames at the last write. */
+  #framesWritten = 0;
+  /** The promise executor of send(), made once: it leaves the promise's functions here. */
+  readonly #capture = (resolve: (value: unknown) => void, reject: (error: NexoError) => void) => {
+    this.#resolve = resolve;
+    this.#reject = reject;
+  };
+  #resolve: (value: unknown) => void = noop;
+  #reject: (error: NexoError) => void = noop;
+  /** The request being written by send(), reused so that no object is made per request. */
+  readonly #head: RequestHead = { service: '', method: '', args: undefined, requestId: undefined };
   #nextPing = 1;
   #flushScheduled = false;
   #welcome: Welcome | undefined;
@@ -100,6 +130,11 @@ export class ClientConnection {
   get welcome(): Welcome {
     if (this.#welcome === undefined) throw new Error('handshake not complete');
     return this.#welcome;
+  }
+
+  /** The id of the last request sent (see send). */
+  get lastId(): number {
+    return this.#lastId;
   }
 
   get inFlight(): number {
@@ -141,52 +176,76 @@ export class ClientConnection {
     });
   }
 
-  /** Sends a REQUEST; resolves with the final RESPONSE, rejects with the ERROR (§6). */
-  request(
+  /**
+   * §6 Sends a REQUEST; resolves with the final RESPONSE, rejects with the ERROR. The id it used is `lastId`
+   * until the next request (0 when it was refused before sending). No object per call beyond the promise and
+   * its entry: the client's hot path.
+   */
+  send(
     service: string,
     method: string,
     args: unknown,
     deadline: number,
     handlers?: CallHandlers,
     requestId?: string,
-  ): { id: number; result: Promise<unknown> } {
-    // §6.1.4 The caller's request id travels as a fourth element; without one the array stays as it was.
-    const frame =
-      requestId === undefined
-        ? packValue([service, method, args ?? null])
-        : packValue([service, method, args ?? null, { rid: requestId }]);
-    const limit = this.#welcome?.limits.maxFrame;
-    if (limit !== undefined && frame.length > limit) {
-      // §4.4.2 Refused here, before wasting the bandwidth (the server would end the connection).
-      return {
-        id: 0,
-        result: Promise.reject(
+  ): Promise<unknown> {
+    const limit = this.#welcome?.limits.maxFrame ?? Number.POSITIVE_INFINITY;
+    const id = this.#allocateId();
+    const batch = this.#batch;
+    let bytes: Uint8Array;
+    let start = 0;
+    let end: number;
+    // §6.1.1 Small requests are written straight into the batch (small-values.ts, msgpackr's own bytes).
+    this.#head.service = service;
+    this.#head.method = method;
+    this.#head.args = args;
+    this.#head.requestId = requestId;
+    const written = batch.addWritten(FrameType.REQUEST, 0, id, this.#head, writeHead, limit);
+    this.#head.args = undefined;
+    if (written) {
+      bytes = batch.written;
+      start = batch.writtenStart;
+      end = batch.writtenEnd;
+    } else {
+      // §6.1.4 The caller's request id travels as a fourth element; without one the array stays as it was.
+      bytes =
+        requestId === undefined
+          ? packValue([service, method, args ?? null])
+          : packValue([service, method, args ?? null, { rid: requestId }]);
+      end = bytes.length;
+      if (end > limit) {
+        // §4.4.2 Refused here, before wasting the bandwidth (the server would end the connection).
+        this.#lastId = 0;
+        this.#nextId = id; // the id was not used
+        return Promise.reject(
           new NexoError(
             'FRAME_TOO_LARGE',
-            `the request is ${frame.length} bytes; this server accepts at most ${limit}`,
+            `the request is ${end} bytes; this server accepts at most ${limit}`,
             {
               limit,
-              length: frame.length,
+              length: end,
             },
           ),
-        ),
-      };
+        );
+      }
+      batch.add(FrameType.REQUEST, 0, id, bytes);
     }
-    const id = this.#allocateId();
-    const result = new Promise<unknown>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, handlers, frame, deadline });
-    });
-    this.#batch.add(FrameType.REQUEST, 0, id, frame);
-    this.#scheduleFlush();
-    if (deadline > 0) this.#startSweeper();
-    return { id, result };
+    this.#lastId = id;
+    const result = new Promise<unknown>(this.#capture);
+    this.#pending.set(id, new Pending(this.#resolve, this.#reject, handlers, bytes, start, end, deadline));
+    // §7.4.1 on this side too: a burst of requests leaves in writes of FRAMES_PER_WRITE, so the node works
+    // on the first while the rest are made; the remainder leaves at the end of the turn.
+    if (batch.frames - this.#framesWritten >= FRAMES_PER_WRITE) this.#flush();
+    else this.#scheduleFlush();
+    if (deadline > 0 && this.#sweeper === undefined) this.#startSweeper();
+    return result;
   }
 
   /** Re-sends a request that another connection never got answered (after GOAWAY). */
   resend(pending: Pending): void {
     const id = this.#allocateId();
     this.#pending.set(id, pending);
-    this.#batch.add(FrameType.REQUEST, 0, id, pending.frame);
+    this.#batch.addCopy(FrameType.REQUEST, 0, id, pending.bytes, pending.start, pending.end);
     this.#scheduleFlush();
   }
 
@@ -398,8 +457,11 @@ export class ClientConnection {
   #allocateId(): number {
     // Ids wrap after 2^32-1 requests; an id still open is skipped.
     let id = this.#nextId;
-    while (this.#pending.has(id)) id = id === MAX_ID ? 1 : id + 1;
-    this.#nextId = id === MAX_ID ? 1 : id + 1;
+    if (this.#wrapped) while (this.#pending.has(id)) id = id === MAX_ID ? 1 : id + 1;
+    if (id === MAX_ID) {
+      this.#nextId = 1;
+      this.#wrapped = true;
+    } else this.#nextId = id + 1;
     return id;
   }
 
@@ -415,6 +477,7 @@ export class ClientConnection {
 
   #flush(): void {
     if (this.#batch.isEmpty || this.#closed) return;
+    this.#framesWritten = this.#batch.frames;
     for (const part of this.#batch.take()) {
       if (!this.#socket.write(part)) this.#writable = false;
     }
@@ -461,6 +524,19 @@ export class ClientConnection {
     (this.#sweeper as { unref?: () => void }).unref?.();
   }
 }
+
+interface RequestHead {
+  service: string;
+  method: string;
+  args: unknown;
+  requestId: string | undefined;
+}
+
+function writeHead(head: RequestHead, target: Uint8Array, at: number, limit: number): number {
+  return writeRequest(head.service, head.method, head.args, head.requestId, target, at, limit);
+}
+
+function noop(): void {}
 
 function lost(): NexoError {
   return new NexoError('CONNECTION_LOST', 'the connection closed before the reply arrived');

@@ -61,6 +61,14 @@ export class FrameBatch {
   #bytes = 0;
   /** Frames added since this batch was made (never reset): the node's frames-out counter reads it. */
   frames = 0;
+  /**
+   * Where the payload of the frame added last by addWritten lies: `written` holds it at
+   * [writtenStart, writtenEnd). Those bytes are never written again (a slab is only appended to), so a
+   * caller may keep them, as the client keeps a request it may have to send again (§7.3), without a copy.
+   */
+  written: Uint8Array = EMPTY;
+  writtenStart = 0;
+  writtenEnd = 0;
 
   /** Bytes added since the last take(). */
   get byteLength(): number {
@@ -136,6 +144,9 @@ export class FrameBatch {
     writeHeader(this.#slab, this.#used, type, flags, id, end - at);
     this.#bytes += end - this.#used;
     this.#used = end;
+    this.written = this.#slab;
+    this.writtenStart = at;
+    this.writtenEnd = end;
     this.frames++;
     return true;
   }

@@ -29,6 +29,34 @@ export function writeSmall(value: unknown, target: Uint8Array, at: number, limit
   return write(value, target, at, limit, 0);
 }
 
+/**
+ * §6.1.1 A REQUEST payload, `[service, method, args ?? null]`, or with the caller's request id
+ * `[service, method, args ?? null, {rid}]` (§6.1.4), written as msgpackr writes that array, with no array
+ * made for it: the client's request path. Returns as writeSmall does (-1: write it with msgpackr).
+ */
+export function writeRequest(
+  service: string,
+  method: string,
+  args: unknown,
+  requestId: string | undefined,
+  t: Uint8Array,
+  p: number,
+  limit: number,
+): number {
+  if (p >= limit) return -1;
+  t[p] = requestId === undefined ? 0x93 : 0x94;
+  let q = write(service, t, p + 1, limit, 1);
+  if (q < 0) return -1;
+  q = write(method, t, q, limit, 1);
+  if (q < 0) return -1;
+  q = write(args ?? null, t, q, limit, 1);
+  if (q < 0 || requestId === undefined) return q;
+  if (q >= limit || typeof requestId !== 'string') return -1;
+  t[q] = 0x81;
+  q = writeString('rid', t, q + 1, limit);
+  return q < 0 ? -1 : writeString(requestId, t, q, limit);
+}
+
 function write(value: unknown, t: Uint8Array, p: number, limit: number, depth: number): number {
   if (p >= limit) return -1;
   switch (typeof value) {
@@ -190,17 +218,22 @@ const keys = new NameTable();
  * bytes left over, a truncated value); the caller then decodes with msgpackr, which also reports errors.
  */
 export function readSmall(src: Uint8Array, start: number, end: number): unknown {
-  const reader = new Reader(src, end);
+  // One reader for every call (nothing it runs calls back into here): no object per value read.
+  const reader = READER;
+  reader.src = src;
+  reader.end = end;
   const value = reader.read(start, 0);
-  return value === MISS || reader.pos !== end ? MISS : value;
+  const whole = reader.pos === end;
+  reader.src = NOTHING; // do not keep the caller's buffer alive
+  return value === MISS || !whole ? MISS : value;
 }
+
+const NOTHING = new Uint8Array(0);
 
 class Reader {
   pos = 0;
-  constructor(
-    readonly src: Uint8Array,
-    readonly end: number,
-  ) {}
+  src: Uint8Array = NOTHING;
+  end = 0;
 
   read(p: number, depth: number): unknown {
     const src = this.src;
@@ -296,3 +329,5 @@ class Reader {
     return out;
   }
 }
+
+const READER = new Reader();

@@ -13,7 +13,7 @@ import {
   unpackValue,
   widenIntegers,
 } from '../../src/protocol/payload.js';
-import { MISS, readSmall, writeSmall } from '../../src/protocol/small-values.js';
+import { MISS, readSmall, writeRequest, writeSmall } from '../../src/protocol/small-values.js';
 
 /**
  * msgpackr configured as the protocol configures it, integers beyond 32 bits widened as §4.5.5 says: the
@@ -110,6 +110,73 @@ describe('writeSmall', () => {
     expect(writeSmall(2 ** 40, target, 56, 64)).toBe(-1);
     expect(writeSmall(2 ** 40, target, 55, 64)).toBe(64);
     expect(writeSmall('x'.repeat(40), target, 0, 64)).toBe(42);
+  });
+});
+
+describe('writeRequest', () => {
+  /** What the client sent before writeRequest: msgpackr's bytes of the request array (§6.1.1, §6.1.4). */
+  const packed = (service: string, method: string, args: unknown, rid: string | undefined) =>
+    Buffer.from(
+      reference.pack(
+        rid === undefined ? [service, method, args ?? null] : [service, method, args ?? null, { rid }],
+      ),
+    ).toString('hex');
+  const requestWritten = (
+    service: string,
+    method: string,
+    args: unknown,
+    rid: string | undefined,
+    limit = 1 << 17,
+  ) => {
+    const target = new Uint8Array(1 << 17);
+    const end = writeRequest(service, method, args, rid, target, 5, Math.min(target.length, 5 + limit));
+    return end < 0 ? undefined : Buffer.from(target.subarray(5, end)).toString('hex');
+  };
+  const names = fc.oneof(fc.constantFrom('echo', 'calc', 'eval', 'telemetry'), fc.string({ maxLength: 40 }));
+
+  it('writes exactly the bytes msgpackr writes for [service, method, args(, {rid})], whenever it takes one (property)', () => {
+    let taken = 0;
+    fc.assert(
+      fc.property(
+        names,
+        names,
+        fc.oneof(values, fc.constant(undefined)),
+        fc.option(fc.string({ minLength: 1, maxLength: 64 }), { nil: undefined }),
+        fc.nat(300),
+        (service, method, args, rid, limit) => {
+          const bytes = requestWritten(service, method, args, rid);
+          if (bytes === undefined) return;
+          taken++;
+          expect(bytes).toBe(packed(service, method, args, rid));
+          // Within a smaller room it either writes the same bytes or declines, never something else.
+          const within = requestWritten(service, method, args, rid, limit);
+          if (within !== undefined) expect(within).toBe(bytes);
+          else expect(bytes.length / 2).toBeGreaterThan(limit);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+    expect(taken).toBeGreaterThan(300);
+  });
+
+  it('takes the usual requests, and declines what writeSmall would not take', () => {
+    expect(requestWritten('echo', 'echo', 'hello, nexo bench', undefined)).toBe(
+      packed('echo', 'echo', 'hello, nexo bench', undefined),
+    );
+    expect(requestWritten('calc', 'eval', { expr: '2*(3+4)' }, 'req-1')).toBe(
+      packed('calc', 'eval', { expr: '2*(3+4)' }, 'req-1'),
+    );
+    expect(requestWritten('calc', 'vars', undefined, undefined)).toBe(
+      packed('calc', 'vars', null, undefined),
+    );
+    expect(requestWritten('échos', 'echo', 1, undefined)).toBeUndefined(); // not ASCII: msgpackr's
+    expect(requestWritten('echo', 'echo', 0.5, undefined)).toBeUndefined(); // a float: msgpackr's
+    expect(requestWritten('echo', 'echo', [[[1]]], undefined)).toBeUndefined(); // as deep as writeSmall([s, m, args]) declines
+    expect(requestWritten('echo', 'echo', 1, 'é')).toBeUndefined();
+    // A number where a name goes is the server's to refuse; the bytes are still msgpackr's.
+    expect(requestWritten(42 as unknown as string, 'echo', 1, undefined)).toBe(
+      packed(42 as unknown as string, 'echo', 1, undefined),
+    );
   });
 });
 
