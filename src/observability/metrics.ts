@@ -54,7 +54,16 @@ export interface UdpFigures {
   droppedBusy: number;
   droppedOversize: number;
   sendErrors: number;
-  secure: { sessions: number; handshakes: number; rejected: number; replayed: number };
+  secure: {
+    sessions: number;
+    handshakes: number;
+    rejected: number;
+    replayed: number;
+    /** HELLOs refused SERVER_BUSY at udp.maxSessions; sessions forgotten by their timeouts (§13.3.8). */
+    refusedBusy: number;
+    handshakeTimeouts: number;
+    idleTimeouts: number;
+  };
   text: { commands: number };
 }
 
@@ -128,6 +137,10 @@ export class NodeMetrics {
       ['reason'],
       (set) => {
         for (const [reason, n] of Object.entries(s.limits)) set({ reason }, n);
+        // §13.3.8 HELLOs refused SERVER_BUSY because the node holds udp.maxSessions sessions.
+        const u = source.udp();
+        if (u !== undefined && u.secure.refusedBusy > 0)
+          set({ reason: 'udp_sessions' }, u.secure.refusedBusy);
       },
     );
     counter('nexo_received_bytes_total', 'Bytes received on connections.', [], (set) => set({}, s.bytesIn));
@@ -224,6 +237,17 @@ export class NodeMetrics {
       'Secure UDP sessions opened.',
       [],
       udp((u) => u.secure.handshakes),
+    );
+    counter(
+      'nexo_udp_sessions_expired_total',
+      'Secure UDP sessions forgotten by a timeout (§13.3.8), by reason (handshake_timeout, idle_timeout).',
+      ['reason'],
+      (set) => {
+        const u = source.udp();
+        if (u === undefined) return;
+        set({ reason: 'handshake_timeout' }, u.secure.handshakeTimeouts);
+        set({ reason: 'idle_timeout' }, u.secure.idleTimeouts);
+      },
     );
     counter(
       'nexo_udp_text_commands_total',

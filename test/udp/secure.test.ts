@@ -239,6 +239,9 @@ describe('secure UDP sessions (spec §13.3)', () => {
       expect(node.udp!.sessions).toBe(1);
       await eventually(() => (node.udp!.sessions === 0 ? true : undefined), 3000);
       expect(node.udp!.stats().secure.handshakeTimeouts).toBe(before + 1);
+      expect(await node.metrics.text()).toContain(
+        `nexo_udp_sessions_expired_total{reason="handshake_timeout"} ${before + 1}`,
+      );
       await eventually(() => (node.connectionCount === 0 ? true : undefined));
     } finally {
       peer.close();
@@ -256,6 +259,9 @@ describe('secure UDP sessions (spec §13.3)', () => {
       expect(node.udp!.sessions).toBe(1);
       await eventually(() => (node.udp!.sessions === 0 ? true : undefined), 4000);
       expect(node.udp!.stats().secure.idleTimeouts).toBe(before + 1);
+      expect(await node.metrics.text()).toContain(
+        `nexo_udp_sessions_expired_total{reason="idle_timeout"} ${before + 1}`,
+      );
     } finally {
       peer.close();
     }
@@ -315,6 +321,7 @@ describe('secure UDP sessions with tokens (spec §13.3.3, §13.3.8)', () => {
       expect((await a.telemetry.report('k1', { metric: 't', value: 1, seq: 1 })).accepted).toBe(1);
       expect((await failure(c.connect())).code).toBe('SERVER_BUSY');
       expect(node.udp!.stats().secure.refusedBusy).toBe(1);
+      expect(await node.metrics.text()).toContain('nexo_limited_total{reason="udp_sessions"} 1');
     } finally {
       await a.close();
       await b.close();
