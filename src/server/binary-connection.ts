@@ -74,6 +74,12 @@ export class BinaryConnection extends PeerConnection implements CallSink {
    */
   readonly #timed: Histogram[] = [];
   readonly #timedStart: number[] = [];
+  /**
+   * How many calls each entry stands for: the calls of one method read in one pump share a start and a
+   * histogram, so a burst of them is one entry, observed once (the node's CPU per echo request rose from
+   * ~0.28 to ~0.34 µs with the per-request pushes of 1b34b43, bench/server-path.ts).
+   */
+  readonly #timedCount: number[] = [];
 
   constructor(conduit: Conduit, firstBytes: Uint8Array, host: ConnectionHost, id: number) {
     super(conduit, 'binary', host, id);
@@ -484,8 +490,14 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     if (call.busy) this.#busy--;
     const latency = call.method.latency;
     if (latency !== undefined) {
-      this.#timed.push(latency);
-      this.#timedStart.push(call.startedAt);
+      const last = this.#timed.length - 1;
+      if (last >= 0 && this.#timed[last] === latency && this.#timedStart[last] === call.startedAt) {
+        this.#timedCount[last]!++;
+      } else {
+        this.#timed.push(latency);
+        this.#timedStart.push(call.startedAt);
+        this.#timedCount.push(1);
+      }
     }
     if (call.input?.full === true && !call.input.ended) this.#inputDrained(); // handler quit without reading
     if (!call.final) {
@@ -681,9 +693,11 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     const now = performance.now();
     const timed = this.#timed;
     const start = this.#timedStart;
-    for (let i = 0; i < timed.length; i++) timed[i]!.observe((now - start[i]!) / 1000);
+    const count = this.#timedCount;
+    for (let i = 0; i < timed.length; i++) timed[i]!.observe((now - start[i]!) / 1000, count[i]);
     timed.length = 0;
     start.length = 0;
+    count.length = 0;
   }
 
   /** Sends ERROR(0) and closes (§7.5). */

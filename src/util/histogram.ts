@@ -22,14 +22,14 @@ export class Histogram {
     this.counts = new Float64Array(bounds.length + 1);
   }
 
-  /** One observation, in seconds. Most are small, so the scan from the bottom ends early. */
-  observe(seconds: number): void {
+  /** `times` observations of `seconds` (default one). Most are small, so the scan from the bottom ends early. */
+  observe(seconds: number, times = 1): void {
     const bounds = this.bounds;
     let i = 0;
     while (i < bounds.length && seconds > bounds[i]!) i++;
-    this.counts[i]!++;
-    this.sum += seconds;
-    this.count++;
+    this.counts[i]! += times;
+    this.sum += seconds * times;
+    this.count += times;
   }
 
   /** `observe` of the time since `startMs` (a `performance.now()` reading). */
