@@ -35,8 +35,12 @@ const hasCurl = curlAvailable();
 const MIB = Number(process.env.NEXO_SHARED_UPLOAD_MIB ?? 32);
 const SIZE = MIB * 1024 * 1024 + 12_345; // not a whole number of rows
 const HTTP_SIZE = Number(process.env.NEXO_SHARED_HTTP_MIB ?? 160) * 1024 * 1024;
-/** Most B may grow while a transfer runs (windows of a few MiB, pg's hex strings, the GC's slack). */
-const MAX_GROWTH = 80 * 1024 * 1024;
+/**
+ * Most B may grow while a transfer runs (windows of a few MiB, pg's hex strings, the GC's slack): a constant,
+ * not a share of the file. Measured 2026-12-07: 78 MB for 160 MiB and 86 MB for 400 MiB
+ * (NEXO_SHARED_HTTP_MIB=400), so 80 MB failed now and then; a transfer that held the file would exceed this.
+ */
+const MAX_GROWTH = 120 * 1024 * 1024;
 
 describe.skipIf(missing !== undefined || !hasCurl)('files shared by two nodes (PostgreSQL and NATS)', () => {
   const schema = uniqueName('nxfiles');

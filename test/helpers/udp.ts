@@ -1,15 +1,25 @@
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 
-/** A UDP client socket for tests: send datagrams, collect what comes back. */
+/**
+ * A UDP client socket for tests: send datagrams, collect what comes back from the ports it sent to. Others
+ * are set aside in `stray`: with test files in parallel, an ephemeral port freed by another test's sensor
+ * may be reused here while that test's node still retransmits to it.
+ */
 export class UdpPeer {
   readonly socket = dgram.createSocket('udp4');
   readonly received: Buffer[] = [];
+  readonly stray: Buffer[] = [];
+  readonly #sentTo = new Set<number>();
   #waiters: (() => void)[] = [];
 
   static async open(): Promise<UdpPeer> {
     const peer = new UdpPeer();
-    peer.socket.on('message', (m) => {
+    peer.socket.on('message', (m, from) => {
+      if (!peer.#sentTo.has(from.port)) {
+        peer.stray.push(m);
+        return;
+      }
       peer.received.push(m);
       for (const w of peer.#waiters.splice(0)) w();
     });
@@ -23,6 +33,7 @@ export class UdpPeer {
   }
 
   send(bytes: Uint8Array | string, port: number): Promise<void> {
+    this.#sentTo.add(port);
     return new Promise((resolve, reject) =>
       this.socket.send(typeof bytes === 'string' ? Buffer.from(bytes) : bytes, port, '127.0.0.1', (err) =>
         err ? reject(err) : resolve(),

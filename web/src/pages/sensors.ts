@@ -26,6 +26,8 @@ interface MetricState {
   value: number;
   unit: string | undefined;
   ts: number;
+  /** Timestamp of the series' first reading, when known (the summary says; a watch's first reading). */
+  first?: number | undefined;
 }
 
 interface SensorState {
@@ -216,7 +218,7 @@ export const sensorsPage: Page = {
     const fromSummary = (summary: SensorSummary): SensorState => {
       const metrics = new Map<string, MetricState>();
       for (const m of summary.metrics) {
-        metrics.set(m.metric, { value: m.last.value, unit: m.unit, ts: m.last.ts });
+        metrics.set(m.metric, { value: m.last.value, unit: m.unit, ts: m.last.ts, first: m.first });
       }
       return {
         sensor: summary.sensor,
@@ -291,7 +293,14 @@ export const sensorsPage: Page = {
             });
             // A sensor younger than the range fills a few buckets at its end (one dot, for a new sensor and
             // 7 days): ask again for the part that has data, in buckets that fit it, and start the chart there.
-            const start = first.buckets[0]?.t;
+            // The data starts at the first reading, which may be late in its coarse bucket (two minutes of
+            // readings across a half-hour boundary must not be drawn as if they spanned 32 minutes).
+            const bucketStart = first.buckets[0]?.t;
+            const firstReading = state.metrics.get(metric)?.first;
+            const start =
+              bucketStart === undefined || firstReading === undefined
+                ? bucketStart
+                : Math.max(bucketStart, firstReading);
             const fine = start === undefined ? coarse : bucketFor(Math.max(60_000, now - start));
             const few = first.buckets.length < 10 && start !== undefined && start > now - range.ms / 4;
             if (!few || fine >= coarse) {
@@ -386,7 +395,7 @@ export const sensorsPage: Page = {
       s.lastSeen = Math.max(s.lastSeen, r.recv);
       const known = s.metrics.get(r.metric);
       if (known === undefined || r.ts >= known.ts)
-        s.metrics.set(r.metric, { value: r.value, unit: r.unit, ts: r.ts });
+        s.metrics.set(r.metric, { value: r.value, unit: r.unit, ts: r.ts, first: known?.first ?? r.ts });
       scheduleList(isNew ? undefined : r.sensor);
       if (r.sensor === selected) {
         if (arriving !== undefined) arriving.push(r);
@@ -423,7 +432,8 @@ export const sensorsPage: Page = {
         if (had !== undefined) {
           for (const [metric, m] of had.metrics) {
             const s = state.metrics.get(metric);
-            if (s === undefined || m.ts > s.ts) state.metrics.set(metric, m);
+            if (s === undefined || m.ts > s.ts)
+              state.metrics.set(metric, { ...m, first: s?.first ?? m.first });
           }
           state.lastSeen = Math.max(state.lastSeen, had.lastSeen);
         }
