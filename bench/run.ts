@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every capability next to its ceiling, measured in the same run. Select with
- * `npm run bench -- protocol` (names: protocol, telemetry, telemetry-pg, chat-cross, files, files-shared, web, udp, metrics, failover, tls, cluster, client-path). BENCH_SECONDS sets the measuring time per case.
+ * `npm run bench -- protocol` (names: protocol, telemetry, telemetry-pg, chat-cross, files, files-shared, web, udp, metrics, failover, tls, cluster, client-path, idle). BENCH_SECONDS sets the measuring time per case.
  */
 import os from 'node:os';
 import { benchChatCross } from './chat-cross.js';
@@ -9,6 +9,7 @@ import { benchCluster } from './cluster.js';
 import { benchFailover } from './failover.js';
 import { benchFiles } from './files.js';
 import { benchFilesShared } from './files-shared.js';
+import { benchIdle } from './idle.js';
 import { benchMetrics } from './metrics.js';
 import { benchProtocol } from './protocol.js';
 import { benchTelemetry } from './telemetry.js';
@@ -31,6 +32,7 @@ const suites: Record<string, () => Promise<{ text: string }>> = {
   failover: benchFailover,
   tls: benchTls,
   'client-path': benchClientPath,
+  idle: benchIdle,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -33,6 +33,9 @@ const SERVER_NAME = 'nexo/0.1.0';
  * every 32 frames ~930k and ~800k; every 16 frames ~1.0-1.4M on the AMD VM, where 32 lost to it in every
  * round (on the Intel one 16 had measured below 32). Every 8 spends more on write syscalls than it gains.
  */
+
+/** A session that has received nothing for this long, with nothing in flight, lets go of its output slab. */
+const SLAB_IDLE_MS = 1000;
 export const FRAMES_PER_WRITE = 16;
 
 /**
@@ -184,6 +187,8 @@ export class BinaryConnection extends PeerConnection implements CallSink {
         return;
       }
     }
+    // An idle session keeps no output slab (bench/idle.ts): nothing in flight and nothing heard for a while.
+    if (this.#calls.size === 0 && now - this.#lastFrameAt > SLAB_IDLE_MS) this.#batch.release();
     if (o.idleTimeoutMs > 0 && this.phase === Phase.Open && this.#calls.size === 0) {
       if (now - Math.max(this.#lastRequestAt, this.session.openedAt) > o.idleTimeoutMs) {
         this.goAway(new NexoError('IDLE_TIMEOUT', `no requests for ${formatDuration(o.idleTimeoutMs)}`));
