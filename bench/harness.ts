@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as hdr from 'hdr-histogram-js';
+import { initCerts } from '../src/security/certs.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -145,4 +146,22 @@ export async function measureWindow(
   await new Promise((r) => setTimeout(r, timing.seconds * 1000));
   record(false);
   return (performance.now() - started) / 1000;
+}
+
+/** A development CA and a server certificate for localhost/127.0.0.1 in `dir/certs` (nexo certs init). */
+export async function benchCerts(dir: string): Promise<{ cert: string; key: string; ca: Buffer }> {
+  const certs = path.join(dir, 'certs');
+  await initCerts({
+    dir: certs,
+    names: ['localhost'],
+    ips: ['127.0.0.1'],
+    clients: [],
+    days: 1,
+    force: true,
+  });
+  return {
+    cert: path.join(certs, 'server.pem'),
+    key: path.join(certs, 'server-key.pem'),
+    ca: readFileSync(path.join(certs, 'ca.pem')),
+  };
 }

@@ -15,8 +15,7 @@ import tls from 'node:tls';
 import { FrameType, PREFACE } from '../src/protocol/constants.js';
 import { encodeFrame } from '../src/protocol/encoder.js';
 import { packValue } from '../src/protocol/payload.js';
-import { initCerts } from '../src/security/certs.js';
-import { spawnBenchServer, table } from './harness.js';
+import { benchCerts, spawnBenchServer, table } from './harness.js';
 
 const COUNT = Number(process.env.BENCH_IDLE ?? 10_000);
 const SOURCES = 50;
@@ -90,18 +89,7 @@ async function perConnection(pid: number, port: number, dial: Dial, session: boo
 
 export async function benchIdle(): Promise<{ text: string }> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'nexo-bench-idle-'));
-  const certs = path.join(work, 'certs');
-  await initCerts({
-    dir: certs,
-    names: ['localhost'],
-    ips: ['127.0.0.1'],
-    clients: [],
-    days: 1,
-    force: true,
-  });
-  const cert = path.join(certs, 'server.pem');
-  const key = path.join(certs, 'server-key.pem');
-  const ca = readFileSync(path.join(certs, 'ca.pem'));
+  const { cert, key, ca } = await benchCerts(work);
   const raw = await spawnBenchServer('idle-servers.js', [cert, key]);
   const nexo = await spawnBenchServer('file-servers.js', ['nexo', path.join(work, 'node'), cert, key]);
   try {
