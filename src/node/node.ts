@@ -102,8 +102,13 @@ export class NexoNode {
       this.options.auth.anonymous,
       this.dispatcher.denials,
     );
-    this.security = new NodeSecurity(this.options, auth, this.log, this.dispatcher.denials, () =>
-      this.#connections.values(),
+    this.security = new NodeSecurity(
+      this.options,
+      auth,
+      this.log,
+      this.dispatcher.denials,
+      () => this.#connections.values(),
+      this.stats,
     );
     this.#connectionHost = {
       options: this.options,
@@ -395,6 +400,7 @@ export class NexoNode {
       this.#sniffing.delete(conduit);
       if (chunk === undefined || this.#state !== 'running') {
         if (chunk === undefined && !stream.destroyed && this.#state === 'running') {
+          countLimit(this.stats, 'mode_timeout');
           // A person who connected and typed nothing still deserves a word before the door closes.
           stream.end(`nexo: no input within ${this.options.handshakeTimeoutMs} ms; closing\n`);
           setTimeout(() => stream.destroy(), 1000).unref();

@@ -141,6 +141,8 @@ export class NodeMetrics {
         const u = source.udp();
         if (u !== undefined && u.secure.refusedBusy > 0)
           set({ reason: 'udp_sessions' }, u.secure.refusedBusy);
+        if (u !== undefined && u.secure.handshakeTimeouts > 0)
+          set({ reason: 'udp_handshake_timeout' }, u.secure.handshakeTimeouts);
       },
     );
     counter('nexo_received_bytes_total', 'Bytes received on connections.', [], (set) => set({}, s.bytesIn));

@@ -19,7 +19,7 @@ import type { Histogram } from '../util/histogram.js';
 import { formatDuration } from '../util/units.js';
 import { Call, type CallSink } from './call-context.js';
 import { ChunkQueue } from './chunk-queue.js';
-import { type ConnectionHost, countError } from './host.js';
+import { type ConnectionHost, countError, countLimit } from './host.js';
 import { PeerConnection, Phase, type ReconnectHint } from './peer-connection.js';
 import { Replies } from './replies.js';
 
@@ -165,6 +165,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     const o = this.host.options;
     if (this.phase === Phase.Handshake) {
       if (now > this.deadline) {
+        countLimit(this.host.stats, 'hello_timeout');
         this.#fatal(new NexoError('HANDSHAKE_TIMEOUT', `no HELLO within ${o.handshakeTimeoutMs} ms`));
       }
       return;

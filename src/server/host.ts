@@ -38,7 +38,16 @@ export type LimitReason =
   | 'text_errors_closed'
   | 'text_errors_withheld'
   /** A secure UDP handshake refused: the node holds udp.maxSessions sessions. */
-  | 'udp_sessions';
+  | 'udp_sessions'
+  /**
+   * Handshakes that never completed within handshakeTimeout: a TLS handshake; a connection that sent no
+   * first byte (no mode, §3.2); a binary session with no HELLO or a text session with no complete first
+   * line (§8.6); a secure UDP handshake within udp.handshakeTimeout (§13.3.8, counted in metrics.ts).
+   */
+  | 'tls_handshake_timeout'
+  | 'mode_timeout'
+  | 'hello_timeout'
+  | 'udp_handshake_timeout';
 
 /** Counts one refusal or cut by a limit. */
 export function countLimit(stats: NodeStats, reason: LimitReason): void {

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
+import type { NodeStats } from '../contract/service.js';
 import { NexoError } from '../errors.js';
 import type { ServerOptions } from '../options/options.js';
 import type { Denials } from '../security/denials.js';
@@ -8,6 +9,7 @@ import { FileTokenStore } from '../security/token-store.js';
 import { listenTls, type TlsListener } from '../transport/tls.js';
 import type { ConduitHandler } from '../transport/types.js';
 import type { Authenticator } from './auth.js';
+import { countLimit } from './host.js';
 import type { PeerConnection } from './peer-connection.js';
 
 /** How often the tokens file is checked; a revoked token stops working within this plus one sweep (§5.1.5). */
@@ -31,6 +33,7 @@ export class NodeSecurity {
     private readonly log: Logger,
     private readonly denials: Denials,
     private readonly connections: () => Iterable<PeerConnection>,
+    private readonly stats: NodeStats,
   ) {
     this.tokens = new FileTokenStore(options.dataDir);
   }
@@ -56,8 +59,11 @@ export class NodeSecurity {
         material: this.#material,
         clientAuth: o.tls.clientAuth,
         handshakeTimeoutMs: o.handshakeTimeoutMs,
-        onHandshakeError: (error, peer) =>
-          this.denials.record('TLS_HANDSHAKE', { ...peer, transport: 'tls' }, { reason: error.message }),
+        onHandshakeError: (error, peer) => {
+          if ((error as NodeJS.ErrnoException).code === 'ERR_TLS_HANDSHAKE_TIMEOUT')
+            countLimit(this.stats, 'tls_handshake_timeout');
+          this.denials.record('TLS_HANDSHAKE', { ...peer, transport: 'tls' }, { reason: error.message });
+        },
       },
       onConduit,
     );

@@ -117,6 +117,7 @@ export class TextSession extends PeerConnection implements CallSink {
     if (this.phase === Phase.Open && !this.#firstLine && now > this.deadline) {
       // §8.6 A partial first line (slowloris) is not held until the idle timeout.
       const ms = this.host.options.handshakeTimeoutMs;
+      countLimit(this.host.stats, 'hello_timeout');
       this.#say(`nexo: no complete line within ${ms} ms; closing (HANDSHAKE_TIMEOUT)`);
       this.#flush();
       this.endGracefully();

@@ -193,7 +193,11 @@ export function expectServed(
 
 /** The node's nexo_limited_total counters by reason, read from GET /metrics. */
 export async function limitedCounts(httpPort: number): Promise<Record<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  return limitedIn(await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text());
+}
+
+/** The nexo_limited_total counters by reason in a Prometheus text exposition. */
+export function limitedIn(text: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/^nexo_limited_total\{reason="([a-z_]+)"\} (\d+)/gm))
     out[m[1]!] = Number(m[2]);

@@ -239,9 +239,10 @@ describe('secure UDP sessions (spec §13.3)', () => {
       expect(node.udp!.sessions).toBe(1);
       await eventually(() => (node.udp!.sessions === 0 ? true : undefined), 3000);
       expect(node.udp!.stats().secure.handshakeTimeouts).toBe(before + 1);
-      expect(await node.metrics.text()).toContain(
-        `nexo_udp_sessions_expired_total{reason="handshake_timeout"} ${before + 1}`,
-      );
+      const metrics = await node.metrics.text();
+      expect(metrics).toContain(`nexo_udp_sessions_expired_total{reason="handshake_timeout"} ${before + 1}`);
+      // A handshake cut by its timeout is a limit as well (docs/http.md "Metrics").
+      expect(metrics).toContain(`nexo_limited_total{reason="udp_handshake_timeout"} ${before + 1}`);
       await eventually(() => (node.connectionCount === 0 ? true : undefined));
     } finally {
       peer.close();
