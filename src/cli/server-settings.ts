@@ -9,7 +9,7 @@ import {
 
 /**
  * `nexo server` settings: each one is a flag, an environment variable and a config-file key. Precedence:
- * flag > environment > config file > default (the defaults live in options/options.ts).
+ * flag > environment > config file > default (the defaults live in options/, composed by options/options.ts).
  */
 interface Setting {
   /** Dotted path in the config file / ServerOptionsInput. */
