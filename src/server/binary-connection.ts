@@ -275,6 +275,13 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     if (this.#canDecode() && !this.#peerEnded) this.stream.resume();
     else this.stream.pause();
     this.#flush();
+    if (this.#peerEnded && (this.#starved || this.#readStopped)) {
+      // §7.3.4 Every frame sent before the half-close is read (or none will be): now it drains. The
+      // half-close may have come while frames were still unread (the connection waited for its turn,
+      // §7.4.3, or for a free in-flight slot): those requests are answered too, not refused.
+      if (this.phase === Phase.Open) this.phase = Phase.Draining;
+      this.#closeIfDone();
+    }
   }
 
   #onFrame(frame: DecodedFrame): void {
@@ -601,10 +608,9 @@ export class BinaryConnection extends PeerConnection implements CallSink {
       this.endGracefully();
       return;
     }
+    // Reads what is left; the pump that reads the last frame drains the connection (end of #pump).
     this.#pump();
-    if (this.phase === Phase.Open) this.phase = Phase.Draining;
-    if (this.phase === Phase.Draining) this.#closeIfDone();
-    else this.endGracefully();
+    if (this.phase !== Phase.Open && this.phase !== Phase.Draining) this.endGracefully();
   }
 
   /**
