@@ -45,12 +45,7 @@ it('ends the connection after a GOAWAY and half-close that arrive while it waits
   stream.push(
     Buffer.concat([
       encodeFrame(FrameType.REQUEST, 0, 4001, packValue(['echo', 'echo', 'last'])),
-      encodeFrame(
-        FrameType.GOAWAY,
-        0,
-        0,
-        packValue({ code: 'SHUTTING_DOWN', message: 'client closing' }),
-      ),
+      encodeFrame(FrameType.GOAWAY, 0, 0, packValue({ code: 'SHUTTING_DOWN', message: 'client closing' })),
     ]),
   );
   stream.push(null);
