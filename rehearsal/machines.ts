@@ -67,6 +67,8 @@ export class Machine {
     for (const dir of ['var/lib', 'run/haproxy']) mkdirSync(path.join(this.root, dir), { recursive: true });
     if (unit.cwd !== undefined) mkdirSync(unit.cwd, { recursive: true });
     const log = createWriteStream(path.join(this.root, 'log', `${name}.log`), { flags: 'a' });
+    // what systemd would have logged while loading the unit (a skipped line, an unknown key)
+    for (const warning of unit.warnings ?? []) log.write(`unit: ${warning}\n`);
     const limit = ['prlimit', `--nofile=${Math.min(unit.nofile, HARD_NOFILE)}`, '--'];
     // As root: the units' users (nexo, nats) exist on the deployed machines, not here.
     const child = spawn(IP!, ['netns', 'exec', this.ns, ...limit, ...unit.argv], {
