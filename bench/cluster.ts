@@ -7,14 +7,14 @@
  * config `nexo haproxy-config` writes, with 500 ms health checks.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '../src/client/index.js';
 import { HAPROXY_DEFAULTS, type HaproxyNode, haproxyConfig } from '../src/cluster/haproxy-config.js';
-import { clientLoop, cpuMs, fmt, table } from './harness.js';
+import { clientLoop, fmt, table } from './harness.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.resolve(here, '../../dist/cli/main.js');
@@ -59,21 +59,83 @@ async function startNode(name: string, dir: string, ports?: HaproxyNode): Promis
   throw new Error(`${name} did not start`);
 }
 
-/** CPU time a process has used, user + system, in µs (harness cpuMs: /proc/<pid>/stat, threads included). */
-function cpuUs(pid: number | undefined): number {
-  return pid === undefined ? 0 : (cpuMs(pid) ?? 0) * 1000;
+/**
+ * What a process has spent so far: CPU (user and system, µs, all threads: /proc/<pid>/stat), read and write
+ * system calls (/proc/<pid>/io syscr/syscw: the read(2)/write(2) libuv does on sockets; HAProxy's
+ * recvfrom/sendto are not counted there, so its are 0) and context switches (voluntary and not, all threads).
+ */
+interface Counters {
+  user: number;
+  system: number;
+  reads: number;
+  writes: number;
+  switches: number;
 }
 
-interface CpuPerRequest {
-  client: number;
-  node: number;
-  haproxy: number;
+const ZERO: Counters = { user: 0, system: 0, reads: 0, writes: 0, switches: 0 };
+
+function counters(pid: number | undefined): Counters {
+  if (pid === undefined) return ZERO;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in ticks.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const field = (text: string, name: string) =>
+      Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    let switches = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      switches += field(status, 'voluntary_ctxt_switches') + field(status, 'nonvoluntary_ctxt_switches');
+    }
+    return {
+      user: Number(fields[11]) * TICK_US,
+      system: Number(fields[12]) * TICK_US,
+      reads: field(io, 'syscr'),
+      writes: field(io, 'syscw'),
+      switches,
+    };
+  } catch {
+    return ZERO;
+  }
+}
+/** USER_HZ is 100 on every Linux this runs on: a tick is 10 ms. */
+const TICK_US = 10_000;
+
+const sum = (list: Counters[]): Counters =>
+  list.reduce(
+    (a, b) => ({
+      user: a.user + b.user,
+      system: a.system + b.system,
+      reads: a.reads + b.reads,
+      writes: a.writes + b.writes,
+      switches: a.switches + b.switches,
+    }),
+    ZERO,
+  );
+
+/** (after - before) / calls for each counter. */
+function perCall(after: Counters, before: Counters, calls: number): Counters {
+  const d = (k: keyof Counters) => (after[k] - before[k]) / calls;
+  return {
+    user: d('user'),
+    system: d('system'),
+    reads: d('reads'),
+    writes: d('writes'),
+    switches: d('switches'),
+  };
+}
+
+interface CostPerRequest {
+  client: Counters;
+  node: Counters;
+  haproxy: Counters;
 }
 
 /**
- * Calc round trips at 64 in flight on each of `connections` connections, and the CPU each process spent
- * per round trip meanwhile (warm-up included on both sides of the division): on this 2-core machine the
- * three processes share two cores, so HAProxy's CPU comes out of what the client and the node would get.
+ * Calc round trips at 64 in flight on each of `connections` connections, and what each process spent per
+ * round trip meanwhile (warm-up included on both sides of the division): on this 2-core machine the three
+ * processes share two cores, so HAProxy's CPU comes out of what the client and the node would get.
  */
 async function calcLoad(
   port: number,
@@ -84,7 +146,13 @@ async function calcLoad(
     Array.from({ length: connections }, () => connect({ endpoints: [`127.0.0.1:${port}`] })),
   );
   let calls = 0;
-  const before = { client: process.cpuUsage(), node: pids.node.map(cpuUs), haproxy: cpuUs(pids.haproxy) };
+  const snapshot = () => ({
+    cpu: process.cpuUsage(),
+    client: counters(process.pid),
+    node: sum(pids.node.map(counters)),
+    haproxy: counters(pids.haproxy),
+  });
+  const before = snapshot();
   const result = await clientLoop(
     clients,
     64,
@@ -94,17 +162,28 @@ async function calcLoad(
     },
     { warmupMs: 500, seconds: SECONDS },
   );
-  const client = process.cpuUsage(before.client);
-  const cpu: CpuPerRequest = {
-    client: (client.user + client.system) / calls,
-    node: pids.node.reduce<number>((sum, pid, i) => sum + cpuUs(pid) - before.node[i]!, 0) / calls,
-    haproxy: pids.haproxy === undefined ? 0 : (cpuUs(pids.haproxy) - before.haproxy) / calls,
+  const after = snapshot();
+  // The client's CPU from process.cpuUsage (µs resolution) rather than /proc's 10 ms ticks.
+  const cpu = process.cpuUsage(before.cpu);
+  const cost: CostPerRequest = {
+    client: {
+      ...perCall(after.client, before.client, calls),
+      user: cpu.user / calls,
+      system: cpu.system / calls,
+    },
+    node: perCall(after.node, before.node, calls),
+    haproxy: perCall(after.haproxy, before.haproxy, calls),
   };
-  return { ...result, cpu };
+  return { ...result, cost };
 }
 
-const cpuText = (c: CpuPerRequest) =>
-  `client ${c.client.toFixed(2)} + node ${c.node.toFixed(2)}${c.haproxy > 0 ? ` + HAProxy ${c.haproxy.toFixed(2)}` : ''} µs`;
+const cpuOf = (c: Counters) => c.user + c.system;
+const cpuText = (c: CostPerRequest) =>
+  `client ${cpuOf(c.client).toFixed(2)} + node ${cpuOf(c.node).toFixed(2)}${cpuOf(c.haproxy) > 0 ? ` + HAProxy ${cpuOf(c.haproxy).toFixed(2)}` : ''} µs`;
+/** CPU µs per round trip with its system (kernel) part. */
+const cpuSys = (c: Counters) => `${cpuOf(c).toFixed(2)} (sys ${c.system.toFixed(2)})`;
+/** Per 100 round trips, to keep the figures readable. */
+const per100 = (n: number) => (n * 100).toFixed(1);
 
 export async function benchCluster(): Promise<{ text: string }> {
   const haproxy = ['/usr/sbin/haproxy', 'haproxy'].find(
@@ -147,10 +226,14 @@ export async function benchCluster(): Promise<{ text: string }> {
     const overhead = 1 - via.rate / best.rate;
     // Two cores for three busy processes: the rate HAProxy's CPU per round trip leaves, if the direct run's
     // two processes kept their CPU per round trip and all three shared the same two cores.
-    const directCpu = best.cpu.client + best.cpu.node;
-    const viaCpu = via.cpu.client + via.cpu.node + via.cpu.haproxy;
+    const directCpu = cpuOf(best.cost.client) + cpuOf(best.cost.node);
+    const viaCpu = cpuOf(via.cost.client) + cpuOf(via.cost.node) + cpuOf(via.cost.haproxy);
     const cpuBound = 1 - directCpu / viaCpu;
+    // Six connections keep both cores busy (one connection at 64 in flight is bound by its round-trip time,
+    // which HAProxy's two extra hops lengthen): the overhead where CPU, not latency, sets the rate.
     const oneNodeVia6 = await calcLoad(lbPort, { ...one, haproxy: lb.pid }, 6);
+    const direct6 = await calcLoad(nodes[0]!.tcp, one, 6);
+    const overhead6 = 1 - oneNodeVia6.rate / direct6.rate;
     lb.kill('SIGKILL');
 
     // 1b. Three nodes vs one through HAProxy, six connections (leastconn spreads them two per node).
@@ -194,43 +277,36 @@ export async function benchCluster(): Promise<{ text: string }> {
     }
     const sorted = [...times].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)]!;
+    const cases: [string, Awaited<ReturnType<typeof calcLoad>>][] = [
+      ['1 conn, direct to the node', best],
+      ['1 conn, through HAProxy', via],
+      ['6 conns, direct to the node', direct6],
+      ['6 conns, HAProxy → 1 node', oneNodeVia6],
+      ['6 conns, HAProxy → 3 nodes', threeVia6],
+    ];
+    const io = (c: Counters) => `${per100(c.reads)} / ${per100(c.writes)}`;
     return {
       text: [
         table(
           ['calc, 64 in flight per conn', 'rt/s', 'p50', 'p99', 'CPU per round trip'],
-          [
-            [
-              '1 conn, direct to the node',
-              fmt.rate(best.rate),
-              fmt.us(best.p50),
-              fmt.us(best.p99),
-              cpuText(best.cpu),
-            ],
-            [
-              '1 conn, through HAProxy',
-              fmt.rate(via.rate),
-              fmt.us(via.p50),
-              fmt.us(via.p99),
-              cpuText(via.cpu),
-            ],
-            [
-              '6 conns, HAProxy → 1 node',
-              fmt.rate(oneNodeVia6.rate),
-              fmt.us(oneNodeVia6.p50),
-              fmt.us(oneNodeVia6.p99),
-              cpuText(oneNodeVia6.cpu),
-            ],
-            [
-              '6 conns, HAProxy → 3 nodes',
-              fmt.rate(threeVia6.rate),
-              fmt.us(threeVia6.p50),
-              fmt.us(threeVia6.p99),
-              cpuText(threeVia6.cpu),
-            ],
-          ],
+          cases.map(([name, r]) => [name, fmt.rate(r.rate), fmt.us(r.p50), fmt.us(r.p99), cpuText(r.cost)]),
         ),
-        `HAProxy overhead: ${fmt.pct(overhead)} (target ≤ 25%); what its CPU alone explains on two shared cores: ${fmt.pct(cpuBound)}`,
-        `three nodes vs one through HAProxy: ${(threeVia6.rate / oneNodeVia6.rate).toFixed(2)}x (two cores for client, HAProxy and nodes: no gain is possible here; with a core per node the node side would scale ~3x until HAProxy's ${via.cpu.haproxy.toFixed(2)} µs per round trip fills its own core)`,
+        'Where it goes, per round trip: CPU µs (kernel part), read / write calls and context switches per 100:',
+        table(
+          ['', 'client CPU', 'node CPU', 'HAProxy CPU', 'client r / w', 'node r / w', 'switches c / n / h'],
+          cases.map(([name, { cost }]) => [
+            name,
+            cpuSys(cost.client),
+            cpuSys(cost.node),
+            cpuSys(cost.haproxy),
+            io(cost.client),
+            io(cost.node),
+            [cost.client, cost.node, cost.haproxy].map((c) => per100(c.switches)).join(' / '),
+          ]),
+        ),
+        `per round trip through HAProxy vs direct: client ${cpuOf(via.cost.client).toFixed(2)} vs ${cpuOf(best.cost.client).toFixed(2)} µs, node ${cpuOf(via.cost.node).toFixed(2)} vs ${cpuOf(best.cost.node).toFixed(2)} µs, HAProxy ${cpuOf(via.cost.haproxy).toFixed(2)} µs (load average ${os.loadavg()[0]!.toFixed(1)}: CPU per round trip is the measure while other work shares the cores)`,
+        `HAProxy overhead: ${fmt.pct(overhead)} (target ≤ 25%); what its CPU alone explains on two shared cores: ${fmt.pct(cpuBound)}; at 6 connections: ${fmt.pct(overhead6)}`,
+        `three nodes vs one through HAProxy: ${(threeVia6.rate / oneNodeVia6.rate).toFixed(2)}x (two cores for client, HAProxy and nodes: no gain is possible here; with a core per node the node side would scale ~3x until HAProxy's ${cpuOf(via.cost.haproxy).toFixed(2)} µs per round trip fills its own core)`,
         `failover kill -9 → first success through HAProxy: ${times.map((t) => `${t.toFixed(0)} ms`).join(', ')}; median ${median.toFixed(0)} ms (target < 2 s)`,
       ].join('\n'),
     };
