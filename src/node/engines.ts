@@ -3,6 +3,7 @@ import { LocalBus } from '../bus/local.js';
 import { NatsBus } from '../bus/nats.js';
 import { timedBus } from '../bus/timed.js';
 import type { Bus } from '../bus/types.js';
+import type { StorageHost } from '../contract/service.js';
 import type { ServerOptions, StorageMode } from '../options/options.js';
 import type { EngineHealth } from '../storage/health.js';
 import { type Nats, openNats } from '../storage/nats/connection.js';
@@ -75,6 +76,37 @@ export async function openEngines(
       await nats.close();
       await postgres.close();
     },
+  };
+}
+
+/**
+ * What services see of the engines (ServiceHost.storage): `engines()` is undefined until the node starts, and
+ * an engine the storage mode does not use throws.
+ */
+export function storageHost(
+  mode: StorageMode,
+  engines: () => Engines | undefined,
+  timings: EngineTimings,
+): StorageHost {
+  const engine = (): Engines => {
+    const opened = engines();
+    if (opened === undefined) throw new Error('storage engines open when the node starts');
+    return opened;
+  };
+  return {
+    mode,
+    postgres: () => {
+      const pg = engine().postgres;
+      if (pg === undefined) throw new Error('PostgreSQL is used only with storage: postgres');
+      return pg;
+    },
+    nats: () => {
+      const nats = engine().nats;
+      if (nats === undefined) throw new Error('NATS is used only with storage: postgres');
+      return nats;
+    },
+    bus: () => engine().bus,
+    timings,
   };
 }
 
