@@ -5,6 +5,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { HAPROXY_DEFAULTS, type HaproxyNode, haproxyConfig } from '../cluster/haproxy-config.js';
+import { EXIT } from './exit-codes.js';
 import { paint } from './output.js';
 
 export interface ClusterUpOptions {
@@ -94,9 +95,17 @@ export async function clusterUp(o: ClusterUpOptions): Promise<number> {
     stopped ??= stopAll();
     return stopped;
   };
+  // Ctrl-C reaches the nodes and HAProxy too (one process group): from the signal on, their exits are
+  // expected, not reported.
+  let interrupted = false;
   const signalled = new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
+    const onSignal = () => {
+      interrupted = true;
+      stopping = true;
+      resolve();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
   });
 
   const nodes: HaproxyNode[] = [];
@@ -125,11 +134,19 @@ export async function clusterUp(o: ClusterUpOptions): Promise<number> {
     watch(node.name, child, () => stopping);
     children.push({ name: node.name, child });
   }
+  say(`starting ${o.nodes} node${o.nodes === 1 ? '' : 's'} of cluster '${cluster}'...`);
   const started = Date.now();
   for (const node of nodes) {
     while (!(await readyz(node.http))) {
       const c = children.find((x) => x.name === node.name)!.child;
-      if (stopping || c.exitCode !== null || Date.now() - started > 60_000) {
+      if (interrupted) {
+        // Ctrl-C while the nodes start: stop and clean up now, not after the 60 s readiness deadline.
+        say('stopping...');
+        await stop();
+        say('stopped');
+        return EXIT.INTERRUPTED;
+      }
+      if (c.exitCode !== null || c.signalCode !== null || Date.now() - started > 60_000) {
         process.stderr.write(
           `${paint.red('error:')} ${node.name} did not become ready (ports ${node.tcp}, ${node.http}, ${node.agent} in use?)\n`,
         );
