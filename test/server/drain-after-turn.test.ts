@@ -36,7 +36,7 @@ it('ends the connection after a GOAWAY and half-close that arrive while it waits
   node.accept({ stream, peer: { transport: 'tcp', address: '127.0.0.1', port: 1, secure: false } });
   stream.push(Buffer.concat([PREFACE, encodeFrame(FrameType.HELLO, 0, 0, packValue({ versions: [1] }))]));
   // Enough cheap requests in one read to spend a turn (0.25 ms), so the connection waits for its next one…
-  const requests: Buffer[] = [];
+  const requests: Uint8Array[] = [];
   for (let i = 1; i <= 4000; i++) {
     requests.push(encodeFrame(FrameType.REQUEST, 0, i, packValue(['echo', 'echo', `n${i}`])));
   }
