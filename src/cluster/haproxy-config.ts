@@ -7,6 +7,10 @@
  * - HAProxy's agent-check on each node's agent port (`up N%` from its load, `drain` while it drains);
  * - `timeout tunnel` for long-lived sessions, the stats page, and the runtime API socket `nexo haproxy-sync`
  *   uses to add and remove servers without a reload.
+ * No `tune.*`, splice or `nbthread` lines, on purpose: on the cluster bench none of them lowered the CPU per
+ * round trip (docs/benchmarks.md, "Where the overhead goes"): HAProxy's cost there is kernel socket work and
+ * wake-ups, not anything it can be tuned out of; its defaults (a thread per core, 16 KiB buffers that only
+ * active sessions hold) suit a host of its own.
  */
 export interface HaproxyNode {
   /** Server name in HAProxy: the node id (HAProxy allows the characters node ids use). */
