@@ -4,18 +4,10 @@
  * restarted node in "DRAIN (agent)" for good (found by rolling-restart.test.ts on a loaded machine).
  */
 import http from 'node:http';
-import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type AgentReply, startAgentCheck } from '../../src/cluster/agent-check.js';
 import { HAPROXY_DEFAULTS, haproxyConfig } from '../../src/cluster/haproxy-config.js';
-import {
-  anyFreePort,
-  type Haproxy,
-  haproxyBinary,
-  haproxyDir,
-  startHaproxy,
-  until,
-} from '../helpers/haproxy.js';
+import { type Haproxy, haproxyBinary, haproxyPlace, startHaproxy, until } from '../helpers/haproxy.js';
 
 const haproxy = haproxyBinary();
 
@@ -33,8 +25,7 @@ describe.skipIf(haproxy === undefined)('agent-check drain, then up again', () =>
     await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
     closers.push(() => new Promise((r) => web.close(r)));
     const webPort = (web.address() as { port: number }).port;
-    const dir = haproxyDir();
-    const [proto, front, stats] = await Promise.all([anyFreePort(), anyFreePort(), anyFreePort()]);
+    const { dir, socket, proto, web: front, stats } = await haproxyPlace();
     const cfg = haproxyConfig(
       [{ name: 'n1', host: '127.0.0.1', tcp: webPort, http: webPort, agent: agent.address().port }],
       {
@@ -44,7 +35,7 @@ describe.skipIf(haproxy === undefined)('agent-check drain, then up again', () =>
         httpPort: front,
         tlsPort: undefined,
         stats: `127.0.0.1:${stats}`,
-        socket: path.join(dir, 'admin.sock'),
+        socket,
         maxconn: 100,
         inter: '200ms',
         agentInter: '200ms',

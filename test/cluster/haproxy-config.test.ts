@@ -1,31 +1,22 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { HAPROXY_DEFAULTS, haproxyConfig } from '../../src/cluster/haproxy-config.js';
 import { parseNodeSpecs } from '../../src/cluster/haproxy-nodes.js';
-import type { NexoNode } from '../../src/node/node.js';
 import { builtinServices } from '../../src/services/index.js';
+import { enginesMissing, NATS_URL } from '../helpers/engines.js';
 import {
-  createSchema,
-  dropNatsCluster,
-  dropSchema,
-  enginesMissing,
-  NATS_URL,
-  pgUrlFor,
-  uniqueName,
-} from '../helpers/engines.js';
-import {
-  anyFreePort,
   getVia,
   type Haproxy,
+  haproxyAccepts,
   haproxyBinary,
-  haproxyDir,
+  haproxyPlace,
   startHaproxy,
   until,
 } from '../helpers/haproxy.js';
-import { ROOT, runCli, startNode } from '../helpers/node.js';
+import { ROOT, runCli } from '../helpers/node.js';
 import { RawPeer } from '../helpers/raw-peer.js';
+import { inProcessCluster } from '../helpers/shared-nodes.js';
 import { slowService } from '../helpers/slow-service.js';
 
 const haproxy = haproxyBinary();
@@ -55,20 +46,18 @@ describe('nexo haproxy-config', () => {
       expect(run.stdout).toContain(line);
     }
     if (haproxy === undefined) return;
-    const check = spawnSync(haproxy, ['-c', '-f', path.join(ROOT, 'deploy/haproxy.cfg.example')], {
-      encoding: 'utf8',
-    });
-    expect(check.status, check.stderr + check.stdout).toBe(0);
+    const check = haproxyAccepts(haproxy, path.join(ROOT, 'deploy/haproxy.cfg.example'));
+    expect(check.ok, check.output).toBe(true);
   });
 
-  it('validates every setting in HAProxy with -c, IPv6 and agent ports included, TLS off', () => {
+  it('validates every setting in HAProxy with -c, IPv6 and agent ports included, TLS off', async () => {
     if (haproxy === undefined) return;
-    const dir = haproxyDir();
+    const { dir, socket } = await haproxyPlace();
     const cfg = haproxyConfig(parseNodeSpecs(['[::1]:5000:8080:5600', 'localhost:5001:8081']), {
       ...HAPROXY_DEFAULTS,
       tlsPort: undefined,
       bind: '127.0.0.1',
-      socket: path.join(dir, 'admin.sock'),
+      socket,
       inter: '500ms',
     });
     expect(cfg).toContain(
@@ -77,8 +66,8 @@ describe('nexo haproxy-config', () => {
     expect(cfg).not.toContain('nexo_tls');
     const file = path.join(dir, 'haproxy.cfg');
     writeFileSync(file, cfg);
-    const check = spawnSync(haproxy, ['-c', '-f', file], { encoding: 'utf8' });
-    expect(check.status, check.stderr + check.stdout).toBe(0);
+    const check = haproxyAccepts(haproxy, file);
+    expect(check.ok, check.output).toBe(true);
   });
 
   it('refuses bad input with a clear message', async () => {
@@ -102,41 +91,13 @@ describe('nexo haproxy-config', () => {
  * no new connection well before its (deliberately slow) /readyz health checks would notice, without a reload.
  */
 describe.skipIf(missing !== undefined || haproxy === undefined)('HAProxy from nexo haproxy-config', () => {
-  const schema = uniqueName('nxch');
-  const cluster = uniqueName('nxch');
-  const nodes: (NexoNode & { port: number })[] = [];
+  const { cluster, nodes, node } = inProcessCluster('nxch');
   let lb: Haproxy | undefined;
-
-  beforeAll(async () => {
-    await createSchema(schema);
-  });
-  afterAll(async () => {
-    await lb?.stop();
-    await Promise.all(nodes.map((n) => n.close({ timeoutMs: 500 })));
-    await dropNatsCluster(cluster);
-    await dropSchema(schema);
-  });
+  afterAll(() => lb?.stop());
 
   it('balances over the membership and stops sending new connections to a draining node at once', async () => {
-    for (const id of ['h1', 'h2']) {
-      nodes.push(
-        await startNode(
-          {
-            nodeId: id,
-            storage: 'postgres',
-            postgres: pgUrlFor(schema),
-            nats: NATS_URL,
-            cluster,
-            http: { port: 0 },
-            agent: { port: 0 },
-            udp: { enabled: false },
-          },
-          { services: [...builtinServices(), slowService] },
-        ),
-      );
-    }
-    const dir = haproxyDir();
-    const [proto, web, stats] = await Promise.all([anyFreePort(), anyFreePort(), anyFreePort()]);
+    for (const id of ['h1', 'h2']) await node(id, { services: [...builtinServices(), slowService] });
+    const { dir, socket, proto, web, stats } = await haproxyPlace();
     const run = await runCli([
       'haproxy-config',
       '--nats',
@@ -154,7 +115,7 @@ describe.skipIf(missing !== undefined || haproxy === undefined)('HAProxy from ne
       '--stats',
       `127.0.0.1:${stats}`,
       '--socket',
-      path.join(dir, 'admin.sock'),
+      socket,
       '--maxconn',
       '1000',
       // Health checks too slow to matter here (fall 2: 10 s): only the agent can drain the node in time.

@@ -1,20 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NexoNode } from '../../src/node/node.js';
-import { createSchema, dropNatsCluster, dropSchema, enginesMissing, uniqueName } from '../helpers/engines.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { enginesMissing } from '../helpers/engines.js';
 import {
   configFromMembership,
   getVia,
   type Haproxy,
   haproxyBinary,
-  haproxyDir,
   startHaproxy,
   until,
 } from '../helpers/haproxy.js';
 import { CLI } from '../helpers/node.js';
-import { startSharedNode } from '../helpers/shared-nodes.js';
+import { inProcessCluster } from '../helpers/shared-nodes.js';
 
 const haproxy = haproxyBinary();
 const missing = await enginesMissing();
@@ -24,34 +21,17 @@ const missing = await enginesMissing();
  * added through the runtime API and takes traffic, and when it leaves it is taken out, with no reload.
  */
 describe.skipIf(missing !== undefined || haproxy === undefined)('nexo haproxy-sync', () => {
-  const schema = uniqueName('nxcs');
-  const cluster = uniqueName('nxcs');
-  const nodes: NexoNode[] = [];
+  const { cluster, nodes, node } = inProcessCluster('nxcs');
   let lb: Haproxy | undefined;
   let sync: ChildProcess | undefined;
-
-  const node = async (id: string) => {
-    const n = await startSharedNode(schema, cluster, id);
-    nodes.push(n);
-    return n;
-  };
-
-  beforeAll(async () => {
-    await createSchema(schema);
-  });
   afterAll(async () => {
     if (sync !== undefined && sync.exitCode === null) sync.kill('SIGKILL');
     await lb?.stop();
-    await Promise.all(nodes.map((n) => n.close({ timeoutMs: 500 })));
-    await dropNatsCluster(cluster);
-    await dropSchema(schema);
   });
 
   it('adds a node that joins and removes one that leaves, without a reload', async () => {
     await node('s1');
-    const dir = haproxyDir();
-    const socket = path.join(dir, 'admin.sock');
-    const { common, config, web } = await configFromMembership(cluster, socket);
+    const { dir, common, config, web } = await configFromMembership(cluster);
     lb = startHaproxy(haproxy!, dir, config);
     await until('s1 through HAProxy', 20_000, async () =>
       (await getVia('127.0.0.1', web, '/readyz')).node === 's1' ? true : undefined,

@@ -1,32 +1,22 @@
-import path from 'node:path';
 import type { KV } from '@nats-io/kv';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/client/index.js';
 import { parseMember } from '../../src/cluster/member.js';
 import { openMembersBucket, readMembers } from '../../src/cluster/membership.js';
-import type { NexoNode } from '../../src/node/node.js';
 import { FrameType } from '../../src/protocol/constants.js';
 import { unpackValue } from '../../src/protocol/payload.js';
 import { type Nats, openNats } from '../../src/storage/nats/connection.js';
-import {
-  createSchema,
-  dropNatsCluster,
-  dropSchema,
-  enginesMissing,
-  NATS_URL,
-  uniqueName,
-} from '../helpers/engines.js';
+import { enginesMissing, NATS_URL } from '../helpers/engines.js';
 import {
   configFromMembership,
   type Haproxy,
   haproxyBinary,
-  haproxyDir,
   startHaproxy,
   until,
 } from '../helpers/haproxy.js';
 import { runCli } from '../helpers/node.js';
 import { RawPeer } from '../helpers/raw-peer.js';
-import { startSharedNode } from '../helpers/shared-nodes.js';
+import { inProcessCluster } from '../helpers/shared-nodes.js';
 
 const missing = await enginesMissing();
 const haproxy = haproxyBinary();
@@ -59,20 +49,12 @@ function entry(cluster: string, id: string, extra: Record<string, unknown> = {})
  * and nothing crashes. An entry over 4 KiB is refused by the bucket itself, and parseMember refuses it too.
  */
 describe.skipIf(missing)('hostile entries in the membership bucket', { timeout: 120_000 }, () => {
-  const schema = uniqueName('nxhm');
-  const cluster = uniqueName('nxhm');
-  const nodes: NexoNode[] = [];
+  const { cluster, node, onClose } = inProcessCluster('nxhm');
   let nats: Nats;
   let kv: KV;
   let writer: NodeJS.Timeout | undefined;
   let writes = 0;
   let lb: Haproxy | undefined;
-
-  const node = async (id: string) => {
-    const n = await startSharedNode(schema, cluster, id);
-    nodes.push(n);
-    return n;
-  };
 
   /** Key → bytes: every kind of entry that must be skipped. Ids of the JSON ones start with `evil-`. */
   const hostile = (): [string, Uint8Array][] => {
@@ -118,7 +100,6 @@ describe.skipIf(missing)('hostile entries in the membership bucket', { timeout: 
   };
 
   beforeAll(async () => {
-    await createSchema(schema);
     nats = await openNats([NATS_URL], { cluster, name: 'hostile membership test' });
     kv = await openMembersBucket(nats.kv, cluster);
     // Entries expire after 2.5 s (§9.N.1): keep them fresh, as a hostile writer would.
@@ -128,14 +109,9 @@ describe.skipIf(missing)('hostile entries in the membership bucket', { timeout: 
     await write();
     writer = setInterval(() => void write().catch(() => {}), 400);
   });
-  afterAll(async () => {
-    clearInterval(writer);
-    await lb?.stop();
-    await Promise.all(nodes.map((n) => n.close({ timeoutMs: 500 })));
-    await nats?.close();
-    await dropNatsCluster(cluster);
-    await dropSchema(schema);
-  });
+  onClose(() => nats?.close());
+  onClose(() => lb?.stop());
+  onClose(() => clearInterval(writer));
 
   it('parseMember refuses every hostile entry, and one over 4 KiB, and reads a good one', () => {
     for (const [key, bytes] of hostile()) expect(parseMember(bytes, cluster), key).toBeUndefined();
@@ -179,9 +155,7 @@ describe.skipIf(missing)('hostile entries in the membership bucket', { timeout: 
     expect(human.stdout).not.toContain('evil');
 
     // HAProxy, configured from the membership, then kept equal to it by haproxy-sync.
-    const dir = haproxyDir();
-    const socket = path.join(dir, 'admin.sock');
-    const { common, config } = await configFromMembership(cluster, socket);
+    const { dir, common, config } = await configFromMembership(cluster);
     expect(config).toMatch(/server h1 /);
     expect(config).not.toMatch(/evil|10\.9\.9\.9/);
 

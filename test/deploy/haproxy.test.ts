@@ -1,10 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { anyFreePort as freePort, getVia as get, runtimeCommand as runtime } from '../helpers/haproxy.js';
 import { CLI, runCli } from '../helpers/node.js';
 import { program } from '../helpers/programs.js';
 import { type DryRun, dryRun } from './tools.js';
@@ -15,44 +14,9 @@ import { type DryRun, dryRun } from './tools.js';
  * 127.0.0.11-13 (all loopback), sharing port numbers as the real machines do.
  */
 
-/** A port free on every address (the nodes and HAProxy bind it on different loopback addresses). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '0.0.0.0', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.once('error', reject);
-  });
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** GET on a new connection each time (so HAProxy balances each one); status and answering node. */
-function get(host: string, port: number, p: string): Promise<{ status: number; node: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host, port, path: p, agent: false, timeout: 3000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, node: String(res.headers['x-nexo-node']) }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-/** One command on HAProxy's runtime API socket. */
-function runtime(socket: string, command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = net.connect(socket);
-    let out = '';
-    c.setTimeout(3000, () => c.destroy(new Error('runtime API timeout')));
-    c.on('connect', () => c.write(`${command}\n`));
-    c.on('data', (d) => (out += d));
-    c.on('end', () => resolve(out));
-    c.on('error', reject);
-  });
-}
-
+/** Polls like helpers/haproxy.ts until, but fails at once when HAProxy has exited. */
 async function until<T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {

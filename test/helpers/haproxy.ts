@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -37,6 +37,27 @@ export interface Haproxy {
 /** A temporary directory for HAProxy's config and socket. */
 export function haproxyDir(): string {
   return mkdtempSync(path.join(os.tmpdir(), 'nexo-haproxy-'));
+}
+
+/** Where a test's HAProxy goes: a fresh directory, its runtime socket, free ports for its three frontends. */
+export interface HaproxyPlace {
+  readonly dir: string;
+  readonly socket: string;
+  readonly proto: number;
+  readonly web: number;
+  readonly stats: number;
+}
+
+export async function haproxyPlace(): Promise<HaproxyPlace> {
+  const dir = haproxyDir();
+  const [proto, web, stats] = await Promise.all([anyFreePort(), anyFreePort(), anyFreePort()]);
+  return { dir, socket: path.join(dir, 'admin.sock'), proto, web, stats };
+}
+
+/** `haproxy -c -f file`: whether HAProxy accepts the config, and what it said. */
+export function haproxyAccepts(binary: string, file: string): { ok: boolean; output: string } {
+  const check = spawnSync(binary, ['-c', '-f', file], { encoding: 'utf8', timeout: 20_000 });
+  return { ok: check.status === 0, output: check.stderr + check.stdout };
 }
 
 /** Runs HAProxy in the foreground (-db) on `config`, a child of this test (never the system service). */
@@ -165,13 +186,13 @@ export function anyFreePort(): Promise<number> {
 
 /**
  * `nexo haproxy-config` from a cluster's live membership (this machine's NATS), on free loopback ports, with
- * checks every 500 ms and no TLS frontend. `common` holds the arguments `nexo haproxy-sync` takes too.
+ * checks every 500 ms and no TLS frontend, for an HAProxy in `dir`. `common` holds the arguments
+ * `nexo haproxy-sync` takes too.
  */
 export async function configFromMembership(
   cluster: string,
-  socket: string,
-): Promise<{ common: string[]; config: string; web: number }> {
-  const [proto, web, stats] = await Promise.all([anyFreePort(), anyFreePort(), anyFreePort()]);
+): Promise<{ dir: string; common: string[]; config: string; web: number }> {
+  const { dir, socket, proto, web, stats } = await haproxyPlace();
   const common = [
     '--nats',
     NATS_URL,
@@ -201,7 +222,7 @@ export async function configFromMembership(
     '1000',
   ]);
   if (cfg.code !== 0) throw new Error(`nexo haproxy-config failed (${cfg.code}): ${cfg.stderr}`);
-  return { common, config: cfg.stdout, web };
+  return { dir, common, config: cfg.stdout, web };
 }
 
 /** One line from an agent-check port, as HAProxy reads it. */

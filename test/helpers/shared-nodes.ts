@@ -1,4 +1,6 @@
-import { createSchema, dropSchema, NATS_URL, pgUrlFor, uniqueName } from './engines.js';
+import { afterAll, beforeAll } from 'vitest';
+import type { NexoNode, NodeExtras } from '../../src/node/node.js';
+import { createSchema, dropNatsCluster, dropSchema, NATS_URL, pgUrlFor, uniqueName } from './engines.js';
 import { type ServerProcess, spawnServer, startNode } from './node.js';
 
 /**
@@ -33,23 +35,79 @@ export function sharedNodeArgs(schema: string, cluster: string, id: string): str
   ];
 }
 
-/** `extraArgs` gives each node more arguments of its own (an --http-port, say), by node id. */
 /**
  * An in-process node `id` of the cluster `cluster` stored in `schema`, with its HTTP gateway and agent-check on
  * ports of their own and no UDP: what HAProxy and the membership tests put behind a balancer.
  */
-export function startSharedNode(schema: string, cluster: string, id: string): ReturnType<typeof startNode> {
-  return startNode({
-    nodeId: id,
-    storage: 'postgres',
-    postgres: pgUrlFor(schema),
-    nats: NATS_URL,
-    cluster,
-    http: { port: 0 },
-    agent: { port: 0 },
-    udp: { enabled: false },
-  });
+export function startSharedNode(
+  schema: string,
+  cluster: string,
+  id: string,
+  extras: NodeExtras = {},
+): ReturnType<typeof startNode> {
+  return startNode(
+    {
+      nodeId: id,
+      storage: 'postgres',
+      postgres: pgUrlFor(schema),
+      nats: NATS_URL,
+      cluster,
+      http: { port: 0 },
+      agent: { port: 0 },
+      udp: { enabled: false },
+    },
+    extras,
+  );
 }
+
+/** The in-process cluster of one describe block (see inProcessCluster). */
+export interface InProcessCluster {
+  readonly schema: string;
+  readonly cluster: string;
+  readonly nodes: (NexoNode & { port: number })[];
+  /** Starts node `id` of the cluster (startSharedNode) and keeps it for closing. */
+  node(id: string, extras?: NodeExtras): Promise<NexoNode & { port: number }>;
+  /** Runs `close` after the block's tests, before the nodes close (an HAProxy, a NATS connection). */
+  onClose(close: () => unknown): void;
+}
+
+/**
+ * A fresh PostgreSQL schema and NATS cluster prefix named `prefix…` for the enclosing describe block: made
+ * before its tests; after them every onClose runs (last first), the nodes close, the cluster's NATS streams
+ * and buckets and the schema are dropped. Call it inside describe().
+ */
+export function inProcessCluster(prefix: string): InProcessCluster {
+  const schema = uniqueName(prefix);
+  const cluster = uniqueName(prefix);
+  const nodes: (NexoNode & { port: number })[] = [];
+  const closers: (() => unknown)[] = [];
+  beforeAll(() => createSchema(schema));
+  afterAll(async () => {
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch {
+        // one failed cleanup must not keep the others (and the schema) from being dropped
+      }
+    }
+    await Promise.all(nodes.map((n) => n.close({ timeoutMs: 500 })));
+    await dropNatsCluster(cluster);
+    await dropSchema(schema);
+  });
+  return {
+    schema,
+    cluster,
+    nodes,
+    async node(id, extras) {
+      const n = await startSharedNode(schema, cluster, id, extras);
+      nodes.push(n);
+      return n;
+    },
+    onClose: (close) => void closers.push(close),
+  };
+}
+
+/** `extraArgs` gives each node more arguments of its own (an --http-port, say), by node id. */
 
 export async function spawnSharedNodes(
   count: number,
