@@ -12,7 +12,7 @@
  * BENCH_SHARED_MIB sets the size (default 128); BENCH_SHARED_ROUNDS the rounds (default 2), best of the
  * rounds counts. Every round uploads different content (its first bytes differ), so nothing is deduplicated.
  */
-import { createCipheriv, createHash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -22,6 +22,7 @@ import pg from 'pg';
 import { connect } from '../src/client/index.js';
 import { CONTENT_MIGRATIONS } from '../src/services/files/postgres/content-migrations.js';
 import { ROW_BYTES } from '../src/services/files/postgres/store.js';
+import { makeFile } from './files.js';
 import { cpuMs, fmt, spawnBenchServer, table } from './harness.js';
 
 const MIB = 1024 * 1024;
@@ -29,21 +30,6 @@ const SIZE = Number(process.env.BENCH_SHARED_MIB ?? 128) * MIB;
 const ROUNDS = Number(process.env.BENCH_SHARED_ROUNDS ?? 2);
 const PG_URL = process.env.NEXO_BENCH_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
 const NATS_URL = process.env.NEXO_BENCH_NATS ?? 'nats://127.0.0.1:4222';
-
-async function makeFile(file: string, size: number): Promise<void> {
-  const cipher = createCipheriv('aes-256-ctr', Buffer.alloc(32, 9), Buffer.alloc(16));
-  const zeros = Buffer.alloc(4 * MIB);
-  const handle = await fs.open(file, 'w');
-  try {
-    for (let done = 0; done < size; done += zeros.length) {
-      const block = cipher.update(zeros.subarray(0, Math.min(zeros.length, size - done)));
-      await handle.write(block, 0, block.length, done);
-    }
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 /** Makes the file's content new for this round (its first 8 bytes), so no round is deduplicated. */
 async function markRound(file: string, round: number): Promise<void> {

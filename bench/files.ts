@@ -196,35 +196,22 @@ export async function benchFiles(): Promise<{ text: string }> {
     const download = rounds.best('download');
     const httpUp = rounds.best('httpUpload');
     const httpDown = rounds.best('httpDownload');
+    // a transfer's row: its rate, and the share of each ceiling it reaches (times in ms: ceiling / it)
+    const transfer = (name: string, ms: number) => [
+      name,
+      fmt.mbps(rate(ms)),
+      fmt.pct(ceiling / ms),
+      fmt.pct(withDisk / ms),
+    ];
     const rows = [
       ['SHA-256 alone (in memory)', fmt.mbps(rate(hashOnly)), '', ''],
       ['raw TCP stream alone', fmt.mbps(rate(raw)), '', ''],
       ['ceiling: raw TCP stream + SHA-256 at the receiver', fmt.mbps(rate(ceiling)), '100%', ''],
       ['ceiling with the disk: + written and fsynced at the receiver', fmt.mbps(rate(withDisk)), '', '100%'],
-      [
-        'nexo upload (file → node store, verified, committed)',
-        fmt.mbps(rate(upload)),
-        fmt.pct(ceiling / upload),
-        fmt.pct(withDisk / upload),
-      ],
-      [
-        'nexo download (node → local file, verified, renamed)',
-        fmt.mbps(rate(download)),
-        fmt.pct(ceiling / download),
-        fmt.pct(withDisk / download),
-      ],
-      [
-        'HTTP multipart upload (POST /api/files, committed)',
-        fmt.mbps(rate(httpUp)),
-        fmt.pct(ceiling / httpUp),
-        fmt.pct(withDisk / httpUp),
-      ],
-      [
-        'HTTP download (GET …/content → local file, hashed)',
-        fmt.mbps(rate(httpDown)),
-        fmt.pct(ceiling / httpDown),
-        fmt.pct(withDisk / httpDown),
-      ],
+      transfer('nexo upload (file → node store, verified, committed)', upload),
+      transfer('nexo download (node → local file, verified, renamed)', download),
+      transfer('HTTP multipart upload (POST /api/files, committed)', httpUp),
+      transfer('HTTP download (GET …/content → local file, hashed)', httpDown),
     ];
     return {
       text: `${SIZE / MIB} MiB file, best of ${ROUNDS} rounds\n${table(['transfer', 'MB/s', 'of ceiling', 'of ceiling with disk'], rows)}`,

@@ -90,6 +90,8 @@ export const fmt = {
   us: (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(2)}ms` : `${n.toFixed(0)}µs`),
   pct: (n: number) => `${Math.round(n * 100)}%`,
   mbps: (bytesPerSecond: number) => `${(bytesPerSecond / 1e6).toFixed(0)} MB/s`,
+  /** A load's rate, p50 and p99: the three columns of each measured case in a latency table. */
+  load: (r: { rate: number; p50: number; p99: number }) => [fmt.rate(r.rate), fmt.us(r.p50), fmt.us(r.p99)],
 };
 
 /** Prints rows as an aligned plain-text table. */

@@ -13,7 +13,7 @@
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { MIGRATIONS } from '../src/services/telemetry/postgres/schema.js';
-import { fmt, spawnBenchServer, table } from './harness.js';
+import { fmt, measureWindow, spawnBenchServer, table } from './harness.js';
 import { nexoLoad } from './telemetry.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -168,12 +168,9 @@ async function rawCeiling(method: Method): Promise<number> {
         if (recording) written += n;
       }
     });
-    await new Promise((r) => setTimeout(r, 500));
-    recording = true;
-    const started = performance.now();
-    await new Promise((r) => setTimeout(r, SECONDS * 1000));
-    recording = false;
-    const seconds = (performance.now() - started) / 1000;
+    const seconds = await measureWindow({ warmupMs: 500, seconds: SECONDS }, (on) => {
+      recording = on;
+    });
     stop = true;
     await Promise.all(loops);
     await Promise.all(clients.map((c) => c.end()));

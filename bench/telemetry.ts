@@ -19,7 +19,7 @@ import { Flags, FrameType, HEADER_SIZE, PREFACE } from '../src/protocol/constant
 import { encodeFrame } from '../src/protocol/encoder.js';
 import { packValue, unpackValue } from '../src/protocol/payload.js';
 import { configureWriter } from '../src/services/telemetry/sqlite/schema.js';
-import { fmt, spawnBenchServer, table } from './harness.js';
+import { fmt, measureWindow, spawnBenchServer, table } from './harness.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const WARMUP_MS = 700;
@@ -171,12 +171,9 @@ export async function nexoLoad(port: number, batch: number, inFlight: number): P
     socket.on('error', () => {});
     socket.write(hello);
   }
-  await new Promise((r) => setTimeout(r, WARMUP_MS));
-  recording = true;
-  const started = performance.now();
-  await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  recording = false;
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = await measureWindow({ warmupMs: WARMUP_MS, seconds: SECONDS }, (on) => {
+    recording = on;
+  });
   stop = true;
   for (const s of sockets) s.destroy();
   if (failure !== undefined) throw new Error(`telemetry bench: ${failure}`);
@@ -208,12 +205,9 @@ async function mosquittoLoad(url: string): Promise<Rate | undefined> {
     };
     for (let k = 0; k < 64; k++) publish();
   });
-  await new Promise((r) => setTimeout(r, WARMUP_MS));
-  recording = true;
-  const started = performance.now();
-  await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  recording = false;
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = await measureWindow({ warmupMs: WARMUP_MS, seconds: SECONDS }, (on) => {
+    recording = on;
+  });
   stop = true;
   await Promise.all(clients.map((c) => c.endAsync(true)));
   return { rate: acked / seconds, acks: acked / seconds, note: 'QoS 1, not persisted' };

@@ -4,14 +4,13 @@
  * of TCP), and a 1 GiB upload through the client library (verified and committed; target >= 60%). The
  * certificate is a development CA's (nexo certs init), ECDSA P-256; Node negotiates TLS 1.3.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { connect } from '../src/client/index.js';
-import { initCerts } from '../src/security/certs.js';
 import { makeFile, Rounds } from './files.js';
-import { fmt, type LoadResult, spawnBenchServer, table } from './harness.js';
+import { benchCerts, fmt, type LoadResult, spawnBenchServer, table } from './harness.js';
 import { nexoLeanLoad, SHAPES } from './protocol.js';
 
 const MIB = 1024 * 1024;
@@ -20,24 +19,10 @@ const ROUNDS = Number(process.env.BENCH_TLS_ROUNDS ?? 2);
 
 export async function benchTls(): Promise<{ text: string }> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'nexo-bench-tls-'));
-  const certs = path.join(work, 'certs');
-  await initCerts({
-    dir: certs,
-    names: ['localhost'],
-    ips: ['127.0.0.1'],
-    clients: [],
-    days: 1,
-    force: true,
-  });
-  const ca = readFileSync(path.join(certs, 'ca.pem'));
+  const { cert, key, ca } = await benchCerts(work);
   const source = path.join(work, 'source.bin');
   await makeFile(source, SIZE);
-  const nexo = await spawnBenchServer('file-servers.js', [
-    'nexo',
-    path.join(work, 'node'),
-    path.join(certs, 'server.pem'),
-    path.join(certs, 'server-key.pem'),
-  ]);
+  const nexo = await spawnBenchServer('file-servers.js', ['nexo', path.join(work, 'node'), cert, key]);
   const tlsPort = nexo.tlsPort!;
   const shape = SHAPES.find((s) => s.connections === 1 && s.inFlight === 64)!;
   const calc = ['calc', 'eval', { expr: '2*(3+4)' }];

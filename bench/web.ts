@@ -226,16 +226,7 @@ export async function benchWeb(): Promise<{ rows: WebRow[]; text: string }> {
   }
   const echo = table(
     ['echo, client library', 'TCP rt/s', 'p50', 'p99', 'WebSocket rt/s', 'p50', 'p99', 'ws/tcp'],
-    rows.map((r) => [
-      r.shape,
-      fmt.rate(r.tcp.rate),
-      fmt.us(r.tcp.p50),
-      fmt.us(r.tcp.p99),
-      fmt.rate(r.ws.rate),
-      fmt.us(r.ws.p50),
-      fmt.us(r.ws.p99),
-      fmt.pct(r.ws.rate / r.tcp.rate),
-    ]),
+    rows.map((r) => [r.shape, ...fmt.load(r.tcp), ...fmt.load(r.ws), fmt.pct(r.ws.rate / r.tcp.rate)]),
   );
   const fanout = table(
     [`chat fan-out, ${MEMBERS} members`, 'messages/s', 'deliveries/s', 'vs raw broadcast'],
