@@ -337,6 +337,66 @@ describe('the command a unit runs (systemd.service(5) "Command lines", systemd.e
     ]).toEqual([2000, 500, 3_723_000, undefined, undefined]);
   });
 
+  it('survives hostile unit files (fuzzed lines): a command or a UnitError, nothing else', () => {
+    let seed = 11;
+    const rnd = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return Math.floor((seed / 2 ** 31) * n);
+    };
+    const keys = [
+      'ExecStart',
+      'Environment',
+      'EnvironmentFile',
+      'User',
+      'LimitNOFILE',
+      'Restart',
+      'RestartSec',
+      'Type',
+      '[Service]',
+      '#',
+      '',
+    ];
+    const bits = [
+      '=',
+      '"',
+      "'",
+      '\\',
+      '\n',
+      ' ',
+      '$',
+      '${A}',
+      '$A',
+      '%',
+      '%i',
+      '%%',
+      '/bin/x',
+      ';',
+      '-',
+      '@',
+      ':',
+      'A=1',
+      '\\x41',
+      '\t',
+    ];
+    let commands = 0;
+    for (let i = 0; i < 400; i++) {
+      const lines = Array.from({ length: 1 + rnd(6) }, () => {
+        const key = keys[rnd(keys.length)]!;
+        return `${key}${Array.from({ length: rnd(8) }, () => bits[rnd(bits.length)]).join('')}`;
+      });
+      const text = `[Service]\nExecStart=/bin/x\n${lines.join('\n')}`;
+      try {
+        const u = unitCommandFrom(text, 'f@.service', identity, 'i');
+        commands++;
+        expect(u.argv.length, text).toBeGreaterThan(0);
+        for (const w of u.argv) expect(typeof w).toBe('string');
+      } catch (err) {
+        expect(err, JSON.stringify(text)).toBeInstanceOf(UnitError);
+      }
+    }
+    expect(commands).toBeGreaterThan(20); // not every input refused
+  });
+
   it('duplicated keys: the last User= and WorkingDirectory= win, empty resets them', () => {
     const u = unitCommandFrom(
       '[Service]\nUser=a\nUser=b\nWorkingDirectory=/x\nWorkingDirectory=-/var/lib/y\nExecStart=/bin/x',
