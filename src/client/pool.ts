@@ -9,9 +9,12 @@ import { nodeApi } from './api/node.js';
 import type { CallHandle, CallOptions, RequestOptions } from './api/requester.js';
 import { telemetryApi } from './api/telemetry.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
-import { type ClientOptions, NexoClient } from './client.js';
+import type { ClientOptions } from './client.js';
 import { Emitter } from './emitter.js';
 import { mayRepeat } from './idempotency.js';
+import { type DiscoverOptions, type Discovery, discoveryOf, learnMembership } from './pool-discovery.js';
+import { leastPending, Member } from './pool-member.js';
+import { afterFailure, type Job } from './pool-retry.js';
 import { type Endpoint, formatEndpoint, parseEndpoint } from './socket.js';
 
 export interface PoolOptions extends Omit<ClientOptions, 'endpoints' | 'reconnect'> {
@@ -28,18 +31,7 @@ export interface PoolOptions extends Omit<ClientOptions, 'endpoints' | 'reconnec
   discover?: boolean | DiscoverOptions;
 }
 
-export interface DiscoverOptions {
-  /** How often the membership is read again. Default 5000 ms. */
-  intervalMs?: number;
-  /**
-   * Which port of a member to connect to: `tcp` (the default; `tls` when the endpoints given are
-   * `nexos://`), or `http` for a pool over WebSocket.
-   */
-  port?: 'tcp' | 'tls' | 'http';
-}
-
-/** §14.1.4 At most this many nodes are added from a membership (a bound against a hostile one). */
-const MAX_DISCOVERED = 64;
+export type { DiscoverOptions };
 
 export interface PoolRequestOptions extends RequestOptions {
   /** Overrides the pool's `attempts` for this request. */
@@ -56,57 +48,6 @@ export type PoolEvents = {
   /** §14.1.4 The membership added nodes to the pool, or removed discovered ones that left it. */
   discover: [info: { added: string[]; removed: string[] }];
 };
-
-/** Errors after which a request was certainly not processed (§7.3.2, §7.1.2): any request may go again. */
-const NOT_PROCESSED = new Set(['GOING_AWAY', 'SERVER_BUSY', 'CONNECTION_REFUSED']);
-/** Errors after which a request may or may not have been processed: only repeatable ones go again. */
-const MAYBE_PROCESSED = new Set(['CONNECTION_LOST', 'HEARTBEAT_TIMEOUT', 'SHUTTING_DOWN']);
-/** A node could not serve it now; another one may (§11 "retry"). */
-const NODE_UNAVAILABLE = new Set(['STORAGE_UNAVAILABLE', 'NO_RESPONDERS']);
-
-/** One node of the pool: its connection (a single-endpoint NexoClient) and what is open on it. */
-class Member {
-  readonly client: NexoClient;
-  /** Requests of the pool open on this connection. */
-  pending = 0;
-  /** Failed first connection attempts in a row (the client's own reconnects take over once it is up). */
-  failures = 0;
-  retryTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Reached at least once: from then on the client reconnects by itself. */
-  reached = false;
-
-  constructor(
-    readonly endpoint: string,
-    options: ClientOptions,
-    /** Learnt from the membership (§14.1.4), not given: forgotten when it leaves the membership. */
-    readonly discovered = false,
-  ) {
-    this.client = new NexoClient(options);
-  }
-
-  get healthy(): boolean {
-    return this.client.state === 'open' && this.client.welcome !== undefined;
-  }
-
-  get slots(): number {
-    return this.client.welcome?.limits.maxInFlight ?? 0;
-  }
-}
-
-interface Job {
-  service: string;
-  method: string;
-  args: unknown;
-  deadline: number;
-  repeat: boolean;
-  attemptsLeft: number;
-  attempt: number;
-  signal: AbortSignal | undefined;
-  /** §6.1.4 The caller's id, sent with every attempt. */
-  requestId: string | undefined;
-  resolve(value: unknown): void;
-  reject(error: NexoError): void;
-}
 
 /**
  * A client of several nodes at once, for setups without a load balancer (docs/protocol.md §14): one
@@ -130,7 +71,7 @@ export class NexoPool extends Emitter<PoolEvents> {
   readonly files = filesApi(this);
   readonly #members: Member[] = [];
   readonly #clientOptions: Omit<PoolOptions, 'backoff' | 'attempts' | 'discover' | 'endpoints'>;
-  readonly #discovery: { intervalMs: number; port: 'tcp' | 'tls' | 'http' } | undefined;
+  readonly #discovery: Discovery | undefined;
   #discovering: Promise<void> | undefined;
   #discoverTimer: ReturnType<typeof setInterval> | undefined;
   readonly #backoff: BackoffOptions;
@@ -158,17 +99,7 @@ export class NexoPool extends Emitter<PoolEvents> {
     const { backoff: _b, attempts: _a, discover, endpoints: _e, ...client } = options;
     this.#clientOptions = client;
     for (const endpoint of this.endpoints) this.#add(endpoint, false);
-    if (discover !== undefined && discover !== false) {
-      const given = discover === true ? {} : discover;
-      const intervalMs = given.intervalMs ?? 5000;
-      if (!Number.isInteger(intervalMs) || intervalMs < 100) {
-        throw new TypeError(
-          `connectPool: discover.intervalMs must be a whole number ≥ 100, got ${intervalMs}`,
-        );
-      }
-      const port = given.port ?? (this.endpoints.every((e) => e.tls === true) ? 'tls' : 'tcp');
-      this.#discovery = { intervalMs, port };
-    }
+    this.#discovery = discoveryOf(discover, this.endpoints);
   }
 
   /** Adds a connection to one node (none when the pool has one to that address already). */
@@ -248,31 +179,13 @@ export class NexoPool extends Emitter<PoolEvents> {
   }
 
   #learn(answer: ClusterMembers): void {
-    const port = this.#discovery!.port;
-    const live = new Set<string>();
-    const known = new Set(this.#members.map((m) => m.client.welcome?.node).filter((id) => id !== undefined));
-    const added: string[] = [];
-    for (const m of Array.isArray(answer?.members) ? answer.members.slice(0, MAX_DISCOVERED) : []) {
-      const number = m?.ports?.[port];
-      if (typeof m?.host !== 'string' || typeof number !== 'number' || m.state === 'draining') continue;
-      const endpoint: Endpoint =
-        port === 'tls' ? { host: m.host, port: number, tls: true } : { host: m.host, port: number };
-      live.add(formatEndpoint(endpoint));
-      // A node the pool reaches already under another address (a name given, an address learnt) is not added.
-      if (known.has(m.id) || this.#members.filter((x) => x.discovered).length >= MAX_DISCOVERED) continue;
-      const member = this.#add(endpoint, true);
-      if (member === undefined) continue;
-      added.push(member.endpoint);
-      this.#reach(member).catch(() => {});
-    }
-    const removed: string[] = [];
-    for (const member of [...this.#members]) {
-      if (!member.discovered || live.has(member.endpoint) || member.healthy || member.pending > 0) continue;
-      this.#members.splice(this.#members.indexOf(member), 1);
-      clearTimeout(member.retryTimer);
-      member.client.destroy();
-      removed.push(member.endpoint);
-    }
+    const { added, removed } = learnMembership(
+      answer,
+      this.#discovery!.port,
+      this.#members,
+      (endpoint) => this.#add(endpoint, true),
+      (member) => this.#reach(member).catch(() => {}),
+    );
     if (added.length > 0 || removed.length > 0) this.emit('discover', { added, removed });
   }
 
@@ -415,21 +328,9 @@ export class NexoPool extends Emitter<PoolEvents> {
     }
   }
 
-  /**
-   * §14.1.1 The healthy member with the fewest open requests of this pool and a free in-flight slot
-   * (`ignoreSlots`: any healthy one); ties go round the list so equal nodes share the load.
-   */
+  /** §14.1.1 The least busy healthy member with a free slot (`ignoreSlots`: any healthy one). */
   #choose(ignoreSlots = false): Member | undefined {
-    const members = this.#members;
-    const n = members.length;
-    let best: Member | undefined;
-    const start = this.#rotate++ % n;
-    for (let i = 0; i < n; i++) {
-      const m = members[(start + i) % n]!;
-      if (!m.healthy || (!ignoreSlots && m.pending >= m.slots)) continue;
-      if (best === undefined || m.pending < best.pending) best = m;
-    }
-    return best;
+    return leastPending(this.#members, this.#rotate++, ignoreSlots);
   }
 
   // ---- requests -----------------------------------------------------------------------------------
@@ -458,27 +359,13 @@ export class NexoPool extends Emitter<PoolEvents> {
 
   /** §14.2.2–3 After a failed attempt: send again, or fail it with the right error. */
   #failed(job: Job, member: Member, error: NexoError): void {
-    const code = error.code;
-    const again =
-      NOT_PROCESSED.has(code) || (job.repeat && (MAYBE_PROCESSED.has(code) || NODE_UNAVAILABLE.has(code)));
-    const timeLeft = job.deadline === 0 || Date.now() < job.deadline;
-    if (again && job.attemptsLeft > 0 && timeLeft && !this.#closed && !job.signal?.aborted) {
+    const verdict = afterFailure(job, member.endpoint, error, this.#closed);
+    if (verdict === 'again') {
       this.emit('retry', { service: job.service, method: job.method, attempt: job.attempt + 1, error });
       this.#enqueue(job);
       return;
     }
-    if (!job.repeat && MAYBE_PROCESSED.has(code)) {
-      job.reject(
-        new NexoError(
-          'OUTCOME_UNKNOWN',
-          `${job.service}.${job.method} was sent to ${member.endpoint}, which was lost before it answered (${code}); it may or may not have been processed and is not safe to repeat, so it was not sent again`,
-          { service: job.service, method: job.method, endpoint: member.endpoint, cause: code },
-          { cause: error },
-        ),
-      );
-      return;
-    }
-    job.reject(error);
+    job.reject(verdict);
   }
 
   #enqueue(job: Job): void {
