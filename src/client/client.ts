@@ -18,6 +18,8 @@ import {
   parseEndpoint,
   type SocketFactory,
 } from './socket.js';
+import { describeSocketError } from './socket-errors.js';
+import { WaitingLine } from './waiting-line.js';
 
 export interface ClientOptions {
   /** Servers to use, in order of preference: `host:port` strings or endpoints. */
@@ -50,23 +52,6 @@ export type ClientEvents = {
   error: [error: NexoError];
 };
 
-/** Something waiting for a usable connection (or a free in-flight slot on it). */
-type Waiting =
-  | {
-      kind: 'request';
-      service: string;
-      method: string;
-      args: unknown;
-      deadline: number;
-      requestId?: string | undefined;
-      resolve(value: unknown): void;
-      reject(error: NexoError): void;
-      /** Set when a signal may cancel it after it was sent. */
-      sent?: (conn: ClientConnection, id: number) => void;
-    }
-  | { kind: 'resend'; pending: Pending }
-  | { kind: 'ready'; resolve(): void; reject(error: NexoError): void };
-
 const CLIENT_NAME = 'nexo-client/0.1.0';
 
 /**
@@ -86,7 +71,7 @@ export class NexoClient extends Emitter<ClientEvents> {
   readonly files = filesApi(this);
   readonly #options: ClientOptions;
   readonly #backoff: BackoffOptions | undefined;
-  readonly #waiting: Waiting[] = [];
+  readonly #waiting = new WaitingLine();
   /** Each connection's socket, for pause/resume of reading (CallHandle). */
   readonly #sockets = new WeakMap<ClientConnection, { socket: ClientSocket; pauses: number }>();
   #conn: ClientConnection | undefined;
@@ -224,7 +209,7 @@ export class NexoClient extends Emitter<ClientEvents> {
     this.#state = 'closed';
     clearTimeout(this.#reconnectTimer);
     clearInterval(this.#timer);
-    this.#rejectWaiting(new NexoError('CONNECTION_LOST', 'the client was closed'));
+    this.#waiting.rejectAll(new NexoError('CONNECTION_LOST', 'the client was closed'));
     await this.#conn?.close();
   }
 
@@ -233,7 +218,7 @@ export class NexoClient extends Emitter<ClientEvents> {
     this.#state = 'closed';
     clearTimeout(this.#reconnectTimer);
     clearInterval(this.#timer);
-    this.#rejectWaiting(new NexoError('CONNECTION_LOST', 'the client was destroyed'));
+    this.#waiting.rejectAll(new NexoError('CONNECTION_LOST', 'the client was destroyed'));
     this.#conn?.destroy();
   }
 
@@ -318,7 +303,7 @@ export class NexoClient extends Emitter<ClientEvents> {
     }
     this.emit('disconnect', error);
     // Unprocessed requests ride on the next connection (§7.3).
-    for (const p of unanswered) this.#resendLater(p);
+    for (const p of unanswered) this.#waiting.resendLater(p);
     if (this.#conn?.usable) {
       this.#dispatchWaiting();
       return;
@@ -358,7 +343,7 @@ export class NexoClient extends Emitter<ClientEvents> {
 
   #giveUp(error: NexoError): void {
     this.#state = 'closed';
-    this.#rejectWaiting(error);
+    this.#waiting.rejectAll(error);
     this.emit('error', error);
   }
 
@@ -368,8 +353,7 @@ export class NexoClient extends Emitter<ClientEvents> {
       const conn = this.#conn;
       if (conn?.usable) return conn;
       if (this.#state === 'connecting' && this.#connecting === undefined) await this.#connectOnce();
-      else
-        await new Promise<void>((resolve, reject) => this.#waiting.push({ kind: 'ready', resolve, reject }));
+      else await this.#waiting.ready();
     }
   }
 
@@ -392,43 +376,7 @@ export class NexoClient extends Emitter<ClientEvents> {
     }
     if (signal?.aborted) return Promise.reject(new NexoError('CANCELLED', 'cancelled'));
     return new Promise((resolve, reject) => {
-      const waiting: Waiting = {
-        kind: 'request',
-        service,
-        method,
-        args,
-        deadline,
-        requestId,
-        resolve,
-        reject,
-      };
-      if (signal !== undefined) {
-        // Cancelling works while waiting here and once sent (CANCEL frame, §6.6).
-        let sent: { conn: ClientConnection; id: number } | undefined;
-        const onAbort = () => {
-          if (sent !== undefined) {
-            sent.conn.cancel(sent.id);
-            return;
-          }
-          const i = this.#waiting.indexOf(waiting);
-          if (i !== -1) this.#waiting.splice(i, 1);
-          reject(new NexoError('CANCELLED', 'cancelled'));
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        const done = () => signal.removeEventListener('abort', onAbort);
-        waiting.resolve = (v) => {
-          done();
-          resolve(v);
-        };
-        waiting.reject = (e) => {
-          done();
-          reject(e);
-        };
-        waiting.sent = (conn, id) => {
-          sent = { conn, id };
-        };
-      }
-      this.#waiting.push(waiting);
+      this.#waiting.addRequest({ service, method, args, deadline, requestId, resolve, reject }, signal);
       if (this.#state === 'connecting' && this.#conn === undefined) {
         this.#connectOnce().catch((err: NexoError) => {
           if (this.#backoff === undefined) this.#giveUp(err);
@@ -445,79 +393,19 @@ export class NexoClient extends Emitter<ClientEvents> {
   #dispatchWaiting(): void {
     const conn = this.#conn;
     if (conn === undefined || !conn.usable) return;
-    const max = conn.welcome.limits.maxInFlight;
-    while (this.#waiting.length > 0 && (this.#waiting[0]!.kind === 'ready' || conn.inFlight < max)) {
-      const w = this.#waiting.shift()!;
-      if (w.kind === 'ready') {
-        w.resolve();
-      } else if (w.kind === 'resend') {
-        conn.resend(w.pending);
-      } else {
-        const result = conn.send(w.service, w.method, w.args, w.deadline, undefined, w.requestId);
-        w.sent?.(conn, conn.lastId);
-        result.then(w.resolve, w.reject);
-      }
-    }
-  }
-
-  #resendLater(pending: Pending): void {
-    this.#waiting.unshift({ kind: 'resend', pending });
-  }
-
-  #rejectWaiting(error: NexoError): void {
-    for (const w of this.#waiting.splice(0)) {
-      if (w.kind === 'resend') w.pending.reject(error);
-      else w.reject(error);
-    }
+    this.#waiting.dispatch(conn);
   }
 
   #expireWaiting(): void {
-    const now = Date.now();
-    for (let i = this.#waiting.length - 1; i >= 0; i--) {
-      const w = this.#waiting[i]!;
-      if (w.kind === 'ready') continue;
-      const deadline = w.kind === 'request' ? w.deadline : w.pending.deadline;
-      if (deadline === 0 || now < deadline) continue;
-      this.#waiting.splice(i, 1);
-      const error = new NexoError(
-        'TIMEOUT',
-        this.#state === 'open'
-          ? 'no reply in time'
-          : `no connection to ${this.endpoint} in time (${this.#state})`,
-      );
-      if (w.kind === 'request') w.reject(error);
-      else w.pending.reject(error);
-    }
-  }
-}
-
-/** Turns a socket error into one a person can act on. */
-function describeSocketError(err: Error & { code?: string }, where: string, timeoutMs: number): NexoError {
-  switch (err.code) {
-    case 'ECONNREFUSED':
-      return new NexoError(
-        'CONNECTION_REFUSED',
-        `no nexo server is listening at ${where} (start one with: nexo server --port ${where.split(':').pop()})`,
-        { endpoint: where },
-      );
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return new NexoError('CONNECTION_REFUSED', `cannot resolve the host of ${where}: ${err.message}`, {
-        endpoint: where,
-      });
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return new NexoError('CONNECTION_REFUSED', `${where} is unreachable from here (${err.code})`, {
-        endpoint: where,
-      });
-    default:
-      if (err.name === 'TimeoutError' || err.name === 'AbortError') {
-        return new NexoError('CONNECTION_REFUSED', `${where} did not answer within ${timeoutMs} ms`, {
-          endpoint: where,
-        });
-      }
-      return new NexoError('CONNECTION_REFUSED', `cannot connect to ${where}: ${err.message}`, {
-        endpoint: where,
-      });
+    this.#waiting.expire(
+      Date.now(),
+      () =>
+        new NexoError(
+          'TIMEOUT',
+          this.#state === 'open'
+            ? 'no reply in time'
+            : `no connection to ${this.endpoint} in time (${this.#state})`,
+        ),
+    );
   }
 }
