@@ -17,7 +17,7 @@ export function registerCerts(program: Command): void {
       'client certificate, e.g. lab-1=sensor (repeatable; default admin=admin and lab-1=sensor)',
       collect,
     )
-    .option('--days <n>', 'validity in days (default 365)', '365')
+    .option('--days <n>', 'validity in days', '365')
     .option('--force', 'replace existing files')
     .action(
       async (
