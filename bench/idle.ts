@@ -1,13 +1,16 @@
 /**
  * `npm run bench -- idle` (issue #12): memory per idle connection at 10,000 connections (BENCH_IDLE), over
  * TCP and over TLS, for a nexo node and for raw Node `net`/`tls` servers in the same run (target: nexo ≤ 2×
- * raw). Each server runs in a process of its own; its resident memory (VmRSS) is read from /proc before
- * and after the connections open, and the difference is divided by their number. A nexo connection is a
- * session: preface and HELLO sent, WELCOME received, then silence (well within the heartbeat and idle
- * timeouts). Connections come from 50 loopback addresses, so the node's per-address cap (256) holds.
- * Memory is what the kernel says the process holds, so the machine's load does not move it much.
+ * raw). Each server runs in a process of its own (bench/idle-servers.ts); its resident memory (VmRSS) and
+ * its JavaScript heap in use are read before and after the connections open, each time after two full
+ * garbage collections, and the differences are divided by their number. A nexo connection is a session:
+ * preface and HELLO sent, WELCOME received, then silence (well within the heartbeat and idle timeouts).
+ * Connections come from 50 loopback addresses, so the node's per-address cap (256) holds. Memory is what
+ * the process holds, so the machine's load does not move it much; RSS still moves by ~1 KiB per connection
+ * from run to run (when the heap and malloc take their pages), the heap in use by a few bytes.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,17 +18,55 @@ import tls from 'node:tls';
 import { FrameType, PREFACE } from '../src/protocol/constants.js';
 import { encodeFrame } from '../src/protocol/encoder.js';
 import { packValue } from '../src/protocol/payload.js';
-import { benchCerts, spawnBenchServer, table } from './harness.js';
+import { benchCerts, table } from './harness.js';
+import type { IdleMemory, IdlePorts } from './idle-servers.js';
 
 const COUNT = Number(process.env.BENCH_IDLE ?? 10_000);
 const SOURCES = 50;
 const PARALLEL = 200;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Resident memory of a process, in bytes. */
-function rss(pid: number): number {
-  const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  return Number(kb) * 1024;
+/** A server of idle-servers.ts: its ports, and its memory on demand (after a full collection). */
+interface IdleServer {
+  ports: IdlePorts;
+  measure(): Promise<IdleMemory>;
+  /** Connections the server holds now. */
+  count(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function startServer(args: string[]): Promise<IdleServer> {
+  const script = new URL('./idle-servers.js', import.meta.url);
+  const child: ChildProcess = fork(script, args, { execArgv: ['--expose-gc'], stdio: 'inherit' });
+  const next = <T>() =>
+    new Promise<T>((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`idle-servers.js exited with ${code}`));
+      child.once('exit', onExit);
+      child.once('message', (message) => {
+        child.off('exit', onExit);
+        resolve(message as T);
+      });
+    });
+  const ports = await next<IdlePorts>();
+  return {
+    ports,
+    measure: () => {
+      const answer = next<IdleMemory>();
+      child.send('measure');
+      return answer;
+    },
+    count: async () => {
+      const answer = next<{ open: number }>();
+      child.send('count');
+      return (await answer).open;
+    },
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+  };
 }
 
 const HELLO = Buffer.concat([
@@ -75,53 +116,69 @@ async function open(count: number, port: number, dial: Dial, session: boolean): 
 }
 
 /** Bytes of the server's memory per connection, after a warm-up set was opened and closed. */
-async function perConnection(pid: number, port: number, dial: Dial, session: boolean): Promise<number> {
+async function perConnection(
+  server: IdleServer,
+  port: number,
+  dial: Dial,
+  session: boolean,
+): Promise<IdleMemory> {
   for (const s of await open(500, port, dial, session)) s.destroy();
   await sleep(1500);
-  const before = rss(pid);
+  const before = await server.measure();
   const sockets = await open(COUNT, port, dial, session);
+  // A raw client is connected once the kernel took its connection, which may still wait in the listen
+  // backlog, or be dropped when that overflowed (the client learns it later, or never while it is silent):
+  // wait until the server's count stops growing, and divide by what it holds, not by what was dialled.
+  let held = (await server.count()) - before.open;
+  for (let waited = 0; waited < 20_000; waited += 1000) {
+    await sleep(1000);
+    const now = (await server.count()) - before.open;
+    if (now === held) break;
+    held = now;
+  }
+  // Long enough for idle sessions to let go of their output slabs (1 s without input, binary-connection.ts).
   await sleep(2000);
-  const after = rss(pid);
+  const after = await server.measure();
+  const n = after.open - before.open;
   for (const s of sockets) s.destroy();
   await sleep(500);
-  return (after - before) / COUNT;
+  return { rss: (after.rss - before.rss) / n, heapUsed: (after.heapUsed - before.heapUsed) / n, open: n };
 }
 
 export async function benchIdle(): Promise<{ text: string }> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'nexo-bench-idle-'));
   const { cert, key, ca } = await benchCerts(work);
-  const raw = await spawnBenchServer('idle-servers.js', [cert, key]);
-  const nexo = await spawnBenchServer('file-servers.js', ['nexo', path.join(work, 'node'), cert, key]);
+  const raw = await startServer(['raw', cert, key]);
+  const nexo = await startServer(['nexo', cert, key, path.join(work, 'node')]);
   try {
     const r = {
-      rawTcp: await perConnection(raw.pid!, raw.port, dialTcp, false),
-      nexoTcp: await perConnection(nexo.pid!, nexo.port, dialTcp, true),
-      rawTls: await perConnection(raw.pid!, raw.tlsPort!, dialTls(ca), false),
-      nexoTls: await perConnection(nexo.pid!, nexo.tlsPort!, dialTls(ca), true),
+      rawTcp: await perConnection(raw, raw.ports.tcp, dialTcp, false),
+      nexoTcp: await perConnection(nexo, nexo.ports.tcp, dialTcp, true),
+      rawTls: await perConnection(raw, raw.ports.tls, dialTls(ca), false),
+      nexoTls: await perConnection(nexo, nexo.ports.tls, dialTls(ca), true),
     };
     const kib = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
+    const row = (label: string, rawM: number, nexoM: number, target: string) => [
+      label,
+      kib(rawM),
+      kib(nexoM),
+      `${(nexoM / rawM).toFixed(2)}x`,
+      target,
+    ];
     return {
       text: [
         table(
           [`${COUNT} idle connections`, 'raw Node', 'nexo (session)', 'nexo/raw', 'target'],
           [
-            [
-              'TCP, memory per connection',
-              kib(r.rawTcp),
-              kib(r.nexoTcp),
-              `${(r.nexoTcp / r.rawTcp).toFixed(2)}x`,
-              '≤ 2x',
-            ],
-            [
-              'TLS, memory per connection',
-              kib(r.rawTls),
-              kib(r.nexoTls),
-              `${(r.nexoTls / r.rawTls).toFixed(2)}x`,
-              '≤ 2x',
-            ],
+            ['TCP connections the server held', String(r.rawTcp.open), String(r.nexoTcp.open), '', ''],
+            row('TCP, memory (RSS) per connection', r.rawTcp.rss, r.nexoTcp.rss, '≤ 2x'),
+            row('TCP, of it JS heap', r.rawTcp.heapUsed, r.nexoTcp.heapUsed, ''),
+            ['TLS connections the server held', String(r.rawTls.open), String(r.nexoTls.open), '', ''],
+            row('TLS, memory (RSS) per connection', r.rawTls.rss, r.nexoTls.rss, '≤ 2x'),
+            row('TLS, of it JS heap', r.rawTls.heapUsed, r.nexoTls.heapUsed, ''),
           ],
         ),
-        'RSS of each server process after the connections opened minus before, divided by their number.',
+        'Each server process after the connections opened minus before (both after a full GC), divided by their number.',
       ].join('\n'),
     };
   } finally {

@@ -25,7 +25,8 @@ export class Session {
   /** Name the client gave in HELLO. */
   clientName: string | undefined;
   readonly openedAt = Date.now();
-  #closeHooks: (() => void)[] = [];
+  /** Made by the first onClose(): most sessions never subscribe or join anything. */
+  #closeHooks: (() => void)[] | undefined;
   #closed = false;
 
   constructor(
@@ -48,6 +49,7 @@ export class Session {
   /** Runs `hook` once when the connection ends (a chat service leaves its rooms, say). */
   onClose(hook: () => void): void {
     if (this.#closed) hook();
+    else if (this.#closeHooks === undefined) this.#closeHooks = [hook];
     else this.#closeHooks.push(hook);
   }
 
@@ -55,8 +57,8 @@ export class Session {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    const hooks = this.#closeHooks;
-    this.#closeHooks = [];
+    const hooks = this.#closeHooks ?? [];
+    this.#closeHooks = undefined;
     for (const hook of hooks) {
       try {
         hook();

@@ -28,7 +28,7 @@ export interface DecoderOptions {
 export class FrameDecoder {
   maxPayload: number;
   #state: State;
-  #chunks: Uint8Array[] = [];
+  #chunks: Uint8Array[] = NO_CHUNKS;
   #offset = 0; // read position inside #chunks[0]
   #buffered = 0; // unread bytes across #chunks
   #type = 0;
@@ -56,8 +56,17 @@ export class FrameDecoder {
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
     if (this.#state === State.Failed) throw this.#error;
+    if (this.#chunks === NO_CHUNKS) this.#chunks = [];
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
+  }
+
+  /**
+   * Lets go of the chunk list when nothing is buffered: an array that held chunks keeps its room after they
+   * are read, and an idle connection need not (bench/idle.ts). The next push makes a new one.
+   */
+  release(): void {
+    if (this.#buffered === 0 && this.#chunks.length === 0) this.#chunks = NO_CHUNKS;
   }
 
   next(): DecodedFrame | undefined {
@@ -206,6 +215,8 @@ export class FrameDecoder {
 }
 
 const EMPTY = new Uint8Array(0);
+/** The chunk list of a decoder holding nothing: shared and never pushed to (push makes a decoder its own). */
+const NO_CHUNKS: Uint8Array[] = [];
 
 type AllocUnsafe = (size: number) => Uint8Array;
 const nodeAlloc = (globalThis as { Buffer?: { allocUnsafeSlow: AllocUnsafe } }).Buffer?.allocUnsafeSlow;

@@ -19,7 +19,7 @@ import type { Histogram } from '../util/histogram.js';
 import { formatDuration } from '../util/units.js';
 import { Call, type CallSink } from './call-context.js';
 import { ChunkQueue } from './chunk-queue.js';
-import { type ConnectionHost, countError, countLimit } from './host.js';
+import { type ConnectionHost, countLimit } from './host.js';
 import { PeerConnection, Phase, type ReconnectHint } from './peer-connection.js';
 import { Replies } from './replies.js';
 
@@ -39,6 +39,12 @@ const SLAB_IDLE_MS = 1000;
 export const FRAMES_PER_WRITE = 16;
 
 /**
+ * The calls map of a connection with no call open past its turn: shared, and never written (#onRequest gives
+ * a connection its own map first). An idle session holds no map of its own (~220 bytes, bench/idle.ts).
+ */
+const NO_CALLS: Map<number, Call> = new Map();
+
+/**
  * One binary-mode client: the connection state machine of spec §7. Frames come from the pure decoder; each
  * REQUEST is resolved by the dispatcher and run; replies leave in batches, one write per read of input or per
  * FRAMES_PER_WRITE frames read (§7.4.1).
@@ -51,7 +57,8 @@ export const FRAMES_PER_WRITE = 16;
 export class BinaryConnection extends PeerConnection implements CallSink {
   readonly #decoder: FrameDecoder;
   readonly #batch: Replies;
-  readonly #calls = new Map<number, Call>();
+  /** Calls that outlived the turn they started in (NO_CALLS when there are none). */
+  #calls = NO_CALLS;
   #busy = 0;
   #inputsFull = 0;
   #pumping = false;
@@ -86,9 +93,10 @@ export class BinaryConnection extends PeerConnection implements CallSink {
 
   constructor(conduit: Conduit, firstBytes: Uint8Array, host: ConnectionHost, id: number) {
     super(conduit, 'binary', host, id);
-    this.#batch = new Replies(host.options.maxFrame, (code) => countError(host.stats, code));
+    this.#batch = new Replies(host.options.maxFrame, host.stats);
     this.#tracing = host.options.trace;
     if (this.#tracing) {
+      this.keepLogger();
       this.#batch.trace = (type, flags, id, bytes) =>
         this.log.info({ dir: 'out', frame: frameTypeName(type), id, flags, bytes }, 'frame');
     }
@@ -188,13 +196,20 @@ export class BinaryConnection extends PeerConnection implements CallSink {
         return;
       }
     }
-    // An idle session keeps no output slab (bench/idle.ts): nothing in flight and nothing heard for a while.
-    if (this.#calls.size === 0 && now - this.#lastFrameAt > SLAB_IDLE_MS) this.#batch.release();
+    // An idle session keeps no output slab, calls map or decoder chunk list (bench/idle.ts): nothing in
+    // flight and nothing heard for a while.
+    if (this.#calls.size === 0 && now - this.#lastFrameAt > SLAB_IDLE_MS) this.#release();
     if (o.idleTimeoutMs > 0 && this.phase === Phase.Open && this.#calls.size === 0) {
       if (now - Math.max(this.#lastRequestAt, this.session.openedAt) > o.idleTimeoutMs) {
         this.goAway(new NexoError('IDLE_TIMEOUT', `no requests for ${formatDuration(o.idleTimeoutMs)}`));
       }
     }
+  }
+
+  #release(): void {
+    this.#batch.release();
+    this.#decoder.release();
+    this.#calls = NO_CALLS;
   }
 
   protected cleanup(): void {
@@ -487,6 +502,7 @@ export class BinaryConnection extends PeerConnection implements CallSink {
     if (result instanceof Promise) {
       // Only calls that outlive this turn are open: CANCEL and CHUNK frames find them here. A synchronous
       // call has already finished before the next frame is read, so it never needs an entry.
+      if (this.#calls === NO_CALLS) this.#calls = new Map();
       this.#calls.set(id, call);
       result.then(
         (value) => this.#settle(call, true, value, true),

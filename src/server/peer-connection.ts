@@ -34,6 +34,9 @@ const CLOSING_GRACE_MS = 2000;
 /** Bytes a closing connection still reads (and drops) while it waits for the peer's FIN. */
 const CLOSING_READ_MAX = 64 * 1024;
 
+/** The error listener of a stream whose transport has none (a test's Duplex): errors end in 'close'. */
+const ignoreError = () => {};
+
 /**
  * What binary and text connections share: the one write path with its backpressure and slow-consumer rules
  * (spec §7.4), admission, the sweeper's timeouts, and teardown.
@@ -42,9 +45,13 @@ export abstract class PeerConnection {
   readonly session: Session;
   readonly stream: Duplex;
   protected phase = Phase.Queued;
-  protected readonly log: Logger;
+  /** Kept only once keepLogger() was called (`--trace`); see `log`. */
+  #log: Logger | undefined;
   #writeBlockedSince = 0;
-  #drainWaiters: (() => void)[] = [];
+  /** Made on the first whenWritable() that has to wait. */
+  #drainWaiters: (() => void)[] | undefined;
+  /** The 'drain' listener is added when a write first fills the stream: most sessions never do. */
+  #drainListening = false;
   #closingSince = 0;
   /** When this connection's current turn of work began (performance.now(); §7.4.3). */
   #turnStart = 0;
@@ -62,10 +69,25 @@ export abstract class PeerConnection {
   ) {
     this.stream = conduit.stream;
     this.session = new Session(id, conduit.peer, mode);
-    this.log = host.log.child({ conn: id });
-    this.stream.on('error', (err) => this.log.debug({ err: err.message }, 'stream error'));
+    // Every transport listens for errors itself (what follows is 'close'); one closure per connection for a
+    // debug line is only worth it when debug lines are written (bench/idle.ts counts the bytes).
+    if (host.log.isLevelEnabled('debug')) {
+      this.stream.on('error', (err) => this.log.debug({ err: err.message }, 'stream error'));
+    } else if (this.stream.listenerCount('error') === 0) this.stream.on('error', ignoreError);
     this.stream.on('close', () => this.#closed());
-    this.stream.on('drain', () => this.#drained());
+  }
+
+  /**
+   * This connection's logger (`conn: id` on every line). A connection writes a line or two in its life
+   * (connected, disconnected), so the child logger is made for each line rather than held by every idle
+   * session (~170 bytes each, bench/idle.ts); keepLogger() holds it for one that logs every frame.
+   */
+  protected get log(): Logger {
+    return this.#log ?? this.host.log.child({ conn: this.session.id });
+  }
+
+  protected keepLogger(): void {
+    this.#log = this.log;
   }
 
   get open(): boolean {
@@ -136,7 +158,15 @@ export abstract class PeerConnection {
       this.slowConsumer(`${stream.writableLength} bytes of replies unread`);
       return false;
     }
-    if (!ok && this.#writeBlockedSince === 0) this.#writeBlockedSince = this.host.now() || Date.now();
+    if (!ok && this.#writeBlockedSince === 0) {
+      this.#writeBlockedSince = this.host.now() || Date.now();
+      if (!this.#drainListening) {
+        // write() returned false, so the stream emits 'drain' once its buffer empties: listening from now on
+        // catches it (and every later one).
+        this.#drainListening = true;
+        stream.on('drain', () => this.#drained());
+      }
+    }
     return ok;
   }
 
@@ -183,7 +213,9 @@ export abstract class PeerConnection {
   /** Resolves when the peer has read enough for more writes. */
   whenWritable(): Promise<void> {
     if (this.#writeBlockedSince === 0 || this.phase === Phase.Closed) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    this.#drainWaiters ??= [];
+    const waiters = this.#drainWaiters;
+    return new Promise((resolve) => waiters.push(resolve));
   }
 
   /** Hook for subclasses: writes may go on. */
@@ -227,18 +259,21 @@ export abstract class PeerConnection {
 
   #drained(): void {
     this.#writeBlockedSince = 0;
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const resolve of waiters) resolve();
+    this.#wakeWriters();
     if (this.beginTurn(() => this.onWritable())) this.onWritable();
+  }
+
+  #wakeWriters(): void {
+    const waiters = this.#drainWaiters;
+    if (waiters === undefined) return;
+    this.#drainWaiters = undefined;
+    for (const resolve of waiters) resolve();
   }
 
   #closed(): void {
     if (this.phase === Phase.Closed) return;
     this.phase = Phase.Closed;
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const resolve of waiters) resolve();
+    this.#wakeWriters();
     try {
       this.cleanup();
     } finally {

@@ -1,8 +1,10 @@
+import type { NodeStats } from '../contract/service.js';
 import { NexoError } from '../errors.js';
 import { FrameType, PREFACE } from '../protocol/constants.js';
 import { FrameBatch } from '../protocol/encoder.js';
 import { packScratch, packValue, type ScratchBytes } from '../protocol/payload.js';
 import { writeSmall } from '../protocol/small-values.js';
+import { countError } from './host.js';
 
 /**
  * The frames a binary connection has to send, batched until its next write (§7.4.1): a FrameBatch that also
@@ -16,8 +18,8 @@ export class Replies extends FrameBatch {
   constructor(
     /** The node's maxFrame: the server sends no payload larger either (§4.4.2). */
     private readonly maxFrame: number,
-    /** Counts each ERROR reply (the node's stats). */
-    private readonly onError: (code: string) => void,
+    /** Where each ERROR reply is counted (the node's; no closure per connection, bench/idle.ts). */
+    private readonly stats: NodeStats,
   ) {
     super();
   }
@@ -63,7 +65,7 @@ export class Replies extends FrameBatch {
 
   /** §6.2.1 An ERROR answering request `id` (`{code, message, details?}`, §11). */
   error(id: number, error: NexoError): void {
-    this.onError(error.code);
+    countError(this.stats, error.code);
     this.add(FrameType.ERROR, 0, id, packValue(error.toPayload()));
   }
 }

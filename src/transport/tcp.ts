@@ -1,6 +1,9 @@
 import net from 'node:net';
 import type { ConduitHandler, TransportListener } from './types.js';
 
+/** One listener for every socket's errors (a closure per socket costs each idle connection its bytes). */
+export function ignoreSocketError(): void {}
+
 export interface TcpListenOptions {
   host: string;
   port: number;
@@ -13,7 +16,7 @@ export function listenTcp(options: TcpListenOptions, onConduit: ConduitHandler):
   // connection ends our side itself once those are written (spec §7.3.4, §8.4).
   const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     // Without a listener an ECONNRESET between accept and the node taking the socket would crash the process.
-    socket.on('error', () => {});
+    socket.on('error', ignoreSocketError);
     onConduit({
       stream: socket,
       peer: {

@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import tls from 'node:tls';
+import { ignoreSocketError } from './tcp.js';
 import type { ConduitHandler, PeerCertificate, TransportListener } from './types.js';
 
 export type ClientAuth = 'none' | 'optional' | 'require';
@@ -67,21 +68,27 @@ export function listenTls(options: TlsListenOptions, onConduit: ConduitHandler):
   } as tls.TlsOptions);
   // Sockets whose handshake has not finished: closing the listener ends them instead of waiting for their
   // handshake timeout (a client that vanished mid-handshake would otherwise hold a shutdown for 10 s).
+  // One listener function for every socket (its `this` is the socket), taken off again once the handshake
+  // is over: a closure (and a once() wrapper) per socket outlived it, ~270 bytes per session (bench/idle.ts).
   const handshaking = new Set<net.Socket>();
+  function forget(this: net.Socket): void {
+    handshaking.delete(this);
+  }
   server.on('connection', (raw: net.Socket) => {
     handshaking.add(raw);
-    raw.once('close', () => handshaking.delete(raw));
+    raw.on('close', forget);
   });
   server.on('secureConnection', (socket: tls.TLSSocket) => {
     if (socket.remoteAddress !== undefined) {
       for (const raw of handshaking) {
         if (raw.remotePort === socket.remotePort && raw.remoteAddress === socket.remoteAddress) {
           handshaking.delete(raw);
+          raw.off('close', forget);
           break;
         }
       }
     }
-    socket.on('error', () => {});
+    socket.on('error', ignoreSocketError);
     const certificate = verifiedCertificate(socket);
     onConduit({
       stream: socket,
