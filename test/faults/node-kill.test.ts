@@ -4,15 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NexoClient } from '../../src/client/client.js';
 import { connect } from '../../src/client/index.js';
-import {
-  createSchema,
-  dropSchema,
-  enginesMissing,
-  NATS_URL,
-  PG_URL,
-  pgUrlFor,
-  uniqueName,
-} from '../helpers/engines.js';
+import { createSchema, dropSchema, enginesMissing, PG_URL, uniqueName } from '../helpers/engines.js';
 import { CLI, type ServerProcess, spawnServer } from '../helpers/node.js';
 import { sharedNodeArgs } from '../helpers/shared-nodes.js';
 import { eventually } from '../helpers/telemetry.js';

@@ -18,14 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NexoClient } from '../../src/client/client.js';
 import { connect } from '../../src/client/index.js';
 import { curl, curlAvailable } from '../helpers/curl.js';
-import {
-  createSchema,
-  dropSchema,
-  enginesMissing,
-  NATS_URL,
-  pgUrlFor,
-  uniqueName,
-} from '../helpers/engines.js';
+import { createSchema, dropSchema, enginesMissing, pgUrlFor, uniqueName } from '../helpers/engines.js';
 import { rssOf, runCli, type Spawned, sha256File, waitFor, writeRandomFile } from '../helpers/files.js';
 import { freePort, type ServerProcess, spawnServer } from '../helpers/node.js';
 import { sharedNodeArgs } from '../helpers/shared-nodes.js';

@@ -380,7 +380,10 @@ describe('HTTP gateway: draining', () => {
         ...slow.methods,
         sleep: {
           ...sleep,
-          handler: (...a: Parameters<typeof sleep.handler>) => (running++, sleep.handler(...a)),
+          handler: (...a: Parameters<typeof sleep.handler>) => {
+            running++;
+            return sleep.handler(...a);
+          },
         },
       },
     };
