@@ -79,6 +79,19 @@ export class RawPeer {
     return id;
   }
 
+  /** Sends several REQUESTs in one write (so the node reads them together, §2.2); returns their ids. */
+  requests(calls: [service: string, method: string, args: unknown][]): number[] {
+    const ids = calls.map(() => this.#nextId++);
+    this.write(
+      Buffer.concat(
+        calls.map(([service, method, args], i) =>
+          encodeFrame(FrameType.REQUEST, 0, ids[i]!, packValue([service, method, args])),
+        ),
+      ),
+    );
+    return ids;
+  }
+
   /** Next frame (waits up to timeoutMs). */
   async next(timeoutMs = 5000): Promise<Frame> {
     const deadline = Date.now() + timeoutMs;
