@@ -4,21 +4,15 @@ import { NexoError } from '../errors.js';
 import type { ServerOptions } from '../options/options.js';
 import { PREFACE_FIRST_BYTE } from '../protocol/constants.js';
 import { Admission } from '../server/admission.js';
-import type { Authenticator } from '../server/auth.js';
 import { BinaryConnection } from '../server/binary-connection.js';
-import type { Dispatcher } from '../server/dispatcher.js';
 import { type ConnectionHost, countLimit } from '../server/host.js';
 import type { PeerConnection, ReconnectHint } from '../server/peer-connection.js';
 import { TextSession } from '../server/text-session.js';
 import type { Conduit, TransportKind } from '../transport/types.js';
 
-export interface ConnectionTableParts {
-  readonly options: ServerOptions;
-  readonly dispatcher: Dispatcher;
-  readonly auth: Authenticator;
-  readonly log: Logger;
-  readonly stats: NodeStats;
-  nodeId(): string;
+/** What the node hands the table: the parts of every connection's host that the node owns, and its state. */
+export interface ConnectionTableParts
+  extends Pick<ConnectionHost, 'options' | 'dispatcher' | 'auth' | 'log' | 'stats' | 'nodeId'> {
   /** Whether the node takes new connections (not before start, not once it drains). */
   running(): boolean;
 }
